@@ -1,0 +1,136 @@
+"""Typed settings for the portal and the ingester, parsed once from the environment.
+
+Every setting is read from an environment variable of the same name in upper case
+(``DATABASE_URL``, ``MQTT_URL`` …) or from an optional ``.env`` file in the working
+directory. ``PORTAL_ENV`` picks the profile: ``development`` (default), ``testing`` or
+``production``. The production profile refuses unsafe defaults (see
+:meth:`Settings.check_production`).
+
+Nothing here performs I/O at import time: call :func:`load_settings` (or build
+``Settings(...)`` directly in tests) when a process starts.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key"  # noqa: S105 - refused in production
+DEFAULT_DATABASE_URL = f"sqlite:///{ROOT / 'instance' / 'portal.db'}"
+
+
+class Profile(StrEnum):
+    """Deployment profile selected by ``PORTAL_ENV``."""
+
+    DEVELOPMENT = "development"
+    TESTING = "testing"
+    PRODUCTION = "production"
+
+
+class ConfigError(RuntimeError):
+    """Raised when settings are unsafe or inconsistent; the message is one line."""
+
+
+class Settings(BaseSettings):
+    """All settings of the system, with safe defaults for a local run."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)
+
+    # --- profile and web -------------------------------------------------
+    portal_env: Profile = Profile.DEVELOPMENT
+    secret_key: str = DEFAULT_SECRET_KEY
+    allow_sqlite_in_production: bool = False
+    session_lifetime_minutes: int = Field(default=480, ge=5, le=60 * 24 * 30)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_max_failures_per_ip: int = Field(default=30, ge=1)
+    login_window_minutes: int = Field(default=15, ge=1)
+    password_min_length: int = Field(default=10, ge=8)
+    behind_proxy: bool = False
+
+    # --- business database -----------------------------------------------
+    database_url: str = DEFAULT_DATABASE_URL
+    database_echo: bool = False
+
+    # --- MQTT --------------------------------------------------------------
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    mqtt_topic_prefix: str = "equipment"
+    mqtt_client_id: str = "equipment-ingest"
+    mqtt_shared_group: str = ""
+    mqtt_keepalive_s: int = Field(default=30, ge=5)
+
+    # --- InfluxDB ------------------------------------------------------------
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_token: str = ""
+    influx_org: str = "equipment"
+    influx_bucket: str = "telemetry"
+    influx_write_api: str = "v2"
+    influx_retention_days: int = Field(default=400, ge=0)
+    influx_timeout_s: float = Field(default=10.0, gt=0)
+
+    # --- ingester -----------------------------------------------------------
+    ingest_queue_size: int = Field(default=20_000, ge=100)
+    ingest_batch_size: int = Field(default=2_000, ge=1)
+    ingest_flush_interval_s: float = Field(default=0.2, gt=0)
+    ingest_max_payload_bytes: int = Field(default=64 * 1024, ge=256)
+    ingest_max_future_skew_s: int = Field(default=300, ge=0)
+    ingest_offline_after_s: int = Field(default=300, ge=10)
+    ingest_metrics_port: int = Field(default=9108, ge=0, le=65535)
+    ingest_dead_letter_size: int = Field(default=1_000, ge=10)
+
+    @field_validator("influx_write_api")
+    @classmethod
+    def _write_api(cls, value: str) -> str:
+        value = value.lower()
+        if value not in {"v1", "v2"}:
+            raise ValueError("INFLUX_WRITE_API must be 'v1' or 'v2'")
+        return value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"mqtt", "mqtts", "tcp", "ssl"} or not parts.hostname:
+            raise ValueError("MQTT_URL must look like mqtt://[user:pass@]host[:port] or mqtts://…")
+        return value
+
+    @field_validator("mqtt_topic_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        value = value.strip("/")
+        if not value or any(c in value for c in "+#"):
+            raise ValueError("MQTT_TOPIC_PREFIX must be a non-empty topic without wildcards")
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        """True for the production profile."""
+        return self.portal_env is Profile.PRODUCTION
+
+    @property
+    def uses_sqlite(self) -> bool:
+        """True when the business database is SQLite."""
+        return self.database_url.startswith("sqlite")
+
+    def check_production(self) -> None:
+        """Raise :class:`ConfigError` if a production run would use an unsafe default."""
+        if not self.is_production:
+            return
+        if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32:
+            raise ConfigError(
+                "refusing to start in production: set SECRET_KEY to a random value of at least 32 characters"
+            )
+        if self.uses_sqlite and not self.allow_sqlite_in_production:
+            raise ConfigError(
+                "refusing to start in production on SQLite: set DATABASE_URL to PostgreSQL "
+                "or ALLOW_SQLITE_IN_PRODUCTION=1"
+            )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Parse settings from the environment (and ``.env``), applying explicit overrides."""
+    return Settings(**overrides)  # type: ignore[arg-type]

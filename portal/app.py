@@ -1,0 +1,138 @@
+"""The Flask application factory. Only ``wsgi.py`` (and tests) call :func:`create_app`."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response
+
+from config import ROOT, Settings
+from portal.access import NotVisible
+from portal.db import Database
+from portal.extensions import csrf, db_session, login_manager
+from portal.models import User
+from portal.web import filters
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> Flask:
+    """Build the portal for ``settings``; refuses unsafe production settings."""
+    settings.check_production()
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        static_url_path="/static",
+    )
+    app.config.update(
+        SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        TESTING=settings.portal_env == "testing",
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_lifetime_minutes),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_production,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+    )
+    if settings.behind_proxy:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+    db = Database(settings.database_url, echo=settings.database_echo)
+    app.extensions["portal.db"] = db
+    app.teardown_appcontext(lambda _exc: db.scoped.remove())
+
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to continue."
+    login_manager.session_protection = "basic"
+    login_manager.user_loader(_load_user)
+    login_manager.unauthorized_handler(_unauthorized)
+
+    from portal.api.views import bp as api_bp
+    from portal.assets.views import bp as assets_bp
+    from portal.auth.views import bp as auth_bp
+    from portal.cli import register_cli
+    from portal.resident.views import bp as resident_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(assets_bp)
+    app.register_blueprint(resident_bp)
+    app.register_blueprint(api_bp)
+    filters.register(app)
+    register_cli(app)
+    _register_error_handlers(app)
+    app.after_request(_security_headers)
+    return app
+
+
+def _load_user(login_id: str) -> User | None:
+    user_id, _, token = login_id.partition(":")
+    if not user_id.isdigit() or not token:
+        return None
+    user = db_session().scalar(select(User).where(User.id == int(user_id)))
+    if user is None or not user.is_active or user.session_token != token:
+        return None
+    return user
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _unauthorized() -> ResponseReturnValue:
+    if _wants_json():
+        return jsonify(error="authentication required"), 401
+    flash(login_manager.login_message, "info")
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def _error(status: int, message: str) -> ResponseReturnValue:
+    if _wants_json():
+        return jsonify(error=message), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(NotVisible)
+    def not_visible(_exc: NotVisible) -> ResponseReturnValue:
+        logger.info("not found or out of scope: %s %s", request.method, request.path)
+        return _error(404, "Not found.")
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> ResponseReturnValue:
+        logger.warning("CSRF rejected: %s %s (%s)", request.method, request.path, exc.description)
+        return _error(400, "This form has expired or did not come from this site. Please try again.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> ResponseReturnValue:
+        status = exc.code or 500
+        if status >= 500:
+            logger.error("HTTP %s on %s %s", status, request.method, request.path)
+        return _error(status, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> ResponseReturnValue:
+        logger.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+        return _error(500, "Something went wrong on our side. It has been logged.")
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+    )
+    return response

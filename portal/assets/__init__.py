@@ -1,0 +1,1 @@
+"""Portfolio, customer, site and asset pages, and the queries behind them."""

@@ -1,0 +1,158 @@
+"""Read models for portfolio and detail pages, scoped by :mod:`portal.access`.
+
+Plain functions over a SQLAlchemy session, shared by the HTML views and the JSON API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, contains_eager
+
+from portal.access import Scope
+from portal.models import (
+    Age,
+    Asset,
+    AssetStatus,
+    Customer,
+    OperatingState,
+    Outage,
+    Site,
+    Visit,
+    VisitStatus,
+)
+
+
+@dataclass(frozen=True)
+class AssetSummary:
+    """One asset with what every stakeholder group sees about it."""
+
+    asset: Asset
+    site: Site
+    customer: Customer
+    state: OperatingState | None
+    state_since: datetime | None
+    fault_code: str | None
+    age: Age
+    open_outage: Outage | None
+    next_visit: Visit | None
+
+    @property
+    def state_label(self) -> str:
+        """The state's value, or ``unknown`` when no status was ever received."""
+        return self.state.value if self.state else "unknown"
+
+
+def _open_outages(session: Session, asset_ids: Sequence[int]) -> dict[int, Outage]:
+    if not asset_ids:
+        return {}
+    stmt = (
+        select(Outage)
+        .where(Outage.asset_id.in_(asset_ids), Outage.ended_at.is_(None))
+        .order_by(Outage.started_at)
+    )
+    return {o.asset_id: o for o in session.scalars(stmt)}
+
+
+def _next_visits(session: Session, asset_ids: Sequence[int], now: datetime) -> dict[int, Visit]:
+    if not asset_ids:
+        return {}
+    first = (
+        select(Visit.asset_id, func.min(Visit.scheduled_start).label("start"))
+        .where(
+            Visit.asset_id.in_(asset_ids),
+            Visit.status == VisitStatus.SCHEDULED,
+            Visit.scheduled_end >= now,
+        )
+        .group_by(Visit.asset_id)
+        .subquery()
+    )
+    stmt = (
+        select(Visit)
+        .join(first, (Visit.asset_id == first.c.asset_id) & (Visit.scheduled_start == first.c.start))
+        .where(Visit.status == VisitStatus.SCHEDULED)
+    )
+    return {v.asset_id: v for v in session.scalars(stmt)}
+
+
+def summarise(session: Session, assets: Sequence[Asset], now: datetime) -> list[AssetSummary]:
+    """Summaries for already-loaded assets (sites and customers loaded by the caller)."""
+    ids = [a.id for a in assets]
+    statuses = (
+        {s.asset_id: s for s in session.scalars(select(AssetStatus).where(AssetStatus.asset_id.in_(ids)))}
+        if ids
+        else {}
+    )
+    outages = _open_outages(session, ids)
+    visits = _next_visits(session, ids, now)
+    today = now.date()
+    rows = []
+    for asset in assets:
+        status = statuses.get(asset.id)
+        rows.append(
+            AssetSummary(
+                asset=asset,
+                site=asset.site,
+                customer=asset.site.customer,
+                state=status.state if status else None,
+                state_since=status.since if status else None,
+                fault_code=status.fault_code if status else None,
+                age=asset.age_on(today),
+                open_outage=outages.get(asset.id),
+                next_visit=visits.get(asset.id),
+            )
+        )
+    return rows
+
+
+def portfolio(
+    session: Session, scope: Scope, now: datetime, site_id: int | None = None
+) -> list[AssetSummary]:
+    """Every asset in scope (optionally of one site), with status, age, outage and next visit."""
+    stmt = (
+        select(Asset)
+        .join(Site, Asset.site_id == Site.id)
+        .join(Customer, Site.customer_id == Customer.id)
+        .options(contains_eager(Asset.site).contains_eager(Site.customer))
+        .where(scope.asset_filter())
+        .order_by(Customer.name, Site.name, Asset.name)
+    )
+    if site_id is not None:
+        stmt = stmt.where(Asset.site_id == site_id)
+    return summarise(session, list(session.scalars(stmt).unique()), now)
+
+
+def outage_history(session: Session, asset_id: int, limit: int = 50) -> list[Outage]:
+    """The asset's most recent outages, newest first."""
+    stmt = select(Outage).where(Outage.asset_id == asset_id).order_by(Outage.started_at.desc()).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def visit_history(session: Session, asset_id: int, now: datetime, limit: int = 20) -> list[Visit]:
+    """The asset's past and ongoing visits, newest first."""
+    stmt = (
+        select(Visit)
+        .where(Visit.asset_id == asset_id, Visit.scheduled_start <= now)
+        .order_by(Visit.scheduled_start.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def sites_with_counts(
+    session: Session, scope: Scope, customer_id: int | None = None
+) -> list[tuple[Site, int]]:
+    """Sites in scope with their asset count, by name."""
+    stmt = (
+        select(Site, func.count(Asset.id))
+        .outerjoin(Asset, Asset.site_id == Site.id)
+        .where(scope.site_filter())
+        .group_by(Site.id)
+        .order_by(Site.name)
+    )
+    if customer_id is not None:
+        stmt = stmt.where(Site.customer_id == customer_id)
+    return [(site, count) for site, count in session.execute(stmt)]

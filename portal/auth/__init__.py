@@ -1,0 +1,1 @@
+"""Accounts: password policy, login throttling, the login/logout blueprint."""

@@ -1,0 +1,76 @@
+"""Login and logout pages."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required, login_user, logout_user
+
+from portal.auth.forms import LoginForm
+from portal.auth.service import LoginError, LoginThrottled, ThrottlePolicy, authenticate
+from portal.extensions import db_session
+
+logger = logging.getLogger(__name__)
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative paths are followed after login."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
+    return url_for("assets.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    """Show the login form; on valid credentials start a session."""
+    if current_user.is_authenticated:
+        return redirect(url_for("assets.home"))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        settings = current_app.config["SETTINGS"]
+        policy = ThrottlePolicy(
+            max_failures_per_account=settings.login_max_failures,
+            max_failures_per_ip=settings.login_max_failures_per_ip,
+            window=timedelta(minutes=settings.login_window_minutes),
+        )
+        try:
+            user = authenticate(
+                db_session(),
+                form.email.data or "",
+                form.password.data or "",
+                request.remote_addr or "unknown",
+                policy,
+            )
+        except LoginThrottled:
+            flash("Too many failed attempts. Wait a few minutes and try again.", "error")
+            status = 429
+        except LoginError:
+            flash("Wrong e-mail or password.", "error")
+            status = 401
+        else:
+            session.clear()
+            session.permanent = True
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.post("/logout")
+@login_required
+def logout() -> ResponseReturnValue:
+    """End the session."""
+    logger.info("logout user_id=%s", current_user.id)
+    logout_user()
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,341 @@
+"""Demo data: two customers, six sites, 26 elevators and 4 escalators, a year of history.
+
+Deterministic (seeded) and idempotent: loading twice changes nothing. Used by
+``make run`` and by the tests as a realistic fixture.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.auth.service import create_user
+from portal.db import utcnow
+from portal.models import (
+    Asset,
+    AssetKind,
+    AssetStatus,
+    ContractLevel,
+    Customer,
+    DetectedBy,
+    OperatingState,
+    Outage,
+    Site,
+    SiteKind,
+    StakeholderGroup,
+    Visit,
+    VisitKind,
+    VisitStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+DEMO_PASSWORD = "demo-portal-2026"  # noqa: S105 - demo accounts only, printed on load
+FAULTS = ["door_obstruction", "door_lock", "leveling", "drive_fault", "power_loss", "overspeed"]
+MAKERS = [
+    ("Ascenda", "A-3000"),
+    ("Vertiga", "V-Lift 8"),
+    ("Liftwerk", "LW Compact"),
+    ("Ascenda", "A-5000 MRL"),
+]
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    """A demo account to print for the person running the demo."""
+
+    group: str
+    email: str
+    scope: str
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What the loader did, and the logins and resident links to print."""
+
+    created: bool
+    logins: list[DemoLogin]
+    resident_tokens: list[tuple[str, str]]
+
+
+_SITES = [
+    # customer, name, kind, address, city, postal code, country, tz, elevators, escalators
+    (
+        "Lumière Immobilier",
+        "Tour Lumière",
+        SiteKind.OFFICE,
+        "1 esplanade du Général de Gaulle",
+        "Puteaux",
+        "92800",
+        "FR",
+        "Europe/Paris",
+        8,
+        2,
+    ),
+    (
+        "Lumière Immobilier",
+        "Centre d'affaires Part-Dieu",
+        SiteKind.OFFICE,
+        "40 rue de la Villette",
+        "Lyon",
+        "69003",
+        "FR",
+        "Europe/Paris",
+        4,
+        2,
+    ),
+    (
+        "Habitat Rhône-Léman",
+        "Résidence Les Tilleuls",
+        SiteKind.RESIDENTIAL,
+        "12 avenue des Tilleuls",
+        "Lyon",
+        "69006",
+        "FR",
+        "Europe/Paris",
+        3,
+        0,
+    ),
+    (
+        "Habitat Rhône-Léman",
+        "Résidence Le Belvédère",
+        SiteKind.RESIDENTIAL,
+        "8 chemin du Belvédère",
+        "Genève",
+        "1206",
+        "CH",
+        "Europe/Zurich",
+        4,
+        0,
+    ),
+    (
+        "Habitat Rhône-Léman",
+        "Résidence Bord du Lac",
+        SiteKind.RESIDENTIAL,
+        "3 quai de la Tournette",
+        "Annecy",
+        "74000",
+        "FR",
+        "Europe/Paris",
+        3,
+        0,
+    ),
+    (
+        "Habitat Rhône-Léman",
+        "Résidence Mont-Royal",
+        SiteKind.RESIDENTIAL,
+        "4500 avenue du Parc",
+        "Montréal",
+        "H2V 4E4",
+        "CA",
+        "America/Toronto",
+        4,
+        0,
+    ),
+]
+
+_HOA = {
+    "Résidence Les Tilleuls": ("hoa.tilleuls@demo.example", "Jean Dubois"),
+    "Résidence Le Belvédère": ("hoa.belvedere@demo.example", "Sophie Favre"),
+    "Résidence Bord du Lac": ("hoa.lac@demo.example", "Marc Perrin"),
+    "Résidence Mont-Royal": ("hoa.montroyal@demo.example", "Isabelle Tremblay"),
+}
+
+
+def _asset_code(site_index: int, n: int, kind: AssetKind) -> str:
+    prefix = "ESC" if kind is AssetKind.ESCALATOR else "ELV"
+    return f"{prefix}-{site_index + 1:02d}{n:02d}"
+
+
+def load_demo(session: Session, *, now: datetime | None = None, seed: int = 42) -> DemoResult:
+    """Create the demo portfolio, accounts and a year of outages and visits, once."""
+    now = now or utcnow()
+    existing = session.scalar(select(Customer).where(Customer.name == _SITES[0][0]))
+    rng = random.Random(seed)
+    if existing is None:
+        _create(session, rng, now)
+        created = True
+    else:
+        created = False
+    session.flush()
+    return DemoResult(created=created, logins=_logins(), resident_tokens=_tokens(session))
+
+
+def _create(session: Session, rng: random.Random, now: datetime) -> None:
+    customers: dict[str, Customer] = {}
+    sites: dict[str, Site] = {}
+    last_year = now.year - 1
+    for index, (cust, name, kind, address, city, postal, country, tz, n_elev, n_esc) in enumerate(_SITES):
+        customer = customers.get(cust)
+        if customer is None:
+            customer = customers[cust] = Customer(name=cust)
+            session.add(customer)
+        site = Site(
+            customer=customer,
+            name=name,
+            kind=kind,
+            address=address,
+            city=city,
+            postal_code=postal,
+            country=country,
+            timezone=tz,
+        )
+        sites[name] = site
+        session.add(site)
+        floors = 38 if name == "Tour Lumière" else rng.randint(6, 14)
+        for n in range(n_elev + n_esc):
+            is_esc = n >= n_elev
+            akind = AssetKind.ESCALATOR if is_esc else AssetKind.ELEVATOR
+            letter = chr(ord("A") + (n - n_elev if is_esc else n))
+            maker, model = rng.choice(MAKERS)
+            year = rng.randint(1985, last_year)
+            asset = Asset(
+                site=site,
+                kind=akind,
+                name=f"{'Escalator' if is_esc else 'Elevator'} {letter}",
+                manufacturer=maker,
+                model="Step 900" if is_esc else model,
+                serial_number=f"{maker[:2].upper()}{year}{rng.randint(10000, 99999)}",
+                mqtt_id=_asset_code(index, n + 1, akind),
+                install_date=date(year, rng.randint(1, 12), rng.randint(1, 28)),
+                rated_load_kg=None if is_esc else rng.choice([630, 800, 1000, 1275, 1600]),
+                floors_served=2 if is_esc else floors,
+                contract_level=ContractLevel.PREMIUM if kind is SiteKind.OFFICE else ContractLevel.STANDARD,
+                availability_target=Decimal("99.8") if kind is SiteKind.OFFICE else Decimal("99.5"),
+            )
+            session.add(asset)
+            _history(session, rng, asset, ZoneInfo(tz), now)
+    session.flush()
+    _current_states(session, now)
+    _accounts(session, customers, sites)
+
+
+def _history(session: Session, rng: random.Random, asset: Asset, zone: ZoneInfo, now: datetime) -> None:
+    """A year of outages (about 1.5 a year, ~4 h each) and monthly preventive visits."""
+    start = now - timedelta(days=365)
+    for _ in range(rng.choice([0, 1, 1, 2, 2, 3])):
+        began = start + timedelta(minutes=rng.randint(0, 360 * 24 * 60))
+        hours = rng.lognormvariate(1.1, 0.8)
+        session.add(
+            Outage(
+                asset=asset,
+                started_at=began,
+                ended_at=min(began + timedelta(hours=hours), now - timedelta(hours=1)),
+                fault_code=rng.choice(FAULTS),
+                detected_by=DetectedBy.SENSOR if rng.random() < 0.7 else DetectedBy.REPORT,
+            )
+        )
+    day = (now - timedelta(days=360)).astimezone(zone).date()
+    offset = rng.randint(0, 27)
+    for month in range(13):
+        d = date(day.year + (day.month - 1 + month) // 12, (day.month - 1 + month) % 12 + 1, 1 + offset)
+        begin = datetime.combine(d, time(8 + rng.randint(0, 6), 0), zone).astimezone(UTC)
+        past = begin + timedelta(hours=2) < now
+        session.add(
+            Visit(
+                asset=asset,
+                kind=VisitKind.PREVENTIVE if month % 6 else VisitKind.INSPECTION,
+                status=VisitStatus.COMPLETED if past else VisitStatus.SCHEDULED,
+                scheduled_start=begin,
+                scheduled_end=begin + timedelta(hours=2),
+                summary="Monthly preventive maintenance: doors, brakes, ropes, leveling"
+                if month % 6
+                else "Semi-annual safety inspection",
+                checked_in_at=begin + timedelta(minutes=5) if past else None,
+                checked_out_at=begin + timedelta(minutes=95) if past else None,
+                report="All checks passed; door rollers cleaned and adjusted." if past else None,
+            )
+        )
+
+
+def _current_states(session: Session, now: datetime) -> None:
+    assets = list(session.scalars(select(Asset).order_by(Asset.mqtt_id)))
+    special = {
+        "ELV-0103": (OperatingState.OUT_OF_SERVICE, "door_lock", timedelta(hours=2, minutes=10)),
+        "ELV-0302": (OperatingState.OUT_OF_SERVICE, "drive_fault", timedelta(hours=26)),
+        "ELV-0201": (OperatingState.MAINTENANCE, None, timedelta(minutes=40)),
+        "ELV-0401": (OperatingState.DEGRADED, "leveling", timedelta(hours=5)),
+    }
+    for asset in assets:
+        state, fault, ago = special.get(asset.mqtt_id, (OperatingState.IN_SERVICE, None, timedelta(days=3)))
+        since = now - ago
+        session.add(
+            AssetStatus(
+                asset=asset, state=state, fault_code=fault, since=since, reported_at=since, last_seen_at=now
+            )
+        )
+        if state is OperatingState.OUT_OF_SERVICE:
+            session.add(
+                Outage(asset=asset, started_at=since, fault_code=fault, detected_by=DetectedBy.SENSOR)
+            )
+
+
+def _accounts(session: Session, customers: dict[str, Customer], sites: dict[str, Site]) -> None:
+    office = customers["Lumière Immobilier"]
+    residential = customers["Habitat Rhône-Léman"]
+    create_user(
+        session,
+        email="fm@demo.example",
+        name="Claire Martin",
+        password=DEMO_PASSWORD,
+        group=StakeholderGroup.FACILITY_MANAGER,
+        customer_id=office.id,
+        locale="fr",
+    )
+    create_user(
+        session,
+        email="fm.habitat@demo.example",
+        name="Paul Girard",
+        password=DEMO_PASSWORD,
+        group=StakeholderGroup.FACILITY_MANAGER,
+        customer_id=residential.id,
+        locale="fr",
+    )
+    for site_name, (email, name) in _HOA.items():
+        create_user(
+            session,
+            email=email,
+            name=name,
+            password=DEMO_PASSWORD,
+            group=StakeholderGroup.HOA_PRESIDENT,
+            site_ids=[sites[site_name].id],
+            locale="fr",
+        )
+    route = [sites["Tour Lumière"].id, sites["Résidence Les Tilleuls"].id, sites["Résidence Le Belvédère"].id]
+    create_user(
+        session,
+        email="tech@demo.example",
+        name="Karim Benali",
+        password=DEMO_PASSWORD,
+        group=StakeholderGroup.FIELD_TECHNICIAN,
+        site_ids=route,
+    )
+    create_user(
+        session,
+        email="staff@demo.example",
+        name="Nadia Roux",
+        password=DEMO_PASSWORD,
+        group=StakeholderGroup.VENDOR_STAFF,
+    )
+
+
+def _logins() -> list[DemoLogin]:
+    return [
+        DemoLogin("facility manager", "fm@demo.example", "Lumière Immobilier (2 office sites)"),
+        DemoLogin("facility manager", "fm.habitat@demo.example", "Habitat Rhône-Léman (4 residences)"),
+        DemoLogin("HOA president", "hoa.tilleuls@demo.example", "Résidence Les Tilleuls"),
+        DemoLogin("field technician", "tech@demo.example", "Tour Lumière, Les Tilleuls, Le Belvédère"),
+        DemoLogin("vendor service / CX", "staff@demo.example", "every customer"),
+    ]
+
+
+def _tokens(session: Session) -> list[tuple[str, str]]:
+    stmt = select(Asset.mqtt_id, Asset.public_token).where(Asset.mqtt_id.in_(["ELV-0103", "ELV-0301"]))
+    return [(m, t) for m, t in session.execute(stmt)]

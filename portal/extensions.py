@@ -1,0 +1,23 @@
+"""Flask extensions, created unbound and initialised in :func:`portal.app.create_app`."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_login import LoginManager
+from flask_wtf import CSRFProtect
+from sqlalchemy.orm import Session
+
+from portal.db import Database
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+
+def get_db() -> Database:
+    """The application's :class:`Database`."""
+    return current_app.extensions["portal.db"]  # type: ignore[no-any-return]
+
+
+def db_session() -> Session:
+    """The request's SQLAlchemy session (removed at the end of the request)."""
+    return get_db().scoped()

@@ -1,0 +1,98 @@
+"""People with accounts, their stakeholder group and scope, and login attempts."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Column, ForeignKey, Index, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+
+from portal.db import Base, utcnow
+from portal.models._types import enum_type
+
+if TYPE_CHECKING:
+    from portal.models.organisation import Customer, Site
+
+
+class StakeholderGroup(StrEnum):
+    """The stakeholder group of an account. Residents have no account."""
+
+    FACILITY_MANAGER = "facility_manager"
+    HOA_PRESIDENT = "hoa_president"
+    FIELD_TECHNICIAN = "field_technician"
+    VENDOR_STAFF = "vendor_staff"
+
+
+def new_session_token() -> str:
+    """A random token bound into login sessions; rotating it logs every session out."""
+    return secrets.token_urlsafe(24)
+
+
+user_sites = Table(
+    "user_sites",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class User(Base):
+    """An account. Its scope is its customer and/or an explicit list of sites."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    group: Mapped[StakeholderGroup] = mapped_column(enum_type(StakeholderGroup))
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    locale: Mapped[str] = mapped_column(String(8), default="en")
+    is_active: Mapped[bool] = mapped_column(default=True)
+    session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+    customer: Mapped[Customer | None] = relationship()
+    sites: Mapped[list[Site]] = relationship(secondary=user_sites, order_by="Site.name")
+
+    @validates("email")
+    def _normalise_email(self, _key: str, value: str) -> str:
+        return normalise_email(value)
+
+
+def normalise_email(value: str) -> str:
+    """Lower-case and strip an e-mail address (our login identifier)."""
+    return value.strip().lower()
+
+
+class LoginAttempt(Base):
+    """One login attempt, kept to throttle guessing per account and per address."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_email_at", "email", "at"),
+        Index("ix_login_attempts_ip_at", "ip", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    ip: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    success: Mapped[bool]
+
+
+def _login_id(self: User) -> str:
+    """Identifier stored in the login session: id plus the rotating session token."""
+    return f"{self.id}:{self.session_token}"
+
+
+# Flask-Login's user protocol, without importing Flask here (the ingester shares models).
+User.get_id = _login_id  # type: ignore[attr-defined]
+User.is_authenticated = True  # type: ignore[attr-defined]
+User.is_anonymous = False  # type: ignore[attr-defined]

@@ -1,0 +1,1 @@
+"""Anonymous resident pages, reached through an asset's unguessable link (QR code)."""

@@ -1,0 +1,60 @@
+"""Schema management through Alembic: upgrade, and compare migrations with the models."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine
+
+import portal.models  # noqa: F401  (registers every table)
+from config import ROOT
+from portal.db import Base, make_engine
+
+logger = logging.getLogger(__name__)
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic config bound to ``url``, independent of the working directory."""
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "portal" / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate the database at ``url`` to ``revision`` (head by default)."""
+    logger.info("upgrading database schema to %s", revision)
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config(url)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    finally:
+        engine.dispose()
+
+
+def downgrade(url: str, revision: str) -> None:
+    """Migrate the database at ``url`` down to ``revision``."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config(url)
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, revision)
+    finally:
+        engine.dispose()
+
+
+def model_drift(engine: Engine) -> list[Any]:
+    """Differences between the migrated database and the models (empty when in sync)."""
+    with engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "compare_server_default": True}
+        )
+        return list(compare_metadata(context, Base.metadata))

@@ -16,6 +16,7 @@ Rules:
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -26,6 +27,7 @@ from portal.models import Asset, Customer, Site, StakeholderGroup, User
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 class NotVisible(LookupError):
@@ -138,7 +140,7 @@ def _one(session: Session, stmt: Select[tuple[T]]) -> T:
 
 def resident_asset(session: Session, token: str) -> Asset:
     """The asset behind a resident link token, or :class:`NotVisible`."""
-    if not token or len(token) > 64:
+    if not _TOKEN_RE.fullmatch(token):
         raise NotVisible
     asset = session.scalar(select(Asset).where(Asset.public_token == token))
     if asset is None:

@@ -234,7 +234,7 @@ def _history(session: Session, rng: random.Random, asset: Asset, zone: ZoneInfo,
         )
     day = (now - timedelta(days=360)).astimezone(zone).date()
     offset = rng.randint(0, 27)
-    for month in range(13):
+    for month in range(14):  # a year back and the next visit or two ahead
         d = date(day.year + (day.month - 1 + month) // 12, (day.month - 1 + month) % 12 + 1, 1 + offset)
         begin = datetime.combine(d, time(8 + rng.randint(0, 6), 0), zone).astimezone(UTC)
         past = begin + timedelta(hours=2) < now

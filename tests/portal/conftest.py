@@ -1,0 +1,35 @@
+"""Fixtures for portal tests: an app on demo data and logged-in clients."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from portal.app import create_app
+from portal.demo import DEMO_PASSWORD
+from tests.conftest import make_settings
+
+
+@pytest.fixture(scope="module")
+def app(demo_db_url: str) -> Iterator[Flask]:
+    """The portal on demo data (SQLite and PostgreSQL), CSRF off for plain form posts."""
+    application = create_app(make_settings(demo_db_url, login_max_failures_per_ip=10_000))
+    application.config["WTF_CSRF_ENABLED"] = False
+    yield application
+    application.extensions["portal.db"].dispose()
+
+
+@pytest.fixture
+def login(app: Flask) -> Callable[[str], FlaskClient]:
+    """Return a client logged in as the given demo account."""
+
+    def _login(email: str) -> FlaskClient:
+        client = app.test_client()
+        resp = client.post("/auth/login", data={"email": email, "password": DEMO_PASSWORD})
+        assert resp.status_code == 302, resp.data
+        return client
+
+    return _login

@@ -12,6 +12,7 @@ from portal.models.operations import (
     VisitStatus,
 )
 from portal.models.organisation import (
+    MQTT_ID_RE,
     Age,
     Asset,
     AssetKind,
@@ -21,9 +22,11 @@ from portal.models.organisation import (
     SiteKind,
     age_between,
 )
+from portal.models.telemetry import DeadLetter, StatusChange
 from portal.models.people import LoginAttempt, StakeholderGroup, User, normalise_email, user_sites
 
 __all__ = [
+    "MQTT_ID_RE",
     "Age",
     "Asset",
     "AssetKind",
@@ -31,6 +34,7 @@ __all__ = [
     "Base",
     "ContractLevel",
     "Customer",
+    "DeadLetter",
     "DetectedBy",
     "LoginAttempt",
     "MaintenancePeriod",
@@ -39,6 +43,7 @@ __all__ = [
     "Site",
     "SiteKind",
     "StakeholderGroup",
+    "StatusChange",
     "User",
     "Visit",
     "VisitKind",

@@ -22,8 +22,8 @@ from portal.models.organisation import (
     SiteKind,
     age_between,
 )
-from portal.models.telemetry import DeadLetter, StatusChange
 from portal.models.people import LoginAttempt, StakeholderGroup, User, normalise_email, user_sites
+from portal.models.telemetry import DeadLetter, StatusChange
 
 __all__ = [
     "MQTT_ID_RE",

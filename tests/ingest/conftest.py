@@ -27,7 +27,7 @@ def add_assets(db: Database, mqtt_ids: list[str]) -> dict[str, int]:
                 serial_number=f"S-{m}",
                 mqtt_id=m,
                 install_date=date(2010, 1, 1),
-            )  # fmt: skip
+            )
             for m in mqtt_ids
         ]
         s.add_all(assets)

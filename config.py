@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     mqtt_client_id: str = "equipment-ingest"
     mqtt_shared_group: str = ""
     mqtt_keepalive_s: int = Field(default=30, ge=5)
+    mqtt_live_topic: str = "portal/live"
 
     # --- InfluxDB ------------------------------------------------------------
     influx_url: str = "http://127.0.0.1:8086"

@@ -72,6 +72,7 @@ class Reason(StrEnum):
     MISSING_TS = "missing_ts"
     BAD_TS = "bad_ts"
     FUTURE_TS = "future_ts"
+    TOO_OLD = "too_old"
     UNKNOWN_TOPIC = "unknown_topic"
     UNKNOWN_ASSET = "unknown_asset"
     REJECTED_BY_DB = "rejected_by_db"
@@ -145,6 +146,7 @@ class Contract:
     prefix: str = "equipment"
     max_payload_bytes: int = 64 * 1024
     max_future_skew_ms: int = 300_000
+    max_age_ms: int = 0  # older points fall outside the retention period (0: no limit)
 
     def subscription(self) -> str:
         """The topic filter covering every topic of the contract."""
@@ -193,6 +195,8 @@ class Contract:
         ts_ms = parse_ts(obj["ts"])
         if ts_ms > now_ms + self.max_future_skew_ms:
             raise Invalid(Reason.FUTURE_TS, str(obj["ts"])[:40])
+        if self.max_age_ms and ts_ms < now_ms - self.max_age_ms:
+            raise Invalid(Reason.TOO_OLD, str(obj["ts"])[:40])
         return ts_ms
 
     def _reading(self, asset: str, obj: object, now_ms: int) -> Reading:

@@ -1,0 +1,318 @@
+"""The ingester process: an MQTT consumer feeding the :class:`~ingest.pipeline.Pipeline`.
+
+Threading model (after Telegraf's ``mqtt_consumer``):
+
+- paho's network thread runs ``on_connect`` (subscribes) and ``on_message``, which only
+  puts the message on a bounded queue — no I/O, no parsing;
+- one worker thread takes batches from the queue, stores them through the pipeline,
+  then acknowledges them (manual ack), then publishes live events;
+- the broker never has more unacknowledged messages in flight to us than the MQTT v5
+  *receive maximum*, which is at most the queue size, so the queue cannot overflow
+  and, when InfluxDB is down, the broker keeps the rest (persistent session).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from config import Settings
+from ingest.contract import Contract
+from ingest.deadletters import DeadLetters
+from ingest.influx import Writer, make_writer, redact
+from ingest.metrics import Metrics
+from ingest.mqtt import BrokerAddress, connect_properties, make_client
+from ingest.pipeline import Inbound, Pipeline, Stopped
+from ingest.registry import AssetRegistry
+from ingest.status import LiveEvent, StatusTracker
+from portal.db import Database, make_engine
+
+logger = logging.getLogger(__name__)
+SESSION_EXPIRY_S = 7 * 24 * 3600
+HOUSEKEEPING_S = 5.0
+LOG_EVERY_S = 30.0
+
+
+def ingest_database(url: str) -> Database:
+    """A :class:`Database` whose SQLite transactions take the write lock up front.
+
+    With several ingesters on one SQLite file, ``BEGIN IMMEDIATE`` avoids snapshot
+    conflicts; PostgreSQL uses row locks instead (see :mod:`ingest.status`).
+    """
+    db = Database(url)
+    if db.engine.dialect.name == "sqlite":
+        from sqlalchemy import event
+
+        engine = db.engine
+
+        @event.listens_for(engine, "connect")
+        def _no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return db
+
+
+class Ingester:
+    """MQTT → InfluxDB + SQL, at least once, with graceful stop."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        client_id: str | None = None,
+        writer: Writer | None = None,
+        db: Database | None = None,
+        metrics_port: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.client_id = client_id or settings.mqtt_client_id
+        self.address = BrokerAddress.parse(settings.mqtt_url)
+        self.contract = Contract(
+            prefix=settings.mqtt_topic_prefix,
+            max_payload_bytes=settings.ingest_max_payload_bytes,
+            max_future_skew_ms=settings.ingest_max_future_skew_s * 1000,
+            max_age_ms=settings.influx_retention_days * 86_400_000,
+        )
+        self.db = db or ingest_database(settings.database_url)
+        self.writer = writer or make_writer(settings)
+        self.metrics = Metrics()
+        self.metrics_port = settings.ingest_metrics_port if metrics_port is None else metrics_port
+        self.registry = AssetRegistry(self.db)
+        self.tracker = StatusTracker(timedelta(seconds=settings.ingest_offline_after_s))
+        self.stopping = threading.Event()
+        self.pipeline = Pipeline(
+            self.contract, self.writer, self.db, self.tracker, self.registry,
+            DeadLetters(settings.ingest_dead_letter_size), self.metrics, self.stopping,
+        )  # fmt: skip
+        self.queue: queue.Queue[Inbound] = queue.Queue(maxsize=settings.ingest_queue_size)
+        self.receive_maximum = min(settings.ingest_queue_size, 65535)
+        self.generation = 0
+        self.accepting = True
+        self.in_batch = 0
+        self.client = make_client(self.address, self.client_id, manual_ack=True)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.worker = threading.Thread(target=self._work, name="ingest-worker", daemon=True)
+        self.connected = threading.Event()
+        self.stopped = threading.Event()
+        self._last_housekeeping = 0.0
+        self._last_log = time.monotonic()
+
+    # --- MQTT callbacks (paho's thread: no I/O here) ----------------------------------
+    def subscription(self) -> str:
+        """The topic filter, shared between ingesters when ``MQTT_SHARED_GROUP`` is set."""
+        topic = self.contract.subscription()
+        group = self.settings.mqtt_shared_group
+        return f"$share/{group}/{topic}" if group else topic
+
+    def _on_connect(
+        self, client: mqtt.Client, _userdata: Any, flags: Any, reason: ReasonCode, _props: Any
+    ) -> None:
+        if reason.is_failure:
+            logger.error("broker refused the connection: %s", reason)
+            return
+        self.generation += 1
+        client.subscribe(self.subscription(), options=SubscribeOptions(qos=1))
+        self.metrics.connected.set(1)
+        self.connected.set()
+        logger.info(
+            "connected to %s:%s as %s (session present: %s), subscribed to %s",
+            self.address.host, self.address.port, self.client_id, flags.session_present, self.subscription(),
+        )  # fmt: skip
+
+    def _on_disconnect(
+        self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Any
+    ) -> None:
+        self.metrics.connected.set(0)
+        self.connected.clear()
+        if not self.stopping.is_set():
+            logger.warning("disconnected from broker (%s); reconnecting with backoff", reason)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if not self.accepting:
+            return  # not acknowledged: the broker redelivers it to the next session
+        self.queue.put(Inbound(msg.mid, msg.qos, msg.topic, msg.payload, self.generation, time.time()))
+
+    # --- worker ---------------------------------------------------------------------------
+    def _next_batch(self) -> list[Inbound]:
+        size = self.settings.ingest_batch_size
+        interval = self.settings.ingest_flush_interval_s
+        try:
+            first = self.queue.get(timeout=interval)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + interval
+        get = self.queue.get_nowait
+        while len(batch) < size:
+            try:
+                batch.append(get())
+            except queue.Empty:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    batch.append(self.queue.get(timeout=min(remaining, 0.01)))
+                except queue.Empty:
+                    continue
+        return batch
+
+    def _ack(self, batch: list[Inbound]) -> None:
+        generation = self.generation
+        ack = self.client.ack
+        for msg in batch:
+            # messages from an earlier connection are redelivered by the broker: do not ack them
+            if msg.qos and msg.generation == generation:
+                ack(msg.mid, msg.qos)
+
+    def publish_live(self, events: list[LiveEvent]) -> None:
+        """Publish outage and status changes for the portal's live push."""
+        for ev in events:
+            self.client.publish(f"{self.settings.mqtt_live_topic}/{ev.asset}", ev.to_json(), qos=1)
+            self.metrics.live_events.labels(ev.type).inc()
+
+    def _work(self) -> None:
+        try:
+            while True:
+                batch = self._next_batch()
+                if batch:
+                    self.in_batch = len(batch)
+                    self.metrics.buffer_depth.set(self.queue.qsize() + len(batch))
+                    events = self.pipeline.process(batch)
+                    self._ack(batch)
+                    self.in_batch = 0
+                    self.publish_live(events)
+                elif not self.accepting:
+                    break
+                self._housekeeping()
+        except Stopped as exc:
+            logger.warning("stopping with an unstored batch (%s); the broker will redeliver it", exc)
+        except Exception:
+            logger.exception("ingest worker crashed")
+            raise
+        finally:
+            self.stopped.set()
+
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now - self._last_housekeeping < HOUSEKEEPING_S:
+            return
+        self._last_housekeeping = now
+        self.metrics.buffer_depth.set(self.queue.qsize() + self.in_batch)
+        try:
+            self.registry.maybe_refresh()
+            seen, self.pipeline.seen = self.pipeline.seen, {}
+            wall = datetime.now(UTC)
+            with self.db.session() as session:
+                events = self.tracker.touch(
+                    session, {a: datetime.fromtimestamp(t, UTC) for a, t in seen.items()}, self.registry.by_id
+                )
+                events += self.tracker.sweep_offline(session, self.registry.by_id, wall)
+            self.publish_live(events)
+        except Exception as exc:
+            logger.warning("housekeeping failed, will retry: %s", exc)
+        if now - self._last_log >= LOG_EVERY_S:
+            self._last_log = now
+            logger.info("ingest: %s", self.metrics.log_line())
+
+    # --- life cycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        """Load the registry, prepare InfluxDB, connect and start consuming."""
+        self.registry.reload()
+        self.writer.ensure_database()
+        self.metrics.serve(self.metrics_port)
+        self.client.connect_async(
+            self.address.host, self.address.port, keepalive=self.settings.mqtt_keepalive_s,
+            clean_start=False, properties=connect_properties(SESSION_EXPIRY_S, self.receive_maximum),
+        )  # fmt: skip
+        self.worker.start()
+        self.client.loop_start()
+        logger.info(
+            "ingester started: broker %s, InfluxDB %s (%s), %d assets",
+            redact(self.settings.mqtt_url), redact(self.settings.influx_url),
+            self.settings.influx_write_api, len(self.registry.by_mqtt),
+        )  # fmt: skip
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop taking messages, store and acknowledge what was taken, then disconnect."""
+        self.accepting = False
+        deadline = time.monotonic() + timeout
+        if not self.stopped.wait(max(0.0, timeout - 1)):
+            logger.warning(
+                "could not flush within %.0fs; unacknowledged messages will be redelivered", timeout
+            )
+        self.stopping.set()
+        self.stopped.wait(max(0.1, deadline - time.monotonic()))
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.writer.close()
+        self.metrics.close()
+        self.db.dispose()
+        logger.info("ingester stopped: %s", self.metrics.log_line())
+
+    def run_forever(self) -> None:
+        """Run until SIGTERM or Ctrl-C."""
+        done = threading.Event()
+
+        def _signal(signum: int, _frame: Any) -> None:
+            logger.info("received %s, stopping", signal.Signals(signum).name)
+            done.set()
+
+        signal.signal(signal.SIGTERM, _signal)
+        signal.signal(signal.SIGINT, _signal)
+        self.start()
+        while not done.wait(1.0):
+            if self.stopped.is_set():
+                raise SystemExit("ingest worker stopped unexpectedly")
+        self.stop()
+
+
+def check(settings: Settings, timeout: float = 5.0) -> list[tuple[str, bool, str]]:
+    """Health of every dependency: [(name, ok, detail)]."""
+    results: list[tuple[str, bool, str]] = []
+    address = BrokerAddress.parse(settings.mqtt_url)
+    client = make_client(address, f"{settings.mqtt_client_id}-check")
+    connected = threading.Event()
+    client.on_connect = lambda *_args: connected.set()
+    try:
+        client.connect(address.host, address.port, keepalive=10)
+        client.loop_start()
+        ok = connected.wait(timeout)
+        results.append(("broker", ok, redact(settings.mqtt_url)))
+    except OSError as exc:
+        results.append(("broker", False, f"{redact(settings.mqtt_url)}: {exc}"))
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    writer = make_writer(settings)
+    results.append(
+        ("influxdb", writer.ping(), f"{redact(settings.influx_url)} ({settings.influx_write_api})")
+    )
+    writer.close()
+    try:
+        engine = make_engine(settings.database_url)
+        from sqlalchemy import func, select
+
+        from portal.models import Asset
+
+        with engine.connect() as conn:
+            count = conn.execute(select(func.count(Asset.id))).scalar_one()
+        engine.dispose()
+        results.append(("database", True, f"{count} assets"))
+    except Exception as exc:
+        results.append(("database", False, str(exc).splitlines()[0][:200]))
+    return results

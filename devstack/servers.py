@@ -142,7 +142,7 @@ class Mosquitto(Server):
                     "autosave_interval 30",
                     "max_queued_messages 0",
                     "max_queued_bytes 0",
-                    "max_inflight_messages 1000",
+                    "max_inflight_messages 0",
                     "max_packet_size 1048576",
                     "set_tcp_nodelay true",
                     "log_dest stdout",

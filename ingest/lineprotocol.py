@@ -50,3 +50,15 @@ def line(
     tag_part = "".join(f",{escape_key(k)}={escape_key(v)}" for k, v in sorted(tags.items()) if v != "")
     field_part = ",".join(f"{escape_key(k)}={format_field(v)}" for k, v in fields.items())
     return f"{escape_measurement(measurement)}{tag_part} {field_part} {ts_ms}"
+
+
+def numeric_line(prefix: str, fields: Mapping[str, float], ts_ms: int) -> str:
+    """Fast path: ``prefix`` is ``measurement,tags `` already escaped, field keys are
+    identifiers checked against the contract's field pattern, values finite floats."""
+    return f"{prefix}{','.join([f'{k}={v!r}' for k, v in fields.items()])} {ts_ms}"
+
+
+def point_prefix(measurement: str, tags: Mapping[str, str]) -> str:
+    """``measurement,tag=value `` escaped, for :func:`numeric_line`."""
+    tag_part = "".join(f",{escape_key(k)}={escape_key(v)}" for k, v in sorted(tags.items()) if v != "")
+    return f"{escape_measurement(measurement)}{tag_part} "

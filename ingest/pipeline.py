@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from ingest.contract import Contract, Event, GatewayPresence, Invalid, Reading, Reason, StatusUpdate
 from ingest.deadletters import DeadLetters, Rejected
 from ingest.influx import RejectedWrite, RetryableWrite, Writer
-from ingest.lineprotocol import line
+from ingest.lineprotocol import line, numeric_line, point_prefix
 from ingest.metrics import Metrics
 from ingest.registry import AssetRegistry
 from ingest.status import LiveEvent, StatusTracker
@@ -92,6 +92,7 @@ class Pipeline:
         self.backoff = backoff or Backoff()
         self.clock = clock
         self.seen: dict[int, float] = {}  # asset id -> newest receive time, for presence
+        self._prefixes: dict[str, str] = {}  # asset -> escaped "telemetry,asset=… "
 
     # --- decoding -------------------------------------------------------------------
     def _decode(self, batch: list[Inbound]) -> _Decoded:
@@ -99,6 +100,7 @@ class Pipeline:
         now_ms = int(self.clock() * 1000)
         lookup = self.registry.lookup
         seen = self.seen
+        prefixes = self._prefixes
         for msg in batch:
             try:
                 items = self.contract.decode(msg.topic, msg.payload, now_ms)
@@ -129,7 +131,10 @@ class Pipeline:
                 tags = {"asset": item.asset}
                 if isinstance(item, Reading):
                     if item.numbers:
-                        lines.append(line(MEASUREMENT, tags, item.numbers, item.ts_ms))
+                        prefix = prefixes.get(item.asset)
+                        if prefix is None:
+                            prefix = prefixes[item.asset] = point_prefix(MEASUREMENT, tags)
+                        lines.append(numeric_line(prefix, item.numbers, item.ts_ms))
                     if item.texts:
                         lines.append(line(TEXT_MEASUREMENT, tags, item.texts, item.ts_ms))
                     readings += 1

@@ -24,7 +24,7 @@ class WindowedPublisher:
                  clean_start: bool = True) -> None:  # fmt: skip
         self.address = BrokerAddress.parse(url)
         self.client = make_client(self.address, client_id)
-        self.client.max_inflight_messages_set(window)
+        self.client.max_inflight_messages_set(0)  # unlimited in paho; the semaphore is the window
         self.client.max_queued_messages_set(0)
         self.window = threading.BoundedSemaphore(window)
         self.acked = 0

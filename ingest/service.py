@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 SESSION_EXPIRY_S = 7 * 24 * 3600
 HOUSEKEEPING_S = 5.0
 LOG_EVERY_S = 30.0
+IDLE_GAP_S = 0.005
 
 
 def ingest_database(url: str) -> Database:
@@ -149,6 +150,9 @@ class Ingester:
 
     # --- worker ---------------------------------------------------------------------------
     def _next_batch(self) -> list[Inbound]:
+        """Up to ``batch_size`` messages: closed when full, when the flush interval since the
+        first message has passed, or when the queue has been idle for a few milliseconds
+        (the broker's in-flight window may be smaller than a batch: do not wait for more)."""
         size = self.settings.ingest_batch_size
         interval = self.settings.ingest_flush_interval_s
         try:
@@ -157,18 +161,21 @@ class Ingester:
             return []
         batch = [first]
         deadline = time.monotonic() + interval
-        get = self.queue.get_nowait
+        get_nowait, get = self.queue.get_nowait, self.queue.get
+        idle_gap = min(IDLE_GAP_S, interval)
         while len(batch) < size:
             try:
-                batch.append(get())
+                batch.append(get_nowait())
+                continue
             except queue.Empty:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                try:
-                    batch.append(self.queue.get(timeout=min(remaining, 0.01)))
-                except queue.Empty:
-                    continue
+                pass
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(get(timeout=min(remaining, idle_gap)))
+            except queue.Empty:
+                break  # idle: flush what we have
         return batch
 
     def _ack(self, batch: list[Inbound]) -> None:

@@ -79,7 +79,8 @@ class Settings(BaseSettings):
     ingest_flush_interval_s: float = Field(default=0.2, gt=0)
     ingest_max_payload_bytes: int = Field(default=64 * 1024, ge=256)
     ingest_max_future_skew_s: int = Field(default=300, ge=0)
-    ingest_offline_after_s: int = Field(default=300, ge=10)
+    ingest_offline_after_s: int = Field(default=300, ge=1)
+    ingest_housekeeping_s: float = Field(default=5.0, gt=0)
     ingest_metrics_port: int = Field(default=9108, ge=0, le=65535)
     ingest_dead_letter_size: int = Field(default=1_000, ge=10)
 

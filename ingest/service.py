@@ -38,7 +38,6 @@ from portal.db import Database, make_engine
 
 logger = logging.getLogger(__name__)
 SESSION_EXPIRY_S = 7 * 24 * 3600
-HOUSEKEEPING_S = 5.0
 LOG_EVERY_S = 30.0
 IDLE_GAP_S = 0.005
 
@@ -216,7 +215,7 @@ class Ingester:
 
     def _housekeeping(self) -> None:
         now = time.monotonic()
-        if now - self._last_housekeeping < HOUSEKEEPING_S:
+        if now - self._last_housekeeping < self.settings.ingest_housekeeping_s:
             return
         self._last_housekeeping = now
         self.metrics.buffer_depth.set(self.queue.qsize() + self.in_batch)

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from config import Settings
-from devstack.servers import Postgres, ServerError, port_open
+from devstack.servers import Influxd, Mosquitto, Postgres, ServerError, VictoriaMetrics, port_open
 from portal.db import Database
 from portal.schema import upgrade
 
@@ -135,3 +135,31 @@ def sqlite_demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
         load_demo(session)
     database.dispose()
     return url
+
+
+# --- real servers for ingest and end-to-end tests ------------------------------------------
+@pytest.fixture(scope="session")
+def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influxd]:
+    """Debian's InfluxDB 1.6.7 on a free loopback port (shared; tests use their own database)."""
+    server = Influxd(tmp_path_factory.mktemp("influxd") / "data")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def victoria(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VictoriaMetrics]:
+    """VictoriaMetrics, for influxdb-client's /api/v2/write path."""
+    server = VictoriaMetrics(tmp_path_factory.mktemp("vm") / "data")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A Mosquitto of this test's own, configured for at-least-once delivery."""
+    server = Mosquitto(tmp_path / "mosquitto")
+    server.start()
+    yield server
+    server.stop()

@@ -5,14 +5,16 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from devstack.servers import free_port
+from devstack.servers import Influxd, Mosquitto, free_port
 from portal.app import create_app
 from tests.conftest import make_settings
+from tests.e2e.ingest_rig import Rig
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -63,3 +65,11 @@ def browser() -> Iterator[object]:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def rig(tmp_path: Path, broker: Mosquitto, influxd: Influxd) -> Iterator[Rig]:
+    """An ingest rig on this test's broker and the shared InfluxDB 1.6.7."""
+    r = Rig(tmp_path, broker, influxd.url)
+    yield r
+    r.close()

@@ -179,7 +179,6 @@ class StatusTracker:
         state: OperatingState,
     ) -> list[LiveEvent]:
         """Make the stored periods of ``state`` after ``window`` equal to the derived runs."""
-        wanted = [r for r in runs if r.state == state]
         query = select(model).where(
             model.asset_id == asset_id,
             or_(model.started_at >= window, model.ended_at.is_(None), model.ended_at > window),
@@ -187,6 +186,21 @@ class StatusTracker:
         if model is Outage:
             query = query.where(Outage.detected_by == DetectedBy.SENSOR)
         existing = list(session.scalars(query.order_by(model.started_at)))
+        events: list[LiveEvent] = []
+        runs = list(runs)
+        wanted = [r for r in runs if r.state == state]
+        for row in [r for r in existing if r.started_at < window]:
+            # a period recorded before the window (no history for it): continue or close it
+            existing.remove(row)
+            if runs and runs[0].state == state and wanted and wanted[0] is runs[0]:
+                wanted[0] = _Run(state, row.started_at, runs[0].fault, runs[0].end)
+                existing.insert(0, row)
+            elif runs and (row.ended_at is None or row.ended_at > runs[0].start):
+                was_open = row.ended_at is None
+                row.ended_at = runs[0].start
+                if model is Outage and was_open:
+                    events.append(LiveEvent("outage_closed", mqtt_id, asset_id, runs[0].start.isoformat(),
+                                            runs[0].state.value, row.fault_code, row.id))  # fmt: skip
         matches: dict[int, Any] = {}
         free = list(existing)
         for i, run in enumerate(wanted):
@@ -200,7 +214,6 @@ class StatusTracker:
         for row in free:  # periods the ordered history shows never happened
             session.delete(row)
         session.flush()
-        events: list[LiveEvent] = []
         new_rows: list[tuple[_Run, Any]] = []
         for i, run in enumerate(wanted):
             row = matches.get(i)

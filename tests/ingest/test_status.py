@@ -167,3 +167,22 @@ def test_gateway_will_marks_its_assets_offline(db: Database, asset_ids: dict[str
     with db.session() as s:
         states = {st.asset_id: st.state for st in s.scalars(select(AssetStatus))}
     assert states == {asset_ids["ELV-1"]: OperatingState.OFFLINE, asset_ids["ELV-2"]: OperatingState.OFFLINE}
+
+
+def test_an_outage_recorded_without_history_is_closed_not_erased(
+    db: Database, asset_ids: dict[str, int]
+) -> None:
+    aid = asset_ids["ELV-1"]
+    with db.session() as s:  # e.g. imported from the previous system, or seeded
+        s.add(Outage(asset_id=aid, started_at=_at(0), fault_code="door_lock"))
+    events = _apply(db, aid, [(30, IN, None)])
+    assert _outages(db, aid) == [(_at(0), _at(30), "door_lock")]
+    assert [e.type for e in events if e.type.startswith("outage")] == ["outage_closed"]
+
+
+def test_an_outage_recorded_without_history_continues(db: Database, asset_ids: dict[str, int]) -> None:
+    aid = asset_ids["ELV-1"]
+    with db.session() as s:
+        s.add(Outage(asset_id=aid, started_at=_at(0), fault_code="door_lock"))
+    _apply(db, aid, [(30, OUT, "door_lock"), (50, IN, None)])
+    assert _outages(db, aid) == [(_at(0), _at(50), "door_lock")]

@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     # --- ingester -----------------------------------------------------------
     ingest_queue_size: int = Field(default=20_000, ge=100)
     ingest_batch_size: int = Field(default=2_000, ge=1)
-    ingest_flush_interval_s: float = Field(default=0.2, gt=0)
+    ingest_flush_interval_s: float = Field(default=0.1, gt=0)
     ingest_max_payload_bytes: int = Field(default=64 * 1024, ge=256)
     ingest_max_future_skew_s: int = Field(default=300, ge=0)
     ingest_offline_after_s: int = Field(default=300, ge=1)

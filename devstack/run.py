@@ -94,6 +94,7 @@ def main() -> int:
             influx = stack.server(Influxd(VAR / "influxdb", port=_port(8086)))
             env["INFLUX_URL"] = f"http://127.0.0.1:{influx.port}"
             env["INFLUX_WRITE_API"] = "v1"  # Debian's InfluxDB 1.6 has no /api/v2/write
+        env.setdefault("INGEST_METRICS_PORT", str(_port(9108)))
         settings = load_settings(database_url=env["DATABASE_URL"])
         port = int(os.environ.get("PORT") or _port(5000))
         base_url = f"http://127.0.0.1:{port}"
@@ -102,7 +103,12 @@ def main() -> int:
         subprocess.run([*flask, "demo", "load", "--base-url", base_url], env=env, cwd=ROOT, check=True)
         for name, cmd in _services(port, settings.mqtt_topic_prefix):
             stack.spawn(name, cmd, env)
-        print(f"\n  Portal: {base_url}   (Ctrl-C stops everything)\n", flush=True)
+        print(  # noqa: T201
+            f"\n  Portal:  {base_url}   (Ctrl-C stops everything)"
+            f"\n  Broker:  {env['MQTT_URL']}   InfluxDB: {env['INFLUX_URL']}"
+            f"\n  Metrics: http://127.0.0.1:{env['INGEST_METRICS_PORT']}/metrics\n",
+            flush=True,
+        )
         while True:
             problem = stack.check()
             if problem:

@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         "--time-scale", type=float, default=60.0, help="simulated seconds per real second for faults"
     )
     parser.add_argument(
-        "--fault-per-hour", type=float, default=0.0002, help="fault probability per asset per simulated hour"
+        "--fault-per-hour", type=float, default=0.005, help="fault probability per asset per simulated hour"
     )
     parser.add_argument(
         "--duration", type=float, default=0.0, help="stop after this many seconds (0: run until stopped)"

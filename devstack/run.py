@@ -103,7 +103,7 @@ def main() -> int:
         subprocess.run([*flask, "demo", "load", "--base-url", base_url], env=env, cwd=ROOT, check=True)
         for name, cmd in _services(port, settings.mqtt_topic_prefix):
             stack.spawn(name, cmd, env)
-        print(  # noqa: T201
+        print(
             f"\n  Portal:  {base_url}   (Ctrl-C stops everything)"
             f"\n  Broker:  {env['MQTT_URL']}   InfluxDB: {env['INFLUX_URL']}"
             f"\n  Metrics: http://127.0.0.1:{env['INGEST_METRICS_PORT']}/metrics\n",

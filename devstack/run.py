@@ -21,7 +21,7 @@ from config import ROOT, load_settings
 from devstack.servers import Influxd, Mosquitto, Server, ServerError, free_port, port_open
 
 logger = logging.getLogger("devstack.run")
-VAR = ROOT / "var"
+VAR = Path(os.environ.get("VAR_DIR") or ROOT / "var")
 
 
 class Stack:

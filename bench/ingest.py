@@ -5,8 +5,9 @@
 2. **e2e**: the same N readings are queued for K ingesters (shared subscription), which
    drain them into InfluxDB; the rate is counted back from InfluxDB.
 3. **latency**: readings are published at half the e2e rate with ``ts`` = publish time;
-   InfluxDB is polled every 50 ms and each reading's stored time is the first poll that
-   saw it (resolution 50 ms, so figures are upper bounds).
+   each ingester's ``ingest_store_latency_seconds`` histogram (stored in InfluxDB minus
+   ``ts``, for every reading) is read before and after, and p50/p99 are interpolated
+   from the summed bucket deltas (as Prometheus' ``histogram_quantile`` does).
 4. **soak**: K ingesters under steady load for ``--soak-seconds``; their RSS is sampled.
 
 The last line is ``key=value`` figures: e2e_per_s, bare_per_s, ratio, p50_ms, p99_ms, lost, …
@@ -18,17 +19,17 @@ import argparse
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+import urllib.request
 from pathlib import Path
 
 from bench.mqtt_tools import asset_ids
 from config import ROOT
-from devstack.servers import Influxd, Mosquitto
+from devstack.servers import Influxd, Mosquitto, free_port
+from ingest.metrics import histogram_quantile
 from portal.db import Database
 from portal.schema import upgrade
 from portal.telemetry import TelemetryReader
@@ -56,15 +57,17 @@ class Ingesters:
         self.tmp, self.k, self.name = tmp, k, name
         self.env = dict(env, MQTT_SHARED_GROUP="bench" if k > 1 else "")
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.metrics_ports = [free_port() for _ in range(k)]
 
     def start(self) -> None:
         for n in range(self.k):
+            env = dict(self.env, INGEST_METRICS_PORT=str(self.metrics_ports[n]))
             with (self.tmp / f"{self.name}-{n}.log").open("ab") as log:
                 self.procs.append(
                     subprocess.Popen(
                         [sys.executable, "-m", "ingest", "--client-id", f"{self.name}-{n}"],
                         cwd=ROOT,
-                        env=self.env,
+                        env=env,
                         stdout=log,
                         stderr=subprocess.STDOUT,
                     )
@@ -91,6 +94,17 @@ class Ingesters:
         """Discard the stopped ingesters' sessions (the broker stops queueing for them)."""
         for n in range(self.k):
             _tool("forget", "--port", port, "--count", "0", "--client-id", f"{self.name}-{n}")
+
+    def latency_buckets(self) -> dict[float, float]:
+        """Summed cumulative ``ingest_store_latency_seconds`` buckets of every ingester."""
+        total: dict[float, float] = {}
+        for port in self.metrics_ports:
+            body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+            for line in body.splitlines():
+                if line.startswith("ingest_store_latency_seconds_bucket{"):
+                    bound = float(line.split('le="')[1].split('"')[0])
+                    total[bound] = total.get(bound, 0.0) + float(line.rsplit(" ", 1)[1])
+        return total
 
     def rss_mb(self) -> list[float]:
         out = []
@@ -198,59 +212,24 @@ def main() -> None:
         figures["ratio"] = round(float(figures["e2e_per_s"]) / bare["per_s"], 3)
         e2e = float(figures["e2e_per_s"])
 
-        # 3. latency at half the saturated rate
+        # 3. latency at half the saturated rate: the ingesters' own histogram of
+        #    (stored in InfluxDB) - (reading ts = publish time), summed over ingesters
         rate = max(100.0, e2e / 2)
         m = int(rate * args.latency_seconds)
-        start_ms = int(time.time() * 1000)
-        polls: list[tuple[float, int]] = []
-        stop_polling = threading.Event()
-
-        def poll() -> None:
-            while not stop_polling.is_set():
-                polls.append((time.time(), _count(reader, start_ms)))
-                time.sleep(0.05)
-
-        poller = threading.Thread(target=poll, daemon=True)
-        poller.start()
-        _tool(
-            "publish",
-            "--port",
-            port,
-            "--count",
-            str(m),
-            "--rate",
-            str(rate),
-            "--start-seq",
-            str(n),
-            "--client-id",
-            "pub-latency",
-        )
+        before_buckets = ingesters.latency_buckets()
+        before_count = _count(reader)
+        _tool("publish", "--port", port, "--count", str(m), "--rate", str(rate), "--start-seq", str(n * 3),
+              "--client-id", "pub-latency")  # fmt: skip
         deadline = time.time() + 60
-        while time.time() < deadline and (not polls or polls[-1][1] < m):
-            time.sleep(0.1)
-        stop_polling.set()
-        poller.join()
-        rows = reader.query(
-            "SELECT seq FROM telemetry WHERE time >= $since",
-            {"since": f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(start_ms / 1000))}Z"},
-        )
-        published = sorted(v[0] / 1000 for v in rows[0]["values"]) if rows else []
-        latencies = []
-        j = 0
-        for rank, t_pub in enumerate(published):
-            while j < len(polls) and polls[j][1] <= rank:
-                j += 1
-            if j < len(polls):
-                latencies.append((polls[j][0] - t_pub) * 1000)
-        lost += m - len(published)
-        if latencies:
-            q = statistics.quantiles(latencies, n=100)
-            figures["p50_ms"], figures["p99_ms"] = round(q[49]), round(q[98])
+        while time.time() < deadline and _count(reader) < before_count + m:
+            time.sleep(0.2)
+        lost += before_count + m - _count(reader)
+        after = ingesters.latency_buckets()
+        delta = sorted((bound, after[bound] - before_buckets.get(bound, 0.0)) for bound in after)
+        figures["p50_ms"] = round(1000 * histogram_quantile(0.50, delta))
+        figures["p99_ms"] = round(1000 * histogram_quantile(0.99, delta))
         figures["latency_rate_per_s"] = round(rate)
-        print(
-            f"latency at {rate:.0f}/s: p50 {figures.get('p50_ms')} ms, p99 {figures.get('p99_ms')} ms",
-            flush=True,
-        )
+        print(f"latency at {rate:.0f}/s: p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms", flush=True)
 
         # 4. soak
         if args.soak_seconds > 0:

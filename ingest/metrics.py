@@ -5,9 +5,47 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 logger = logging.getLogger(__name__)
+LATENCY_BUCKETS = (
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.15,
+    0.2,
+    0.3,
+    0.4,
+    0.5,
+    0.75,
+    1.0,
+    1.5,
+    2.0,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+)
+
+
+def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
+    """Quantile ``q`` from cumulative (upper bound, count) buckets, interpolating linearly
+    inside the bucket (as Prometheus does)."""
+    total = buckets[-1][1]
+    if total <= 0:
+        return float("nan")
+    rank = q * total
+    lower_bound, lower_count = 0.0, 0.0
+    for bound, count in buckets:
+        if count >= rank:
+            if bound == float("inf"):
+                return lower_bound
+            width = count - lower_count
+            return lower_bound + (bound - lower_bound) * ((rank - lower_count) / width if width else 0.0)
+        lower_bound, lower_count = bound, count
+    return lower_bound
 
 
 class Metrics:
@@ -33,6 +71,10 @@ class Metrics:
         self.lag_seconds = Gauge(
             "ingest_lag_seconds", "Now minus the newest written reading's time", registry=r
         )
+        self.store_latency = Histogram(
+            "ingest_store_latency_seconds", "Reading timestamp to stored in InfluxDB", registry=r,
+            buckets=LATENCY_BUCKETS,
+        )  # fmt: skip
         self.connected = Gauge("ingest_mqtt_connected", "1 while connected to the broker", registry=r)
         self._server: Any = None
 

@@ -67,7 +67,7 @@ class _Decoded:
     offline: list[int] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     readings: list[int] = field(default_factory=list)  # readings per group
-    newest_ms: int = 0
+    reading_ts: list[int] = field(default_factory=list)  # every reading's timestamp (ms)
 
 
 class Pipeline:
@@ -138,7 +138,7 @@ class Pipeline:
                     if item.texts:
                         lines.append(line(TEXT_MEASUREMENT, tags, item.texts, item.ts_ms))
                     readings += 1
-                    out.newest_ms = max(out.newest_ms, item.ts_ms)
+                    out.reading_ts.append(item.ts_ms)
                 elif isinstance(item, StatusUpdate):
                     fields = {"state": item.state.value, "fault": item.fault or ""}
                     lines.append(line(STATUS_MEASUREMENT, tags, fields, item.ts_ms))
@@ -233,6 +233,10 @@ class Pipeline:
         for r in decoded.rejected:
             m.invalid.labels(r.reason).inc()
         m.batches.inc()
-        if decoded.newest_ms:
-            m.lag_seconds.set(max(0.0, self.clock() - decoded.newest_ms / 1000))
+        if decoded.reading_ts:
+            now = self.clock()
+            observe = m.store_latency.observe
+            for ts_ms in decoded.reading_ts:
+                observe(now - ts_ms / 1000)
+            m.lag_seconds.set(max(0.0, now - max(decoded.reading_ts) / 1000))
         return events

@@ -20,7 +20,9 @@ from portal.models import MaintenancePeriod, Outage
 Interval = tuple[datetime, datetime]
 
 
-def _clip_merge(intervals: Iterable[tuple[datetime, datetime | None]], start: datetime, end: datetime) -> list[Interval]:
+def _clip_merge(
+    intervals: Iterable[tuple[datetime, datetime | None]], start: datetime, end: datetime
+) -> list[Interval]:
     clipped = sorted((max(s, start), min(e or end, end)) for s, e in intervals)
     merged: list[Interval] = []
     for s, e in clipped:

@@ -13,6 +13,10 @@ def _ts(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def _pct(value: float | None) -> float | None:
+    return round(value, 3) if value is not None else None
+
+
 def customer(obj: Customer) -> dict[str, Any]:
     """A customer."""
     return {"id": obj.id, "name": obj.name}
@@ -75,6 +79,11 @@ def asset_summary(row: AssetSummary, *, public: bool = False) -> dict[str, Any]:
         "age": {"years": row.age.years, "months": row.age.months},
         "open_outage": outage(row.open_outage) if row.open_outage else None,
         "next_visit": visit(row.next_visit) if row.next_visit else None,
+        "availability": {
+            "days_30": _pct(row.availability_30d.percent),
+            "days_90": _pct(row.availability_90d.percent),
+            "target": float(a.availability_target),
+        },
     }
     if not public:
         data.update(

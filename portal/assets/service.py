@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, contains_eager
 
 from portal.access import Scope
+from portal.kpi import Availability, availability_by_asset
 from portal.models import (
     Age,
     Asset,
@@ -39,6 +40,14 @@ class AssetSummary:
     age: Age
     open_outage: Outage | None
     next_visit: Visit | None
+    availability_30d: Availability
+    availability_90d: Availability
+
+    @property
+    def below_target(self) -> bool:
+        """True when the 30-day availability is under the contract target."""
+        pct = self.availability_30d.percent
+        return pct is not None and pct < float(self.asset.availability_target)
 
     @property
     def state_label(self) -> str:
@@ -88,6 +97,8 @@ def summarise(session: Session, assets: Sequence[Asset], now: datetime) -> list[
     )
     outages = _open_outages(session, ids)
     visits = _next_visits(session, ids, now)
+    avail_30 = availability_by_asset(session, ids, now - timedelta(days=30), now)
+    avail_90 = availability_by_asset(session, ids, now - timedelta(days=90), now)
     today = now.date()
     rows = []
     for asset in assets:
@@ -103,6 +114,8 @@ def summarise(session: Session, assets: Sequence[Asset], now: datetime) -> list[
                 age=asset.age_on(today),
                 open_outage=outages.get(asset.id),
                 next_visit=visits.get(asset.id),
+                availability_30d=avail_30[asset.id],
+                availability_90d=avail_90[asset.id],
             )
         )
     return rows

@@ -48,9 +48,15 @@ def local_time(value: datetime | None, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> 
     return value.astimezone(ZoneInfo(tz)).strftime(fmt)
 
 
+def percent(value: float | None) -> str:
+    """``99.82 %``, or ``n/a`` when undefined (whole period under maintenance)."""
+    return "n/a" if value is None else f"{value:.2f} %"
+
+
 def register(app: Flask) -> None:
     """Install the filters on ``app``."""
     app.add_template_filter(state_label)
     app.add_template_filter(duration)
     app.add_template_filter(age)
     app.add_template_filter(local_time)
+    app.add_template_filter(percent)

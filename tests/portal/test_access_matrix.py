@@ -136,3 +136,14 @@ def test_anonymous_is_sent_to_login(app: Flask) -> None:
     assert resp.status_code == 302
     assert "/auth/login?next=/sites/1" in resp.headers["Location"]
     assert client.get("/api/v1/me").status_code == 401
+
+
+def test_api_reports_availability_against_target(login: Callable[[str], FlaskClient]) -> None:
+    items = login("fm@demo.example").get("/api/v1/assets").get_json()["items"]
+    for item in items:
+        avail = item["availability"]
+        assert avail["target"] == 99.8  # office contracts in the demo
+        assert 0 <= avail["days_30"] <= 100
+        assert 0 <= avail["days_90"] <= 100
+    down = next(i for i in items if i["mqtt_id"] == "ELV-0103")  # out of service for 2 h 10 min
+    assert down["availability"]["days_30"] < 100

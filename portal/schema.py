@@ -26,29 +26,26 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate the database at ``url`` to ``revision`` (head by default)."""
-    logger.info("upgrading database schema to %s", revision)
+def _run(url: str, action: str, revision: str) -> None:
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
             cfg = alembic_config(url)
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+            getattr(command, action)(cfg, revision)
     finally:
         engine.dispose()
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate the database at ``url`` to ``revision`` (head by default)."""
+    logger.info("upgrading database schema to %s", revision)
+    _run(url, "upgrade", revision)
 
 
 def downgrade(url: str, revision: str) -> None:
     """Migrate the database at ``url`` down to ``revision``."""
-    engine = make_engine(url)
-    try:
-        with engine.begin() as conn:
-            cfg = alembic_config(url)
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, revision)
-    finally:
-        engine.dispose()
+    _run(url, "downgrade", revision)
 
 
 def model_drift(engine: Engine) -> list[Any]:

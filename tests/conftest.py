@@ -105,36 +105,31 @@ def db(empty_db_url: str) -> Iterator[Database]:
     database.dispose()
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def demo_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A migrated database with the demo data, on SQLite and on PostgreSQL (per module)."""
+def _load_demo(url: str) -> str:
     from portal.demo import load_demo
 
-    with contextlib.ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'portal.db'}"
-        else:
-            url = stack.enter_context(fresh_postgres_database(request.getfixturevalue("postgres_server")))
-        upgrade(url)
-        database = Database(url)
-        with database.session() as session:
-            load_demo(session)
-        database.dispose()
-        yield url
-
-
-@pytest.fixture(scope="module")
-def sqlite_demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A migrated SQLite database with the demo data (per module)."""
-    from portal.demo import load_demo
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('demo-sqlite') / 'portal.db'}"
     upgrade(url)
     database = Database(url)
     with database.session() as session:
         load_demo(session)
     database.dispose()
     return url
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def demo_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database with the demo data, on SQLite and on PostgreSQL (per module)."""
+    if request.param == "sqlite":
+        yield _load_demo(f"sqlite:///{tmp_path_factory.mktemp('demo') / 'portal.db'}")
+        return
+    with fresh_postgres_database(request.getfixturevalue("postgres_server")) as url:
+        yield _load_demo(url)
+
+
+@pytest.fixture(scope="module")
+def sqlite_demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated SQLite database with the demo data (per module)."""
+    return _load_demo(f"sqlite:///{tmp_path_factory.mktemp('demo-sqlite') / 'portal.db'}")
 
 
 # --- real servers for ingest and end-to-end tests ------------------------------------------

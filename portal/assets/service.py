@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from portal.access import Scope
 from portal.kpi import Availability, availability_by_asset
@@ -169,3 +169,51 @@ def sites_with_counts(
     if customer_id is not None:
         stmt = stmt.where(Site.customer_id == customer_id)
     return [(site, count) for site, count in session.execute(stmt)]
+
+
+@dataclass(frozen=True)
+class WorkList:
+    """A technician's list: what is down, what is degraded or silent, what is due."""
+
+    down: list[AssetSummary]
+    attention: list[AssetSummary]
+    due: list[AssetSummary]
+
+
+def work_list(
+    session: Session, scope: Scope, now: datetime, due_within: timedelta = timedelta(days=7)
+) -> WorkList:
+    """Assets out of service first (entrapments on top, then longest down), then degraded
+    or offline ones, then those with a visit due within ``due_within``."""
+    rows = portfolio(session, scope, now)
+    down = [r for r in rows if r.open_outage is not None]
+    down.sort(key=lambda r: (r.open_outage.fault_code != "entrapment", r.open_outage.started_at))  # type: ignore[union-attr]
+    attention = [
+        r
+        for r in rows
+        if r.open_outage is None and r.state in (OperatingState.DEGRADED, OperatingState.OFFLINE)
+    ]
+    attention.sort(key=lambda r: r.state_since or now)
+    due = [r for r in rows if r.next_visit is not None and r.next_visit.scheduled_start <= now + due_within]
+    due.sort(key=lambda r: r.next_visit.scheduled_start)  # type: ignore[union-attr]
+    return WorkList(down, attention, due)
+
+
+def outage_board(
+    session: Session, scope: Scope, now: datetime, closed_since: timedelta = timedelta(hours=24)
+) -> tuple[list[Outage], list[Outage]]:
+    """Open outages in scope (longest first) and those closed within ``closed_since`` (newest first)."""
+    base = (
+        select(Outage)
+        .join(Asset, Outage.asset_id == Asset.id)
+        .join(Site, Asset.site_id == Site.id)
+        .options(contains_eager(Outage.asset).contains_eager(Asset.site).options(joinedload(Site.customer)))
+        .where(scope.asset_filter())
+    )
+    open_ = list(session.scalars(base.where(Outage.ended_at.is_(None)).order_by(Outage.started_at)).unique())
+    closed = list(
+        session.scalars(
+            base.where(Outage.ended_at >= now - closed_since).order_by(Outage.ended_at.desc())
+        ).unique()
+    )
+    return open_, closed

@@ -62,3 +62,22 @@ def asset(asset_id: int) -> ResponseReturnValue:
         visits=service.visit_history(session, obj.id, now),
         now=now,
     )
+
+
+@bp.get("/work")
+@login_required
+def work() -> ResponseReturnValue:
+    """The technician's work list (any account sees it for its own scope)."""
+    now = utcnow()
+    return render_template(
+        "assets/work.html", work=service.work_list(db_session(), current_scope(), now), now=now
+    )
+
+
+@bp.get("/outages")
+@login_required
+def outages() -> ResponseReturnValue:
+    """Outage board across every customer in scope: open ones and those closed in the last 24 h."""
+    now = utcnow()
+    open_, closed = service.outage_board(db_session(), current_scope(), now)
+    return render_template("assets/outages.html", open_outages=open_, closed=closed, now=now)

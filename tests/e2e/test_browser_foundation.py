@@ -93,3 +93,31 @@ def test_hoa_portfolio_fits_a_360px_phone(browser: Any, live_portal: LiveServer,
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     page.screenshot(path=str(artifacts_dir / "portfolio-hoa-phone.png"), full_page=True)
     context.close()
+
+
+def test_technician_work_list_on_a_phone(browser: Any, live_portal: LiveServer, artifacts_dir: Path) -> None:
+    context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    _login(page, live_portal.url, "tech@demo.example")
+    page.wait_for_url(f"{live_portal.url}/")
+    page.get_by_role("link", name="Work list").click()
+    page.wait_for_url("**/work")
+    down = page.locator("section", has=page.get_by_role("heading", name="Out of service (2)"))
+    assert down.locator(".work-item").count() == 2
+    box = down.locator(".work-link").first.bounding_box()
+    assert box is not None
+    assert box["height"] >= 44  # a comfortable touch target
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.screenshot(path=str(artifacts_dir / "worklist-tech-phone.png"), full_page=True)
+    context.close()
+
+
+def test_staff_outage_board(browser: Any, live_portal: LiveServer, artifacts_dir: Path) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    _login(page, live_portal.url, "staff@demo.example")
+    page.wait_for_url(f"{live_portal.url}/")
+    page.get_by_role("link", name="Outages").click()
+    page.wait_for_url("**/outages")
+    assert page.locator("table.outages tbody tr[data-outage-id]").count() == 2
+    page.screenshot(path=str(artifacts_dir / "outages-staff.png"), full_page=True)
+    page.close()

@@ -1,0 +1,59 @@
+"""The technician's work list order and the outage board, scoped by the access rule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from portal.access import Scope
+from portal.assets.service import outage_board, work_list
+from portal.db import Database
+from portal.models import AssetStatus, OperatingState, Outage, Visit, VisitKind
+from tests.ingest.conftest import add_assets
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def test_work_list_puts_entrapments_then_longest_outages_first(db: Database) -> None:
+    ids = add_assets(db, ["A", "B", "C", "D", "E"])
+    with db.session() as s:
+        for mqtt_id, hours, fault in [
+            ("A", 1, "door_lock"),
+            ("B", 5, "drive_fault"),
+            ("C", 0.5, "entrapment"),
+        ]:
+            start = NOW - timedelta(hours=hours)
+            s.add(Outage(asset_id=ids[mqtt_id], started_at=start, fault_code=fault))
+            s.add(AssetStatus(asset_id=ids[mqtt_id], state=OperatingState.OUT_OF_SERVICE, fault_code=fault,
+                              since=start, reported_at=start, last_seen_at=NOW))  # fmt: skip
+        s.add(AssetStatus(asset_id=ids["D"], state=OperatingState.DEGRADED, fault_code="leveling",
+                          since=NOW, reported_at=NOW, last_seen_at=NOW))  # fmt: skip
+        s.add(Visit(asset_id=ids["E"], kind=VisitKind.PREVENTIVE, scheduled_start=NOW + timedelta(days=2),
+                    scheduled_end=NOW + timedelta(days=2, hours=2), summary="monthly"))  # fmt: skip
+        s.add(Visit(asset_id=ids["A"], kind=VisitKind.PREVENTIVE, scheduled_start=NOW + timedelta(days=20),
+                    scheduled_end=NOW + timedelta(days=20, hours=2), summary="later"))  # fmt: skip
+    with db.session() as s:
+        work = work_list(s, Scope(everything=True), NOW)
+        assert [r.asset.mqtt_id for r in work.down] == ["C", "B", "A"]
+        assert [r.asset.mqtt_id for r in work.attention] == ["D"]
+        assert [r.asset.mqtt_id for r in work.due] == ["E"]
+        open_, closed = outage_board(s, Scope(everything=True), NOW)
+        assert [o.asset.mqtt_id for o in open_] == ["B", "A", "C"]
+        assert closed == []
+        assert work_list(s, Scope(), NOW).down == []  # no scope, nothing
+
+
+def test_outage_board_and_work_list_pages_are_scoped(login: Callable[[str], FlaskClient], app: Flask) -> None:
+    staff = login("staff@demo.example").get("/outages").get_data(as_text=True)
+    assert "Tour Lumière" in staff  # ELV-0103 is down in the office tower
+    assert "Résidence Les Tilleuls" in staff  # ELV-0302 is down in a residence
+    hoa = login("hoa.tilleuls@demo.example").get("/outages").get_data(as_text=True)
+    assert "Résidence Les Tilleuls" in hoa
+    assert "Tour Lumière" not in hoa
+    tech = login("tech@demo.example").get("/work")
+    assert tech.status_code == 200
+    assert "Out of service (2)" in tech.get_data(as_text=True)
+    assert app.test_client().get("/work").status_code == 302

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from config import ROOT, load_settings
+from config import ROOT
 from devstack.servers import Influxd, Mosquitto, Server, ServerError, free_port, port_open
 
 logger = logging.getLogger("devstack.run")
@@ -95,13 +95,12 @@ def main() -> int:
             env["INFLUX_URL"] = f"http://127.0.0.1:{influx.port}"
             env["INFLUX_WRITE_API"] = "v1"  # Debian's InfluxDB 1.6 has no /api/v2/write
         env.setdefault("INGEST_METRICS_PORT", str(_port(9108)))
-        settings = load_settings(database_url=env["DATABASE_URL"])
         port = int(os.environ.get("PORT") or _port(5000))
         base_url = f"http://127.0.0.1:{port}"
         flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
         subprocess.run([*flask, "db", "upgrade"], env=env, cwd=ROOT, check=True)
         subprocess.run([*flask, "demo", "load", "--base-url", base_url], env=env, cwd=ROOT, check=True)
-        for name, cmd in _services(port, settings.mqtt_topic_prefix):
+        for name, cmd in _services(port):
             stack.spawn(name, cmd, env)
         print(
             f"\n  Portal:  {base_url}   (Ctrl-C stops everything)"
@@ -124,23 +123,16 @@ def main() -> int:
         stack.stop()
 
 
-def _services(port: int, prefix: str) -> list[tuple[str, list[str]]]:
+def _services(port: int) -> list[tuple[str, list[str]]]:
     """The long-running processes of the system, in start order."""
-    services: list[tuple[str, list[str]]] = []
-    if (ROOT / "ingest" / "__main__.py").exists():
-        services.append(("ingester", [sys.executable, "-m", "ingest"]))
-    if (ROOT / "ingest" / "simulate.py").exists():
-        services.append(("simulator", [sys.executable, "-m", "ingest.simulate", "--from-db"]))
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    services.append(
-        (
-            "portal",
-            [gunicorn, "--workers", "1", "--threads", "64", "--bind", f"127.0.0.1:{port}",
-             "--graceful-timeout", "5", "--access-logfile", "-", "wsgi:app"],
-        )
-    )  # fmt: skip
-    del prefix
-    return services
+    portal = [gunicorn, "--workers", "1", "--threads", "64", "--bind", f"127.0.0.1:{port}",
+              "--graceful-timeout", "5", "--access-logfile", "-", "wsgi:app"]  # fmt: skip
+    return [
+        ("ingester", [sys.executable, "-m", "ingest"]),
+        ("simulator", [sys.executable, "-m", "ingest.simulate", "--from-db"]),
+        ("portal", portal),
+    ]
 
 
 if __name__ == "__main__":

@@ -214,7 +214,7 @@ class Pipeline:
     def process(self, batch: list[Inbound]) -> list[LiveEvent]:
         """Store a batch (retrying until it is stored); return live events to publish."""
         decoded = self._decode(batch)
-        refused = self._write_groups(decoded.groups)
+        refused = set(self._write_groups(decoded.groups))
         for index in refused:
             msg = decoded.group_msg[index]
             decoded.rejected.append(
@@ -222,13 +222,12 @@ class Pipeline:
                     msg.topic, msg.payload, Reason.REJECTED_BY_DB.value, "refused by InfluxDB"
                 )
             )
-        decoded.statuses = [s for s in decoded.statuses if s[0] not in set(refused)]
+        decoded.statuses = [s for s in decoded.statuses if s[0] not in refused]
         events = self._store_sql(decoded, datetime.fromtimestamp(self.clock(), UTC))
         m = self.metrics
         m.received.inc(len(batch))
-        refused_set = set(refused)
-        m.readings_written.inc(sum(n for i, n in enumerate(decoded.readings) if i not in refused_set))
-        m.points_written.inc(sum(len(g) for i, g in enumerate(decoded.groups) if i not in refused_set))
+        m.readings_written.inc(sum(n for i, n in enumerate(decoded.readings) if i not in refused))
+        m.points_written.inc(sum(len(g) for i, g in enumerate(decoded.groups) if i not in refused))
         m.statuses.inc(len(decoded.statuses))
         for r in decoded.rejected:
             m.invalid.labels(r.reason).inc()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import timedelta
 
 import click
 from flask import Flask, current_app
@@ -11,7 +12,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from portal.auth.passwords import PasswordPolicyError
-from portal.auth.service import AccountError, create_user
+from portal.auth.service import AccountError, create_user, prune_login_attempts
 from portal.extensions import get_db
 from portal.models import Site, StakeholderGroup
 from portal.schema import model_drift, upgrade
@@ -85,6 +86,15 @@ def users_sites() -> None:
     with get_db().session() as session:
         for site in session.scalars(select(Site).order_by(Site.id)):
             click.echo(f"{site.id:4d}  customer {site.customer_id:3d}  {site.name}")
+
+
+@users_cli.command("prune-logins")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(min=1))
+def users_prune_logins(days: int) -> None:
+    """Delete login attempts older than DAYS (run daily, e.g. from cron)."""
+    with get_db().session() as session:
+        removed = prune_login_attempts(session, timedelta(days=days))
+    click.echo(f"removed {removed} login attempts older than {days} days")
 
 
 @demo_cli.command("load")

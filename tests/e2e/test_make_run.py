@@ -30,8 +30,8 @@ def _children(pid: int) -> set[int]:
     return kids
 
 
-def _sessions(sid_members: set[int]) -> set[int]:
-    return {p for p in sid_members if Path(f"/proc/{p}").exists()}
+def _alive(pids: set[int]) -> set[int]:
+    return {p for p in pids if Path(f"/proc/{p}").exists()}
 
 
 def test_run_stack_serves_demo_and_stops_cleanly(tmp_path: Path) -> None:
@@ -70,5 +70,5 @@ def test_run_stack_serves_demo_and_stops_cleanly(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 0
     time.sleep(0.5)
-    assert _sessions(family) == set(), "processes left behind"
+    assert _alive(family) == set(), "processes left behind"
     assert "everything stopped" in (tmp_path / "run.log").read_text()

@@ -67,3 +67,27 @@ def test_upgrade_demo_and_users_commands(tmp_path: Path) -> None:
     assert "needs a customer or a list of sites" in noscope.output
     with app.extensions["portal.db"].session() as s:
         assert s.scalar(select(func.count()).where(User.email.in_(["x@example.org", "y@example.org"]))) == 0
+
+
+def test_prune_logins_keeps_recent_attempts(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from portal.db import utcnow
+    from portal.models import LoginAttempt
+
+    app = create_app(make_settings(f"sqlite:///{tmp_path / 'cli.db'}"))
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    with app.extensions["portal.db"].session() as s:
+        for age in (1, 10, 40, 90):
+            s.add(
+                LoginAttempt(
+                    email="a@b.example", ip="127.0.0.1", at=utcnow() - timedelta(days=age), success=False
+                )
+            )
+    result = runner.invoke(args=["users", "prune-logins", "--days", "30"])
+    assert result.exit_code == 0, result.output
+    assert "removed 2 login attempts" in result.output
+    with app.extensions["portal.db"].session() as s:
+        assert s.scalar(select(func.count(LoginAttempt.id))) == 2
+    assert runner.invoke(args=["users", "prune-logins", "--days", "0"]).exit_code != 0

@@ -6,12 +6,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMPS := .stamps
 
-.PHONY: run test lint format system-deps system-deps-test venv lock bench-ingest bench-portal clean
+.PHONY: run test lint format system-deps system-deps-test venv assets translations messages lock bench-ingest bench-portal clean
 
-run: system-deps venv
+run: system-deps venv assets translations
 	$(PY) -m devstack.run
 
-test: system-deps-test venv
+test: system-deps-test venv assets translations
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest
@@ -38,6 +38,27 @@ $(STAMPS)/venv: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	mkdir -p $(STAMPS) && touch $@
 
+# Front-end libraries come from the npm registry (package-lock.json) and are served from
+# static/vendor; nothing is fetched from a CDN at run time.
+VENDOR := static/vendor
+assets: $(VENDOR)/.installed
+
+$(VENDOR)/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	mkdir -p $(VENDOR)
+	cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css $(VENDOR)/
+	cp node_modules/socket.io-client/dist/socket.io.min.js $(VENDOR)/
+	touch $@
+
+# Compile the message catalogues (translations/*/LC_MESSAGES/messages.po -> .mo).
+translations: venv
+	$(VENV)/bin/pybabel -q compile -d translations
+
+# Extract new strings and merge them into the catalogues (then translate the .po files).
+messages: venv
+	$(VENV)/bin/pybabel -q extract -F babel.cfg -k lazy_gettext -o translations/messages.pot .
+	$(VENV)/bin/pybabel -q update -i translations/messages.pot -d translations --no-fuzzy-matching
+
 # Re-resolve the locked dependency sets from requirements*.in.
 lock:
 	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
@@ -53,8 +74,8 @@ lock:
 bench-ingest: system-deps-test venv
 	$(PY) -m bench.ingest
 
-bench-portal: system-deps-test venv
+bench-portal: system-deps-test venv assets translations
 	$(PY) -m bench.portal
 
 clean:
-	rm -rf $(VENV) $(STAMPS) var test-artifacts .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(STAMPS) $(VENDOR) node_modules var test-artifacts .pytest_cache .ruff_cache

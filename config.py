@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     login_window_minutes: int = Field(default=15, ge=1)
     password_min_length: int = Field(default=10, ge=8)
     behind_proxy: bool = False
+    default_locale: str = "en"
+    availability_cache_s: float = Field(default=60.0, ge=0)  # 0 = compute on every page
+
+    # --- live push (Socket.IO) ---------------------------------------------
+    live_enabled: bool = True  # bridge portal/live MQTT events to browsers
+    socketio_message_queue: str = ""  # e.g. redis://127.0.0.1:6379/0 for several portal processes
+    socketio_cors_origins: str = ""  # comma-separated; empty = same origin only
 
     # --- business database -----------------------------------------------
     database_url: str = DEFAULT_DATABASE_URL
@@ -83,6 +90,13 @@ class Settings(BaseSettings):
     ingest_housekeeping_s: float = Field(default=5.0, gt=0)
     ingest_metrics_port: int = Field(default=9108, ge=0, le=65535)
     ingest_dead_letter_size: int = Field(default=1_000, ge=10)
+
+    @field_validator("default_locale")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        if value not in ("en", "fr"):
+            raise ValueError("DEFAULT_LOCALE must be en or fr")
+        return value
 
     @field_validator("influx_write_api")
     @classmethod

@@ -126,7 +126,7 @@ def main() -> int:
 def _services(port: int) -> list[tuple[str, list[str]]]:
     """The long-running processes of the system, in start order."""
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    portal = [gunicorn, "--workers", "1", "--threads", "64", "--bind", f"127.0.0.1:{port}",
+    portal = [gunicorn, "--workers", "2", "--threads", "128", "--bind", f"127.0.0.1:{port}",
               "--graceful-timeout", "5", "--access-logfile", "-", "wsgi:app"]  # fmt: skip
     return [
         ("ingester", [sys.executable, "-m", "ingest"]),

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import LazyString, force_locale, lazy_gettext
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
@@ -14,10 +15,14 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from config import ROOT, Settings
+from portal import i18n
 from portal.access import NotVisible
 from portal.db import Database
 from portal.extensions import csrf, db_session, login_manager
+from portal.kpi import AvailabilityCache
+from portal.live import server as live_server
 from portal.models import User
+from portal.telemetry import TelemetryReader
 from portal.web import filters
 
 logger = logging.getLogger(__name__)
@@ -49,11 +54,15 @@ def create_app(settings: Settings) -> Flask:
     db = Database(settings.database_url, echo=settings.database_echo)
     app.extensions["portal.db"] = db
     app.teardown_appcontext(lambda _exc: db.scoped.remove())
+    app.extensions["portal.availability"] = AvailabilityCache(settings.availability_cache_s)
+    app.extensions["portal.telemetry"] = TelemetryReader(
+        settings.influx_url, settings.influx_bucket, settings.influx_token, settings.influx_timeout_s
+    )
 
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please log in to continue."
+    login_manager.login_message = lazy_gettext("Please log in to continue.")
     login_manager.session_protection = "basic"
     login_manager.user_loader(_load_user)
     login_manager.unauthorized_handler(_unauthorized)
@@ -68,8 +77,10 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(assets_bp)
     app.register_blueprint(resident_bp)
     app.register_blueprint(api_bp)
+    i18n.init_app(app)
     filters.register(app)
     register_cli(app)
+    live_server.init_app(app)
     _register_error_handlers(app)
     app.after_request(_security_headers)
     return app
@@ -92,26 +103,30 @@ def _wants_json() -> bool:
 def _unauthorized() -> ResponseReturnValue:
     if _wants_json():
         return jsonify(error="authentication required"), 401
-    flash(login_manager.login_message, "info")
+    flash(str(login_manager.login_message), "info")
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
-def _error(status: int, message: str) -> ResponseReturnValue:
+def _error(status: int, message: str | LazyString) -> ResponseReturnValue:
+    """An error page in the user's language, or a JSON error (always English, for machines)."""
     if _wants_json():
-        return jsonify(error=message), status
-    return render_template("error.html", status=status, message=message), status
+        with force_locale("en"):
+            return jsonify(error=str(message)), status
+    return render_template("error.html", status=status, message=str(message)), status
 
 
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(NotVisible)
     def not_visible(_exc: NotVisible) -> ResponseReturnValue:
         logger.info("not found or out of scope: %s %s", request.method, request.path)
-        return _error(404, "Not found.")
+        return _error(404, lazy_gettext("Not found."))
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> ResponseReturnValue:
         logger.warning("CSRF rejected: %s %s (%s)", request.method, request.path, exc.description)
-        return _error(400, "This form has expired or did not come from this site. Please try again.")
+        return _error(
+            400, lazy_gettext("This form has expired or did not come from this site. Please try again.")
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> ResponseReturnValue:
@@ -123,7 +138,7 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> ResponseReturnValue:
         logger.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
-        return _error(500, "Something went wrong on our side. It has been logged.")
+        return _error(500, lazy_gettext("Something went wrong on our side. It has been logged."))
 
 
 def _security_headers(response: Response) -> Response:

@@ -8,6 +8,8 @@ from flask_wtf import CSRFProtect
 from sqlalchemy.orm import Session
 
 from portal.db import Database
+from portal.kpi import AvailabilityCache
+from portal.telemetry import TelemetryReader
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -21,3 +23,13 @@ def get_db() -> Database:
 def db_session() -> Session:
     """The request's SQLAlchemy session (removed at the end of the request)."""
     return get_db().scoped()
+
+
+def get_telemetry() -> TelemetryReader:
+    """The application's telemetry reader (InfluxQL over ``/query``)."""
+    return current_app.extensions["portal.telemetry"]  # type: ignore[no-any-return]
+
+
+def get_availability() -> AvailabilityCache:
+    """The process-wide availability cache (see :class:`portal.kpi.AvailabilityCache`)."""
+    return current_app.extensions["portal.availability"]  # type: ignore[no-any-return]

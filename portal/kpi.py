@@ -7,6 +7,8 @@ the scope. Overlapping records are merged first, so nothing is counted twice.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -79,12 +81,13 @@ def availability(
     return Availability(100.0 * (scope - down) / scope, down, maint_total, count)
 
 
-def availability_by_asset(
-    session: Session, asset_ids: Sequence[int], start: datetime, end: datetime
-) -> dict[int, Availability]:
-    """Availability of each asset over ``[start, end)`` (two queries for any number of assets)."""
-    if not asset_ids:
-        return {}
+def availability_windows(
+    session: Session, asset_ids: Sequence[int], starts: Sequence[datetime], end: datetime
+) -> dict[datetime, dict[int, Availability]]:
+    """Availability of each asset over several windows ending at ``end`` (two queries in all)."""
+    if not asset_ids or not starts:
+        return {s: {} for s in starts}
+    earliest = min(starts)
     outs: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
     maints: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
     for model, bucket in ((Outage, outs), (MaintenancePeriod, maints)):
@@ -92,9 +95,66 @@ def availability_by_asset(
             select(model.asset_id, model.started_at, model.ended_at).where(
                 model.asset_id.in_(asset_ids),
                 model.started_at < end,
-                or_(model.ended_at.is_(None), model.ended_at > start),
+                or_(model.ended_at.is_(None), model.ended_at > earliest),
             )
         )
         for asset_id, s, e in rows:
             bucket[asset_id].append((s, e))
-    return {aid: availability(outs[aid], maints[aid], start, end) for aid in asset_ids}
+    return {
+        start: {aid: availability(outs[aid], maints[aid], start, end) for aid in asset_ids}
+        for start in starts
+    }
+
+
+def combined_availability(items: Iterable[Availability], period: timedelta) -> float | None:
+    """Availability of a group of assets over the same period (time-weighted, not averaged)."""
+    scope = timedelta()
+    down = timedelta()
+    for a in items:
+        scope += period - a.maintenance
+        down += a.downtime
+    if scope <= timedelta():
+        return None
+    return 100.0 * (scope - down) / scope
+
+
+class AvailabilityCache:
+    """30- and 90-day availability per asset, kept for ``ttl_s`` seconds in this process.
+
+    A 30-day percentage moves by at most 0.0023 points a minute, so a minute-old figure
+    is as good as a fresh one, and a 500-asset portfolio page need not re-read 90 days
+    of outage and maintenance history on every view. Status chips are live regardless.
+    ``ttl_s=0`` disables the cache.
+    """
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._entries: dict[int, tuple[float, Availability, Availability]] = {}
+        self._lock = threading.Lock()
+
+    def get(
+        self, session: Session, asset_ids: Sequence[int], now: datetime
+    ) -> tuple[dict[int, Availability], dict[int, Availability]]:
+        """(30-day, 90-day) availability of each asset, computing only expired entries."""
+        clock = time.monotonic()
+        with self._lock:
+            fresh = {
+                a: self._entries[a] for a in asset_ids if a in self._entries and self._entries[a][0] > clock
+            }
+        missing = [a for a in asset_ids if a not in fresh]
+        if missing:
+            d30, d90 = now - timedelta(days=30), now - timedelta(days=90)
+            windows = availability_windows(session, missing, [d30, d90], now)
+            computed = {a: (clock + self.ttl_s, windows[d30][a], windows[d90][a]) for a in missing}
+            if self.ttl_s > 0:
+                with self._lock:
+                    if len(self._entries) > 100_000:
+                        self._entries.clear()
+                    self._entries.update(computed)
+            fresh.update(computed)
+        return {a: fresh[a][1] for a in asset_ids}, {a: fresh[a][2] for a in asset_ids}
+
+    def forget(self, asset_id: int) -> None:
+        """Drop one asset's figures (an outage opened or closed)."""
+        with self._lock:
+            self._entries.pop(asset_id, None)

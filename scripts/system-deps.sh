@@ -21,6 +21,9 @@ if ! "$py" -c 'import ensurepip, venv' >/dev/null 2>&1; then missing+=(python3-v
 need mosquitto mosquitto /usr/sbin/mosquitto
 need mosquitto-clients mosquitto_pub
 need influxdb influxd /usr/bin/influxd
+# npm installs the front-end libraries (uPlot, Socket.IO client) into static/vendor
+need nodejs node
+need npm npm
 if [ "$mode" = "test" ]; then
   need victoria-metrics victoria-metrics /usr/bin/victoria-metrics
   need chromium chromium /usr/bin/chromium

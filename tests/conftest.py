@@ -26,6 +26,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "portal_env": "testing",
         "secret_key": "test-secret-key-" + "x" * 32,
         "database_url": database_url,
+        "availability_cache_s": 0,  # tests change outages and read pages at once
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]

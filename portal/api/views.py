@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+import logging
+from datetime import datetime
+
+from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from portal.access import resident_asset
 from portal.api import serializers as ser
-from portal.assets import service
+from portal.api.openapi import spec
+from portal.assets import charts, service
 from portal.auth.scope import current_scope
 from portal.db import utcnow
-from portal.extensions import db_session
+from portal.extensions import db_session, get_telemetry
+from portal.telemetry import TelemetryError
+
+logger = logging.getLogger(__name__)
+MAX_IDS = 1000
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -61,11 +69,42 @@ def site(site_id: int) -> ResponseReturnValue:
     return jsonify({**ser.site(obj, len(rows)), "assets": [ser.asset_summary(r) for r in rows]})
 
 
+class BadQuery(ValueError):
+    """A query-string parameter that cannot be used (answered 400 with the reason)."""
+
+
+def _ids_arg(name: str) -> list[int] | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    parts = [p for p in raw.split(",") if p.strip()]
+    if len(parts) > MAX_IDS or not all(p.strip().isdigit() for p in parts):
+        raise BadQuery(f"{name} must be a comma-separated list of at most {MAX_IDS} ids")
+    return [int(p) for p in parts]
+
+
+def _ts_arg(name: str) -> datetime | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadQuery(f"{name} must be an ISO 8601 timestamp") from None
+
+
+@bp.errorhandler(BadQuery)
+def bad_query(exc: BadQuery) -> ResponseReturnValue:
+    """Bad parameters: 400 with the reason."""
+    return jsonify(error=str(exc)), 400
+
+
 @bp.get("/assets")
 @login_required
 def assets() -> ResponseReturnValue:
-    """Every asset in scope with status, age, open outage and next visit."""
-    rows = service.portfolio(db_session(), current_scope(), utcnow())
+    """Every asset in scope with status, age, open outage and next visit (``?ids=1,2`` to narrow)."""
+    ids = _ids_arg("ids")
+    rows = service.portfolio(db_session(), current_scope(), utcnow(), asset_ids=ids)
     return jsonify({"items": [ser.asset_summary(r) for r in rows]})
 
 
@@ -80,6 +119,25 @@ def asset(asset_id: int) -> ResponseReturnValue:
     return jsonify({**ser.asset_summary(row), "outages": [ser.outage(o) for o in outages]})
 
 
+@bp.get("/assets/<int:asset_id>/telemetry")
+@login_required
+def telemetry(asset_id: int) -> ResponseReturnValue:
+    """Downsampled sensor series: ``?range=24h|7d|30d`` or ``?start=…&end=…`` (zoom)."""
+    obj = current_scope().get_asset(db_session(), asset_id)
+    try:
+        start, end = charts.resolve_range(
+            request.args.get("range"), _ts_arg("start"), _ts_arg("end"), utcnow()
+        )
+    except charts.BadRange as exc:
+        raise BadQuery(str(exc)) from None
+    try:
+        data = charts.asset_charts(get_telemetry(), obj.mqtt_id, start, end)
+    except TelemetryError as exc:
+        logger.warning("telemetry read failed for asset %s: %s", obj.id, exc)
+        return jsonify(error="The sensor store is not answering; try again shortly."), 503
+    return jsonify({"asset_id": obj.id, **data})
+
+
 @bp.get("/resident/<token>")
 def resident(token: str) -> ResponseReturnValue:
     """The resident view of one asset (no login; the token is the credential)."""
@@ -87,3 +145,9 @@ def resident(token: str) -> ResponseReturnValue:
     obj = resident_asset(session, token)
     (row,) = service.summarise(session, [obj], utcnow())
     return jsonify(ser.asset_summary(row, public=True))
+
+
+@bp.get("/openapi.json")
+def openapi() -> ResponseReturnValue:
+    """The OpenAPI description of this API."""
+    return jsonify(spec())

@@ -9,14 +9,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from portal.access import Scope
-from portal.kpi import Availability, availability_by_asset
+from portal.kpi import Availability, AvailabilityCache, combined_availability
 from portal.models import (
     Age,
     Asset,
+    AssetKind,
     AssetStatus,
     Customer,
     OperatingState,
@@ -55,15 +56,24 @@ class AssetSummary:
         return self.state.value if self.state else "unknown"
 
 
+# Plain rows (attribute access like the models) for the per-asset extras of a summary:
+# a 500-asset portfolio would otherwise build thousands of ORM objects per page.
+OUTAGE_COLUMNS = (Outage.id, Outage.asset_id, Outage.started_at, Outage.ended_at,
+                  Outage.fault_code,
+                  Outage.cause, Outage.detected_by)  # fmt: skip
+VISIT_COLUMNS = (Visit.id, Visit.asset_id, Visit.kind, Visit.status, Visit.scheduled_start,
+                 Visit.scheduled_end, Visit.summary)  # fmt: skip
+
+
 def _open_outages(session: Session, asset_ids: Sequence[int]) -> dict[int, Outage]:
     if not asset_ids:
         return {}
     stmt = (
-        select(Outage)
+        select(*OUTAGE_COLUMNS)
         .where(Outage.asset_id.in_(asset_ids), Outage.ended_at.is_(None))
         .order_by(Outage.started_at)
     )
-    return {o.asset_id: o for o in session.scalars(stmt)}
+    return {o.asset_id: o for o in session.execute(stmt)}  # type: ignore[misc]
 
 
 def _next_visits(session: Session, asset_ids: Sequence[int], now: datetime) -> dict[int, Visit]:
@@ -80,25 +90,29 @@ def _next_visits(session: Session, asset_ids: Sequence[int], now: datetime) -> d
         .subquery()
     )
     stmt = (
-        select(Visit)
+        select(*VISIT_COLUMNS)
         .join(first, (Visit.asset_id == first.c.asset_id) & (Visit.scheduled_start == first.c.start))
         .where(Visit.status == VisitStatus.SCHEDULED)
     )
-    return {v.asset_id: v for v in session.scalars(stmt)}
+    return {v.asset_id: v for v in session.execute(stmt)}  # type: ignore[misc]
 
 
-def summarise(session: Session, assets: Sequence[Asset], now: datetime) -> list[AssetSummary]:
-    """Summaries for already-loaded assets (sites and customers loaded by the caller)."""
+def summarise(
+    session: Session, assets: Sequence[Asset], now: datetime, availability: AvailabilityCache | None = None
+) -> list[AssetSummary]:
+    """Summaries for already-loaded assets (sites and customers loaded by the caller).
+
+    ``availability`` may be a process-wide cache; without one the figures are computed."""
     ids = [a.id for a in assets]
+    status_cols = (AssetStatus.asset_id, AssetStatus.state, AssetStatus.since, AssetStatus.fault_code)
     statuses = (
-        {s.asset_id: s for s in session.scalars(select(AssetStatus).where(AssetStatus.asset_id.in_(ids)))}
+        {s.asset_id: s for s in session.execute(select(*status_cols).where(AssetStatus.asset_id.in_(ids)))}
         if ids
         else {}
     )
     outages = _open_outages(session, ids)
     visits = _next_visits(session, ids, now)
-    avail_30 = availability_by_asset(session, ids, now - timedelta(days=30), now)
-    avail_90 = availability_by_asset(session, ids, now - timedelta(days=90), now)
+    avail_30, avail_90 = (availability or AvailabilityCache(0)).get(session, ids, now)
     today = now.date()
     rows = []
     for asset in assets:
@@ -122,9 +136,12 @@ def summarise(session: Session, assets: Sequence[Asset], now: datetime) -> list[
 
 
 def portfolio(
-    session: Session, scope: Scope, now: datetime, site_id: int | None = None
-) -> list[AssetSummary]:
-    """Every asset in scope (optionally of one site), with status, age, outage and next visit."""
+    session: Session, scope: Scope, now: datetime, site_id: int | None = None,
+    asset_ids: Sequence[int] | None = None, kind: AssetKind | None = None,
+    availability: AvailabilityCache | None = None,
+) -> list[AssetSummary]:  # fmt: skip
+    """Every asset in scope (optionally of one site, some ids or one kind), with status,
+    age, outage and next visit, by customer, site and name."""
     stmt = (
         select(Asset)
         .join(Site, Asset.site_id == Site.id)
@@ -135,7 +152,11 @@ def portfolio(
     )
     if site_id is not None:
         stmt = stmt.where(Asset.site_id == site_id)
-    return summarise(session, list(session.scalars(stmt).unique()), now)
+    if asset_ids is not None:
+        stmt = stmt.where(Asset.id.in_(list(asset_ids)))
+    if kind is not None:
+        stmt = stmt.where(Asset.kind == kind)
+    return summarise(session, list(session.scalars(stmt).unique()), now, availability)
 
 
 def outage_history(session: Session, asset_id: int, limit: int = 50) -> list[Outage]:
@@ -217,3 +238,117 @@ def outage_board(
         ).unique()
     )
     return open_, closed
+
+
+# --- portfolio sort and filter ----------------------------------------------------------
+SEVERITY = {"out_of_service": 0, "offline": 1, "degraded": 2, "maintenance": 3, "unknown": 4, "in_service": 5}
+SORT_KEYS = ("name", "status", "age", "availability", "site")
+
+
+@dataclass(frozen=True)
+class PortfolioQuery:
+    """What the facility manager asked for: filters and one sort key."""
+
+    state: str | None = None
+    site_id: int | None = None
+    kind: AssetKind | None = None
+    min_age_years: int | None = None
+    max_age_years: int | None = None
+    sort: str = "name"
+    descending: bool = False
+
+
+def apply_query(rows: Sequence[AssetSummary], q: PortfolioQuery) -> list[AssetSummary]:
+    """Filter and sort portfolio rows (stable: ties keep customer, site, name order)."""
+    out = [
+        r
+        for r in rows
+        if (q.state is None or r.state_label == q.state)
+        and (q.site_id is None or r.site.id == q.site_id)
+        and (q.kind is None or r.asset.kind == q.kind)
+        and (q.min_age_years is None or r.age.years >= q.min_age_years)
+        and (q.max_age_years is None or r.age.years <= q.max_age_years)
+    ]
+    if q.sort == "status":
+        out.sort(key=lambda r: SEVERITY.get(r.state_label, 9), reverse=q.descending)
+    elif q.sort == "age":
+        out.sort(key=lambda r: r.asset.install_date, reverse=not q.descending)  # youngest first
+    elif q.sort == "availability":
+        out.sort(key=lambda r: (r.availability_30d.percent is None, r.availability_30d.percent or 0.0),
+                 reverse=q.descending)  # fmt: skip
+    elif q.sort == "site":
+        out.sort(key=lambda r: (r.site.name, r.asset.name), reverse=q.descending)
+    elif q.descending:
+        out.reverse()
+    return out
+
+
+# --- the HOA president's building view ---------------------------------------------------
+@dataclass(frozen=True)
+class Building:
+    """One building in plain words: its assets, recent outages, one availability figure."""
+
+    site: Site
+    rows: list[AssetSummary]
+    outages_90d: list[Outage]
+    availability_90d: float | None
+    next_visit: Visit | None
+
+    @property
+    def all_working(self) -> bool:
+        """True when every asset is in service."""
+        return all(r.state_label == "in_service" for r in self.rows)
+
+
+def buildings(session: Session, scope: Scope, now: datetime) -> list[Building]:
+    """Every site in scope with what an HOA president wants to know about it."""
+    rows = portfolio(session, scope, now)
+    by_site: dict[int, list[AssetSummary]] = {}
+    for r in rows:
+        by_site.setdefault(r.site.id, []).append(r)
+    since = now - timedelta(days=90)
+    out: list[Building] = []
+    for site_rows in by_site.values():
+        ids = [r.asset.id for r in site_rows]
+        outages = list(
+            session.scalars(
+                select(Outage)
+                .where(Outage.asset_id.in_(ids), or_(Outage.ended_at.is_(None), Outage.ended_at >= since))
+                .order_by(Outage.started_at.desc())
+            )
+        )
+        visits = [r.next_visit for r in site_rows if r.next_visit is not None]
+        out.append(
+            Building(
+                site=site_rows[0].site,
+                rows=site_rows,
+                outages_90d=outages,
+                availability_90d=combined_availability(
+                    [r.availability_90d for r in site_rows], timedelta(days=90)
+                ),
+                next_visit=min(visits, key=lambda v: v.scheduled_start) if visits else None,
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class FaultCount:
+    """How often a fault code stopped the asset recently."""
+
+    code: str
+    count: int
+    last_seen: datetime
+
+
+def fault_counts(outages: Sequence[Outage], now: datetime, days: int = 90) -> list[FaultCount]:
+    """Fault codes of the outages started in the last ``days`` days, most frequent first."""
+    since = now - timedelta(days=days)
+    counts: dict[str, tuple[int, datetime]] = {}
+    for o in outages:
+        if o.started_at < since or not o.fault_code:
+            continue
+        n, last = counts.get(o.fault_code, (0, o.started_at))
+        counts[o.fault_code] = (n + 1, max(last, o.started_at))
+    items = [FaultCount(code, n, last) for code, (n, last) in counts.items()]
+    return sorted(items, key=lambda f: (-f.count, -f.last_seen.timestamp()))

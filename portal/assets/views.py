@@ -1,26 +1,127 @@
-"""Portfolio, customer, site and asset pages (thin: queries live in the service)."""
+"""Home, portfolio, customer, site, asset, work list and outage board (thin views)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import login_required
+from flask_babel import gettext, lazy_gettext
+from flask_login import current_user, login_required
+from sqlalchemy import select
 
-from portal.assets import service
+from portal.assets import charts, service
 from portal.auth.scope import current_scope
 from portal.db import utcnow
-from portal.extensions import db_session
+from portal.extensions import db_session, get_availability
+from portal.live.page import page_config
+from portal.models import AssetKind, Site, StakeholderGroup
 
 bp = Blueprint("assets", __name__)
+PAGE_SIZE = 50
+
+AGE_BANDS = {
+    "0-9": (0, 9, lazy_gettext("under 10 years")),
+    "10-19": (10, 19, lazy_gettext("10 to 19 years")),
+    "20-29": (20, 29, lazy_gettext("20 to 29 years")),
+    "30+": (30, None, lazy_gettext("30 years or more")),
+}
+SORTS = {
+    "name": ("name", False, lazy_gettext("Customer, site and name")),
+    "status": ("status", False, lazy_gettext("Status (worst first)")),
+    "availability": ("availability", False, lazy_gettext("Availability (lowest first)")),
+    "oldest": ("age", True, lazy_gettext("Age (oldest first)")),
+    "newest": ("age", False, lazy_gettext("Age (newest first)")),
+    "site": ("site", False, lazy_gettext("Site")),
+}
+
+
+def _resync_url(asset_ids: list[int]) -> str:
+    if len(asset_ids) > 1000:
+        return url_for("api.assets")
+    return url_for("api.assets", ids=",".join(map(str, asset_ids)))
 
 
 @bp.get("/")
 @login_required
 def home() -> ResponseReturnValue:
-    """Portfolio of every asset in the user's scope."""
+    """Each group's home: HOA presidents their building(s), technicians their work list,
+    facility managers and vendor staff the portfolio."""
+    if current_user.group is StakeholderGroup.FIELD_TECHNICIAN:
+        return redirect(url_for("assets.work"))
+    if current_user.group is StakeholderGroup.HOA_PRESIDENT:
+        now = utcnow()
+        items = service.buildings(db_session(), current_scope(), now)
+        ids = [r.asset.id for b in items for r in b.rows]
+        live = page_config(sites=[b.site.id for b in items], resync=_resync_url(ids))
+        return render_template("hoa/home.html", buildings=items, now=now, live=live)
+    return portfolio()
+
+
+def _parse_query() -> tuple[service.PortfolioQuery, str, str, list[str]]:
+    """The portfolio query from the URL; unknown values are reported and ignored."""
+    args = request.args
+    errors: list[str] = []
+    state = args.get("state") or None
+    if state is not None and state not in service.SEVERITY:
+        errors.append(gettext("Unknown status %(value)s.", value=state[:30]))
+        state = None
+    site_id: int | None = None
+    if args.get("site"):
+        if args["site"].isdigit():
+            site_id = int(args["site"])
+        else:
+            errors.append(gettext("The site must be chosen from the list."))
+    kind: AssetKind | None = None
+    if args.get("kind"):
+        try:
+            kind = AssetKind(args["kind"])
+        except ValueError:
+            errors.append(gettext("Unknown kind %(value)s.", value=args["kind"][:30]))
+    band = args.get("age") or ""
+    lo = hi = None
+    if band:
+        if band in AGE_BANDS:
+            lo, hi, _label = AGE_BANDS[band]
+        else:
+            errors.append(gettext("Unknown age band %(value)s.", value=band[:30]))
+            band = ""
+    sort_code = args.get("sort") or "name"
+    if sort_code not in SORTS:
+        errors.append(gettext("Unknown sort order %(value)s.", value=sort_code[:30]))
+        sort_code = "name"
+    key, desc, _label = SORTS[sort_code]
+    q = service.PortfolioQuery(state, site_id, kind, lo, hi, key, desc)
+    return q, band, sort_code, errors
+
+
+@bp.get("/portfolio")
+@login_required
+def portfolio() -> ResponseReturnValue:
+    """Every asset in scope, sortable and filterable (status, site, kind, age)."""
+    q, band, sort_code, errors = _parse_query()
+    scope = current_scope()
+    session = db_session()
     now = utcnow()
-    rows = service.portfolio(db_session(), current_scope(), now)
-    return render_template("assets/portfolio.html", rows=rows, now=now)
+    all_rows = service.portfolio(session, scope, now, availability=get_availability())
+    matching = service.apply_query(all_rows, q)
+    pages = max(1, -(-len(matching) // PAGE_SIZE))
+    raw_page = request.args.get("page", "1")
+    page = int(raw_page) if raw_page.isdigit() and 1 <= int(raw_page) <= pages else 1
+    if raw_page != "1" and page == 1 and raw_page not in ("", "1"):
+        errors.append(gettext("There is no page %(value)s.", value=raw_page[:10]))
+    rows = matching[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    sites = list(session.scalars(select(Site).where(scope.site_filter()).order_by(Site.name)))
+    ids = [r.asset.id for r in rows]
+    live = page_config(sites={r.site.id for r in rows}, resync=_resync_url(ids))
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    html = render_template(
+        "assets/portfolio.html", rows=rows, matching=matching, total=len(all_rows), now=now, q=q, sites=sites,
+        page=page, pages=pages, first=(page - 1) * PAGE_SIZE + 1, args=args,
+        states=list(service.SEVERITY), kinds=[k.value for k in AssetKind],
+        age_bands=[(code, label) for code, (_lo, _hi, label) in AGE_BANDS.items()], age_band=band,
+        sort_options=[(code, label) for code, (_k, _d, label) in SORTS.items()], sort_code=sort_code,
+        grouped=sort_code == "name", error=" ".join(errors) or None, live=live,
+    )  # fmt: skip
+    return html, 400 if errors else 200
 
 
 @bp.get("/customers/<int:customer_id>")
@@ -43,24 +144,30 @@ def site(site_id: int) -> ResponseReturnValue:
     obj = scope.get_site(session, site_id)
     now = utcnow()
     rows = service.portfolio(session, scope, now, site_id=obj.id)
-    return render_template("assets/site.html", site=obj, rows=rows, now=now)
+    live = page_config(sites=[obj.id], resync=_resync_url([r.asset.id for r in rows]), tz=obj.timezone)
+    return render_template("assets/site.html", site=obj, rows=rows, now=now, live=live)
 
 
 @bp.get("/assets/<int:asset_id>")
 @login_required
 def asset(asset_id: int) -> ResponseReturnValue:
-    """One asset: identity, age, live status, outages and visits."""
+    """One asset: identity, age, live status, sensor charts, outages, visits, fault codes."""
     scope = current_scope()
     session = db_session()
     obj = scope.get_asset(session, asset_id)
     now = utcnow()
     (summary,) = service.summarise(session, [obj], now)
+    outages = service.outage_history(session, obj.id)
+    live = page_config(assets=[obj.id], resync=url_for("api.assets", ids=str(obj.id)), tz=obj.site.timezone)
     return render_template(
         "assets/asset.html",
         s=summary,
-        outages=service.outage_history(session, obj.id),
+        outages=outages,
+        faults=service.fault_counts(outages, now),
         visits=service.visit_history(session, obj.id, now),
+        ranges=list(charts.RANGES),
         now=now,
+        live=live,
     )
 
 
@@ -69,9 +176,11 @@ def asset(asset_id: int) -> ResponseReturnValue:
 def work() -> ResponseReturnValue:
     """The technician's work list (any account sees it for its own scope)."""
     now = utcnow()
-    return render_template(
-        "assets/work.html", work=service.work_list(db_session(), current_scope(), now), now=now
-    )
+    items = service.work_list(db_session(), current_scope(), now)
+    ids = {r.asset.id for group in (items.down, items.attention, items.due) for r in group}
+    sites = {r.site.id for group in (items.down, items.attention, items.due) for r in group}
+    live = page_config(sites=sites, resync=_resync_url(sorted(ids)))
+    return render_template("assets/work.html", work=items, now=now, live=live)
 
 
 @bp.get("/outages")

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 from flask_login import current_user, login_required, login_user, logout_user
 
 from portal.auth.forms import LoginForm
@@ -50,10 +51,10 @@ def login() -> ResponseReturnValue:
                 policy,
             )
         except LoginThrottled:
-            flash("Too many failed attempts. Wait a few minutes and try again.", "error")
+            flash(gettext("Too many failed attempts. Wait a few minutes and try again."), "error")
             status = 429
         except LoginError:
-            flash("Wrong e-mail or password.", "error")
+            flash(gettext("Wrong e-mail or password."), "error")
             status = 401
         else:
             session.clear()
@@ -72,5 +73,5 @@ def logout() -> ResponseReturnValue:
     logger.info("logout user_id=%s", current_user.id)
     logout_user()
     session.clear()
-    flash("You are logged out.", "info")
+    flash(gettext("You are logged out."), "info")
     return redirect(url_for("auth.login"))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, url_for
 from flask.typing import ResponseReturnValue
 
 from portal.access import resident_asset
 from portal.assets import service
 from portal.db import utcnow
 from portal.extensions import db_session
+from portal.live.page import page_config
 
 bp = Blueprint("resident", __name__, url_prefix="/r")
 
@@ -20,4 +21,7 @@ def asset(token: str) -> ResponseReturnValue:
     obj = resident_asset(session, token)
     now = utcnow()
     (summary,) = service.summarise(session, [obj], now)
-    return render_template("resident/asset.html", s=summary, now=now)
+    live = page_config(
+        assets=[obj.id], resident=token, resync=url_for("api.resident", token=token), tz=obj.site.timezone
+    )
+    return render_template("resident/asset.html", s=summary, now=now, live=live)

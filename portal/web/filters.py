@@ -1,62 +1,150 @@
-"""Jinja filters: durations, ages, local times, status labels."""
+"""Jinja filters: status labels, durations, ages, percentages (all localised)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from babel.numbers import get_decimal_symbol
 from flask import Flask
+from flask_babel import gettext, lazy_gettext, ngettext
 
+from portal.i18n import locale_code
 from portal.models import Age
 
 STATE_LABELS = {
-    "in_service": "Working",
-    "out_of_service": "Out of service",
-    "maintenance": "Under maintenance",
-    "degraded": "Working, degraded",
-    "offline": "No signal",
-    "unknown": "Unknown",
+    "in_service": lazy_gettext("Working"),
+    "out_of_service": lazy_gettext("Out of service"),
+    "maintenance": lazy_gettext("Under maintenance"),
+    "degraded": lazy_gettext("Working, degraded"),
+    "offline": lazy_gettext("No signal"),
+    "unknown": lazy_gettext("Unknown"),
 }
+KIND_LABELS = {
+    "elevator": lazy_gettext("Elevator"),
+    "escalator": lazy_gettext("Escalator"),
+    "door": lazy_gettext("Automatic door"),
+    "hvac": lazy_gettext("HVAC unit"),
+}
+VISIT_KIND_LABELS = {
+    "preventive": lazy_gettext("Preventive maintenance"),
+    "repair": lazy_gettext("Repair"),
+    "inspection": lazy_gettext("Safety inspection"),
+    "modernisation": lazy_gettext("Modernisation work"),
+}
+
+FAULT_LABELS = {
+    "door_obstruction": lazy_gettext("door obstructed"),
+    "door_lock": lazy_gettext("door lock"),
+    "door": lazy_gettext("door"),
+    "leveling": lazy_gettext("stops out of level"),
+    "drive_fault": lazy_gettext("drive (motor)"),
+    "power_loss": lazy_gettext("power cut"),
+    "overspeed": lazy_gettext("overspeed safety"),
+    "entrapment": lazy_gettext("someone trapped"),
+    "controller": lazy_gettext("controller"),
+    "safety_chain": lazy_gettext("safety circuit"),
+}
+# Plain-words sentences ({name}: the asset's name, {time}: when it started, site time).
+STATUS_SENTENCES = {
+    "in_service": lazy_gettext("{name} is working."),
+    "out_of_service": lazy_gettext("{name} is out of service since {time}."),
+    "maintenance": lazy_gettext("{name} is being serviced by a technician since {time}."),
+    "degraded": lazy_gettext("{name} is working; a fault is being watched since {time}."),
+    "offline": lazy_gettext("No signal from {name} since {time}; we are checking."),
+    "unknown": lazy_gettext("The status of {name} is not known yet."),
+}
+
+
+@lru_cache(maxsize=1024)
+def _label(locale: str, table: str, key: str) -> str | None:  # noqa: ARG001 - the cache key
+    """A label translated once per locale (computed in a request of that locale)."""
+    label = _TABLES[table].get(key)
+    return None if label is None else str(label)
+
+
+def _translated(table: str, key: str) -> str | None:
+    return _label(locale_code(), table, key)
+
+
+_TABLES = {"state": STATE_LABELS, "kind": KIND_LABELS, "visit": VISIT_KIND_LABELS, "fault": FAULT_LABELS}
+
+
+def fault_label(code: str | None) -> str:
+    """A fault code in plain words (``door_lock`` → ``door lock``)."""
+    if not code:
+        return ""
+    label = _translated("fault", code)
+    return label if label is not None else code.replace("_", " ")
+
+
+def status_sentence(state: str, name: str, time: str) -> str:
+    """``Elevator B is out of service since 14:05.`` in the page's language."""
+    template = str(STATUS_SENTENCES.get(state, STATUS_SENTENCES["unknown"]))
+    return template.replace("{name}", name).replace("{time}", time)
 
 
 def state_label(state: str) -> str:
     """A plain-words label for an operating state value."""
-    return STATE_LABELS.get(state, state.replace("_", " ").capitalize())
+    label = _translated("state", state)
+    return label if label is not None else state.replace("_", " ").capitalize()
+
+
+def kind_label(kind: str) -> str:
+    """``Elevator`` / ``Ascenseur``."""
+    label = _translated("kind", kind)
+    return label if label is not None else kind.capitalize()
+
+
+def visit_kind_label(kind: str) -> str:
+    """What a visit is for, in plain words."""
+    label = _translated("visit", kind)
+    return label if label is not None else kind.capitalize()
 
 
 def duration(delta: timedelta) -> str:
-    """``2 d 3 h``, ``3 h 05 min`` or ``12 min``."""
+    """``2 d 3 h``, ``3 h 05 min`` or ``12 min`` (``2 j 3 h`` in French)."""
     minutes = max(int(delta.total_seconds() // 60), 0)
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
     if days:
-        return f"{days} d {hours} h"
+        return gettext("%(days)d d %(hours)d h", days=days, hours=hours)
     if hours:
-        return f"{hours} h {mins:02d} min"
-    return f"{mins} min"
+        return gettext("%(hours)d h %(minutes)02d min", hours=hours, minutes=mins)
+    return gettext("%(minutes)d min", minutes=mins)
 
 
 def age(value: Age) -> str:
-    """``12 y 4 m``."""
-    return f"{value.years} y {value.months} m"
+    """``12 years 4 months`` / ``12 ans 4 mois``."""
+    years = ngettext("%(num)d year", "%(num)d years", value.years)
+    if not value.months:
+        return years
+    return years + " " + ngettext("%(num)d month", "%(num)d months", value.months)
 
 
 def local_time(value: datetime | None, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A timestamp shown in a site's time zone."""
+    """A timestamp in a site's time zone with a fixed strftime pattern (machine-readable uses)."""
     if value is None:
         return ""
     return value.astimezone(ZoneInfo(tz)).strftime(fmt)
 
 
-def percent(value: float | None) -> str:
-    """``99.82 %``, or ``n/a`` when undefined (whole period under maintenance)."""
-    return "n/a" if value is None else f"{value:.2f} %"
+def percent(value: float | None, digits: int = 2) -> str:
+    """``99.82 %`` / ``99,82 %``, or ``n/a`` when undefined (whole period under maintenance)."""
+    if value is None:
+        return gettext("n/a")
+    number = f"{value:.{digits}f}"  # plain digits: no grouping below 1000, so only the separator varies
+    return number.replace(".", _decimal_symbol(locale_code())) + "\u202f%"
+
+
+@lru_cache(maxsize=16)
+def _decimal_symbol(locale: str) -> str:
+    return str(get_decimal_symbol(locale))
 
 
 def register(app: Flask) -> None:
     """Install the filters on ``app``."""
-    app.add_template_filter(state_label)
-    app.add_template_filter(duration)
-    app.add_template_filter(age)
-    app.add_template_filter(local_time)
-    app.add_template_filter(percent)
+    for f in (state_label, kind_label, visit_kind_label, fault_label, duration, age, local_time, percent):
+        app.add_template_filter(f)
+    app.add_template_global(status_sentence)

@@ -8,6 +8,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from devstack.servers import free_port
 from portal.app import create_app
 from portal.demo import DEMO_PASSWORD
 from tests.conftest import make_settings
@@ -16,7 +17,15 @@ from tests.conftest import make_settings
 @pytest.fixture(scope="module")
 def app(demo_db_url: str) -> Iterator[Flask]:
     """The portal on demo data (SQLite and PostgreSQL), CSRF off for plain form posts."""
-    application = create_app(make_settings(demo_db_url, login_max_failures_per_ip=10_000))
+    application = create_app(
+        make_settings(
+            demo_db_url,
+            login_max_failures_per_ip=10_000,
+            influx_url=f"http://127.0.0.1:{free_port()}",  # nothing listens: telemetry answers 503
+            influx_timeout_s=2,
+            live_enabled=False,  # no MQTT bridge; live channels are tested in tests/e2e
+        )
+    )
     application.config["WTF_CSRF_ENABLED"] = False
     yield application
     application.extensions["portal.db"].dispose()

@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from portal.live.server import socketio_of
 from portal.models import Asset, Customer, Site
 
 OFFICE = "Lumière Immobilier"
@@ -70,6 +71,24 @@ def test_each_group_sees_exactly_its_scope(
         expected = 200 if key.split("/")[0] in want_sites else 404
         assert client.get(f"/assets/{aid}").status_code == expected, (email, key)
         assert client.get(f"/api/v1/assets/{aid}").status_code == expected, (email, key)
+        telemetry = client.get(f"/api/v1/assets/{aid}/telemetry").status_code
+        # in scope: answered (503 here, as this app's InfluxDB is not running); else 404
+        assert telemetry == (503 if expected == 200 else 404), (email, key)
+    # asking for ids outside the scope narrows to nothing rather than leaking them
+    every_id = ",".join(str(i) for i in objects["assets"].values())
+    narrowed = client.get(f"/api/v1/assets?ids={every_id}").get_json()["items"]
+    assert {a["id"] for a in narrowed} == {
+        objects["assets"][k] for k in objects["assets"] if k.split("/")[0] in want_sites
+    }
+    # the live channel: joining every site's room is granted exactly for the sites in scope
+    sio = socketio_of(client.application).test_client(client.application, flask_test_client=client)
+    assert sio.is_connected()
+    ack = sio.emit("join", {"sites": sorted(objects["sites"].values())}, callback=True)
+    assert ack["rooms"] == len(want_sites), email
+    assert set(ack["refused"]["sites"]) == {
+        objects["sites"][n] for n in objects["sites"] if n not in want_sites
+    }
+    sio.disconnect()
 
     listed_sites = {s["name"] for s in client.get("/api/v1/sites").get_json()["items"]}
     assert listed_sites == want_sites

@@ -132,12 +132,14 @@ def test_rotating_session_token_logs_out_everywhere(sqlite_demo_url: str) -> Non
     app.config["WTF_CSRF_ENABLED"] = False
     client = app.test_client()
     client.post("/auth/login", data={"email": "tech@demo.example", "password": DEMO_PASSWORD})
-    assert client.get("/").status_code == 200
+    assert client.get("/work").status_code == 200
     with app.extensions["portal.db"].session() as s:
         user = s.scalar(select(User).where(User.email == "tech@demo.example"))
         assert user is not None
         user.session_token = "rotated-" + user.session_token
-    assert client.get("/").status_code == 302
+    resp = client.get("/work")
+    assert resp.status_code == 302
+    assert "/auth/login" in resp.headers["Location"]
 
 
 @pytest.mark.parametrize(

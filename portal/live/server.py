@@ -1,0 +1,154 @@
+"""Flask-SocketIO wiring: authorisation on connect and on every join, the lazy bridge.
+
+Browsers connect to the default namespace. Signed-in users are authenticated by their
+session cookie (the same rule as pages: an expired or rotated session is refused);
+resident links pass their token as ``auth={"resident": token}`` and are put in their one
+asset's room, and may join nothing else. After connecting, a page asks to ``join`` the
+assets and sites it shows; each id is checked against :mod:`portal.access` and the ack
+lists what was refused. Events arrive as ``live`` messages (see :mod:`portal.live.bridge`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, current_app, session
+from flask_login import current_user
+from flask_socketio import SocketIO, join_room
+from sqlalchemy import select
+
+from config import Settings
+from portal.access import NotVisible, Scope, resident_asset
+from portal.extensions import db_session
+from portal.live.bridge import BrowserEvent, LiveBridge, SiteDirectory
+from portal.live.rooms import BadJoin, asset_room, decide_join, parse_ids
+from portal.models import Asset
+
+logger = logging.getLogger(__name__)
+_RESIDENT_KEY = "live_resident_asset"
+_bridge_lock = threading.Lock()
+
+
+def socketio_of(app: Flask) -> SocketIO:
+    """The app's Socket.IO server."""
+    return app.extensions["socketio"]  # type: ignore[no-any-return]
+
+
+def _site_lookup(app: Flask) -> SiteDirectory:
+    db = app.extensions["portal.db"]
+
+    def lookup(asset_id: int) -> int | None:
+        with db.session() as s:
+            return s.scalar(select(Asset.site_id).where(Asset.id == asset_id))
+
+    return SiteDirectory(lookup)
+
+
+def _forget_availability(app: Flask) -> Callable[[BrowserEvent], None]:
+    cache = app.extensions["portal.availability"]
+
+    def listener(event: BrowserEvent) -> None:
+        if str(event.data["type"]).startswith("outage_"):
+            cache.forget(event.asset_id)
+
+    return listener
+
+
+def ensure_bridge(app: Flask) -> LiveBridge | None:
+    """Start this process's MQTT bridge once (on the first browser connection)."""
+    settings: Settings = app.config["SETTINGS"]
+    if not settings.live_enabled:
+        return None
+    with _bridge_lock:
+        bridge: LiveBridge | None = app.extensions.get("portal.live_bridge")
+        if bridge is None:
+            bridge = LiveBridge(
+                socketio_of(app), settings.mqtt_url, settings.mqtt_live_topic, _site_lookup(app),
+                shared=bool(settings.socketio_message_queue), listeners=(_forget_availability(app),),
+            )  # fmt: skip
+            bridge.start()
+            app.extensions["portal.live_bridge"] = bridge
+        return bridge
+
+
+def stop_bridge(app: Flask) -> None:
+    """Stop the bridge if it was started (tests and shutdown)."""
+    bridge: LiveBridge | None = app.extensions.pop("portal.live_bridge", None)
+    if bridge is not None:
+        bridge.stop()
+
+
+def _scope() -> Scope | None:
+    resident = session.get(_RESIDENT_KEY)
+    if isinstance(resident, int):
+        return Scope.for_resident(resident)
+    if current_user and current_user.is_authenticated:
+        return Scope.for_user(current_user)
+    return None
+
+
+def on_connect(auth: Any = None) -> bool:
+    """Accept signed-in users and valid resident links; refuse everyone else."""
+    token = auth.get("resident") if isinstance(auth, dict) else None
+    if isinstance(token, str) and token:
+        try:
+            asset = resident_asset(db_session(), token)
+        except NotVisible:
+            logger.info("live: refused a connection with an unknown resident link")
+            return False
+        session[_RESIDENT_KEY] = asset.id
+        join_room(asset_room(asset.id))
+    elif not (current_user and current_user.is_authenticated):
+        return False
+    ensure_bridge(current_app._get_current_object())  # type: ignore[attr-defined]
+    return True
+
+
+def on_join(data: Any) -> dict[str, Any]:
+    """Join the rooms of the requested assets and sites that are in scope (checked each time)."""
+    scope = _scope()
+    if scope is None:
+        return {"ok": False, "error": "not authenticated"}
+    if not isinstance(data, dict):
+        return {"ok": False, "error": 'join expects {"assets": [...], "sites": [...]}'}
+    try:
+        assets = parse_ids(data.get("assets"), "assets")
+        sites = parse_ids(data.get("sites"), "sites")
+    except BadJoin as exc:
+        return {"ok": False, "error": str(exc)}
+    decision = decide_join(db_session(), scope, assets, sites)
+    try:
+        for room in decision.rooms:
+            join_room(room)
+    except ValueError:  # the browser left (navigated away) while its join was being checked
+        return {"ok": False, "error": "disconnected"}
+    if decision.refused_assets or decision.refused_sites:
+        logger.info("live: refused rooms assets=%s sites=%s", decision.refused_assets, decision.refused_sites)
+    return {
+        "ok": True,
+        "rooms": len(decision.rooms),
+        "refused": {"assets": decision.refused_assets, "sites": decision.refused_sites},
+    }
+
+
+def init_app(app: Flask) -> SocketIO:
+    """Create the app's Socket.IO server (threading mode) and register the handlers."""
+    settings: Settings = app.config["SETTINGS"]
+    origins = [o.strip() for o in settings.socketio_cors_origins.split(",") if o.strip()]
+    sio = SocketIO(
+        app,
+        async_mode="threading",
+        message_queue=settings.socketio_message_queue or None,
+        cors_allowed_origins=origins or None,
+        ping_interval=20,
+        ping_timeout=20,
+        max_http_buffer_size=64 * 1024,
+        logger=False,
+        engineio_logger=False,
+    )
+    sio.on_event("connect", on_connect)
+    sio.on_event("join", on_join)
+    return sio

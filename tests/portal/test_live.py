@@ -1,0 +1,145 @@
+"""The live channel: event decoding, the MQTT bridge on a real broker, Socket.IO auth."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from devstack.servers import Mosquitto
+from ingest.publish import WindowedPublisher
+from portal.live.bridge import SOCKET_EVENT, InvalidLiveEvent, LiveBridge, SiteDirectory, decode
+from portal.live.rooms import BadJoin, parse_ids
+from portal.live.server import socketio_of
+from portal.models import Asset
+
+
+def test_decode_adds_the_site_and_keeps_only_known_fields() -> None:
+    payload = json.dumps({
+        "type": "outage_opened", "asset": "ELV-1", "asset_id": 7, "ts": "2026-11-23T10:00:00+00:00",
+        "state": "out_of_service", "fault": "door_lock", "outage_id": 3, "secret": "not forwarded",
+    }).encode()  # fmt: skip
+    event = decode(payload, lambda aid: 40 + aid)
+    assert event.rooms == ["asset:7", "site:47"]
+    assert event.data == {
+        "type": "outage_opened", "asset_id": 7, "asset": "ELV-1", "ts": "2026-11-23T10:00:00+00:00",
+        "state": "out_of_service", "fault": "door_lock", "outage_id": 3, "site_id": 47,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"not json", b"[1,2]", b'{"type":"status"}', b'{"type":"drop_tables","asset_id":1}',
+     b'{"type":"status","asset_id":true}', b'{"type":"status","asset_id":-4}', b"\xff\xfe"],
+)  # fmt: skip
+def test_decode_rejects_what_is_not_a_live_event(payload: bytes) -> None:
+    with pytest.raises(InvalidLiveEvent):
+        decode(payload, lambda _aid: 1)
+
+
+def test_unknown_asset_goes_to_its_asset_room_only() -> None:
+    assert decode(b'{"type":"status","asset_id":5}', lambda _aid: None).rooms == ["asset:5"]
+
+
+def test_site_directory_asks_the_database_once_per_asset() -> None:
+    calls: list[int] = []
+
+    def lookup(asset_id: int) -> int:
+        calls.append(asset_id)
+        return asset_id * 10
+
+    directory = SiteDirectory(lookup)
+    assert [directory(1), directory(1), directory(2), directory(1)] == [10, 10, 20, 10]
+    assert calls == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [(None, []), ([1, 2], [1, 2]), ("1", None), ([1, "2"], None), ([0], None), ([True], None),
+     (list(range(1, 2002)), None)],
+)  # fmt: skip
+def test_join_ids_are_checked(value: object, ok: list[int] | None) -> None:
+    if ok is None:
+        with pytest.raises(BadJoin):
+            parse_ids(value, "assets")
+    else:
+        assert parse_ids(value, "assets") == ok
+
+
+class Recorder:
+    """Stands in for Flask-SocketIO: records what would be emitted."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any, Any]] = []
+        self.got = threading.Event()
+
+    def emit(self, event: str, data: Any, *, to: Any = None, namespace: str | None = None) -> None:  # noqa: ARG002
+        self.events.append((event, data, to))
+        self.got.set()
+
+
+def test_bridge_forwards_live_mqtt_events_to_their_rooms(broker: Mosquitto) -> None:
+    recorder = Recorder()
+    bridge = LiveBridge(recorder, broker.url, "portal/live", lambda aid: 900 + aid)
+    bridge.start()
+    try:
+        assert bridge.connected.wait(10)
+        time.sleep(0.2)  # the subscription is acknowledged after CONNACK
+        pub = WindowedPublisher(broker.url, "bridge-test").connect()
+        pub.publish("portal/live/ELV-9", b"garbage")
+        pub.publish("portal/live/ELV-9", b'{"type":"status","asset_id":9,"state":"degraded","ts":"x"}')
+        pub.wait_all(10)
+        pub.close()
+        assert recorder.got.wait(5)
+        deadline = time.monotonic() + 5
+        while bridge.invalid < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert bridge.invalid == 1
+        assert recorder.events == [
+            (SOCKET_EVENT, {"type": "status", "asset_id": 9, "state": "degraded", "ts": "x", "site_id": 909},
+             ["asset:9", "site:909"]),
+        ]  # fmt: skip
+    finally:
+        bridge.stop()
+
+
+def test_shared_subscription_when_processes_share_a_message_queue() -> None:
+    bridge = LiveBridge(Recorder(), "mqtt://127.0.0.1:1", "portal/live", lambda _a: None, shared=True)
+    assert bridge.topic == "$share/portal/portal/live/#"
+
+
+def test_socket_refuses_anonymous_and_unknown_resident_links(app: Flask) -> None:
+    sio = socketio_of(app)
+    assert not sio.test_client(app).is_connected()
+    assert not sio.test_client(app, auth={"resident": "A" * 32}).is_connected()
+    assert not sio.test_client(app, auth={"resident": "../../etc"}).is_connected()
+
+
+def test_resident_socket_is_limited_to_its_asset(app: Flask) -> None:
+    with app.extensions["portal.db"].session() as s:
+        mine = s.scalars(select(Asset).where(Asset.mqtt_id == "ELV-0301")).one()
+        other = s.scalars(select(Asset).where(Asset.mqtt_id == "ELV-0101")).one()
+        token, mine_id, other_id, site_id = mine.public_token, mine.id, other.id, mine.site_id
+    client = socketio_of(app).test_client(app, auth={"resident": token})
+    assert client.is_connected()
+    ack = client.emit("join", {"assets": [mine_id, other_id], "sites": [site_id]}, callback=True)
+    assert ack == {"ok": True, "rooms": 1, "refused": {"assets": [other_id], "sites": [site_id]}}
+    assert client.emit("join", "everything", callback=True)["ok"] is False
+    client.disconnect()
+
+
+def test_logged_out_session_cannot_join(app: Flask, login: Callable[[str], FlaskClient]) -> None:
+    http = login("fm@demo.example")
+    sio = socketio_of(app).test_client(app, flask_test_client=http)
+    assert sio.is_connected()
+    http.post("/auth/logout")
+    # a new connection with the logged-out cookie is refused
+    assert not socketio_of(app).test_client(app, flask_test_client=http).is_connected()
+    sio.disconnect()

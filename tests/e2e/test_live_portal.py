@@ -165,8 +165,10 @@ def test_page_resyncs_after_a_reconnect(browser: Any, stack: Stack) -> None:
         status.state = OperatingState.DEGRADED
         status.fault_code = "leveling"
         s.commit()
-    for eio_sid in list(sio.server.eio.sockets):
-        sio.server.eio.sockets[eio_sid].close(abort=True)
+    # abort without waiting: a socket still on long-polling has no writer to drain its queue,
+    # and close(wait=True) would then block forever
+    for sock in list(sio.server.eio.sockets.values()):
+        sock.close(wait=False, abort=True)
     _wait_state(page, f'[data-live-chip="{target.id}"]', "degraded", 10_000)
     assert page.locator("#live-indicator").get_attribute("data-state") == "live"
     with stack.db.session() as s:

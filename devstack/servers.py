@@ -7,6 +7,7 @@ it answers, and is stopped (then killed if it does not stop) by :meth:`stop`.
 from __future__ import annotations
 
 import contextlib
+import getpass
 import glob
 import logging
 import os
@@ -136,6 +137,9 @@ class Mosquitto(Server):
             "\n".join(
                 [
                     f"listener {self.port} 127.0.0.1",
+                    # run as root, Mosquitto drops to the 'mosquitto' user, which cannot write
+                    # the persistence file into our data folder: stay the user we are
+                    f"user {getpass.getuser()}",
                     "allow_anonymous true",
                     "persistence true",
                     f"persistence_location {self.data_dir}/",

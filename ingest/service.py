@@ -100,6 +100,7 @@ class Ingester:
         self.queue: queue.Queue[Inbound] = queue.Queue(maxsize=settings.ingest_queue_size)
         self.receive_maximum = min(settings.ingest_queue_size, 65535)
         self.generation = 0
+        self.session_present = False
         self.accepting = True
         self.in_batch = 0
         self.client = make_client(self.address, self.client_id, manual_ack=True)
@@ -126,6 +127,12 @@ class Ingester:
             logger.error("broker refused the connection: %s", reason)
             return
         self.generation += 1
+        self.session_present = bool(flags.session_present)
+        if self.generation > 1 and not self.session_present:
+            logger.warning(
+                "the broker lost our session: messages published while we were away may be lost "
+                "(is broker persistence on and its data folder writable?)"
+            )
         client.subscribe(self.subscription(), options=SubscribeOptions(qos=1))
         self.metrics.connected.set(1)
         self.connected.set()

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     behind_proxy: bool = False
     default_locale: str = "en"
     availability_cache_s: float = Field(default=60.0, ge=0)  # 0 = compute on every page
+    page_cache_s: float = Field(default=10.0, ge=0)  # rendered portfolio fragments; 0 = render every time
 
     # --- live push (Socket.IO) ---------------------------------------------
     live_enabled: bool = True  # bridge portal/live MQTT events to browsers

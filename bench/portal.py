@@ -6,7 +6,10 @@
 2. The real system runs: Mosquitto, InfluxDB 1.6.7, ``python -m ingest`` and the portal
    under gunicorn (``--workers 2 --threads 128``, gthread), as deployed.
 3. **pages**: 16 concurrent clients (closed loop, separate process) fetch the portfolio
-   page and asset pages for ``--seconds``; p50/p99 per page kind and overall.
+   page and asset pages for ``--seconds``; p50/p99 per page kind and overall. The run
+   is made twice: against the portal as configured (``PAGE_CACHE_S`` default: the
+   portfolio's table comes from the fragment cache while nothing changes), and against
+   a second portal with ``PAGE_CACHE_S=0`` (``uncached_*``: every page rendered).
 4. **push**: 200 Socket.IO clients (WebSocket, four processes) logged in as the facility
    manager join every site's room; device status changes are published to MQTT with
    ``ts`` = publish time and each client records receive time − ``ts``. The path is the
@@ -292,6 +295,14 @@ def _spawn(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
         )
 
 
+def _gunicorn(port: int, workers: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """The portal as deployed: gunicorn, gthread workers."""
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    cmd = [gunicorn, "--workers", str(workers), "--threads", "128", "--bind", f"127.0.0.1:{port}",
+           "--log-level", "warning", "wsgi:app"]  # fmt: skip
+    return _spawn(cmd, env, log)
+
+
 def _wait_http(url: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     http = urllib3.PoolManager()
@@ -339,44 +350,35 @@ def main() -> None:
             LOGIN_MAX_FAILURES_PER_IP="100000",
         )
         procs.append(_spawn([sys.executable, "-m", "ingest"], env, tmp / "ingest.log"))
-        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+        procs.append(_gunicorn(port, args.workers, env, tmp / "portal.log"))
+        # the same portal without its fragment cache: what a page costs when it is rendered
+        cold_port = free_port()
+        cold_base = f"http://127.0.0.1:{cold_port}"
         procs.append(
-            _spawn(
-                [
-                    gunicorn,
-                    "--workers",
-                    str(args.workers),
-                    "--threads",
-                    "128",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--log-level",
-                    "warning",
-                    "wsgi:app",
-                ],
-                env,
-                tmp / "portal.log",
-            )
+            _gunicorn(cold_port, args.workers, {**env, "PAGE_CACHE_S": "0"}, tmp / "portal-cold.log")
         )
-        _wait_http(f"{base}/auth/login")
-        cookie = login_cookie(base)
-        http = urllib3.PoolManager()
-        for i in range(10):  # warm both workers' caches and connections
-            http.request("GET", f"{base}/portfolio", headers={"Cookie": cookie})
-            http.request("GET", f"{base}/assets/{ids[i]}", headers={"Cookie": cookie})
-        first = http.request("GET", f"{base}/portfolio", headers={"Cookie": cookie}).data
-        assert len(ids) == 500
-        assert b"of 500 matching assets" in first, "the portfolio does not cover the 500 assets"
-
-        # pages
         ctx = mp.get_context("spawn")
         out: Any = ctx.Queue()
-        worker = ctx.Process(target=_page_worker, args=(base, cookie, ids, args.seconds, out))
-        worker.start()
-        pages = out.get(timeout=args.seconds + 120)
-        worker.join()
-        portfolio_ms, asset_ms = pages["results"]["portfolio"], pages["results"]["asset"]
+        pages: dict[str, Any] = {}
+        for label, at in (("cold", cold_base), ("warm", base)):  # the warm run last, nearest the push
+            _wait_http(f"{at}/auth/login")
+            cookie = login_cookie(at)
+            http = urllib3.PoolManager()
+            for i in range(10):  # warm both workers' connections and availability caches
+                http.request("GET", f"{at}/portfolio", headers={"Cookie": cookie})
+                http.request("GET", f"{at}/assets/{ids[i]}", headers={"Cookie": cookie})
+            first = http.request("GET", f"{at}/portfolio", headers={"Cookie": cookie}).data
+            assert b"of 500 matching assets" in first, "the portfolio does not cover the 500 assets"
+            worker = ctx.Process(target=_page_worker, args=(at, cookie, ids, args.seconds, out))
+            worker.start()
+            pages[label] = out.get(timeout=args.seconds + 120)
+            worker.join()
+        assert len(ids) == 500
+        cookie = login_cookie(base)
+        portfolio_ms, asset_ms = pages["warm"]["results"]["portfolio"], pages["warm"]["results"]["asset"]
         every = portfolio_ms + asset_ms
+        cold_portfolio, cold_asset = pages["cold"]["results"]["portfolio"], pages["cold"]["results"]["asset"]
+        cold_every = cold_portfolio + cold_asset
 
         # push
         with Database(url).session() as s:
@@ -426,7 +428,12 @@ def main() -> None:
             "asset_p50_ms": round(_pct(asset_ms, 0.50), 1),
             "asset_p99_ms": round(_pct(asset_ms, 0.99), 1),
             "pages_per_s": round(len(every) / args.seconds, 1),
-            "page_errors": pages["errors"],
+            "page_errors": pages["warm"]["errors"] + pages["cold"]["errors"],
+            "uncached_page_p50_ms": round(_pct(cold_every, 0.50), 1),
+            "uncached_page_p99_ms": round(_pct(cold_every, 0.99), 1),
+            "uncached_portfolio_p50_ms": round(_pct(cold_portfolio, 0.50), 1),
+            "uncached_asset_p50_ms": round(_pct(cold_asset, 0.50), 1),
+            "uncached_pages_per_s": round(len(cold_every) / args.seconds, 1),
             "http_clients": 16,
             "assets": len(ids),
             "push_p50_ms": round(_pct(latencies, 0.50), 1),

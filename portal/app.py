@@ -18,12 +18,13 @@ from config import ROOT, Settings
 from portal import i18n
 from portal.access import NotVisible
 from portal.db import Database
-from portal.extensions import csrf, db_session, login_manager
+from portal.extensions import csrf, db_session, get_fragments, login_manager
 from portal.kpi import AvailabilityCache
 from portal.live import server as live_server
 from portal.models import User
 from portal.telemetry import TelemetryReader
 from portal.web import filters
+from portal.web.fragments import FragmentCache
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ def create_app(settings: Settings) -> Flask:
     app.extensions["portal.db"] = db
     app.teardown_appcontext(lambda _exc: db.scoped.remove())
     app.extensions["portal.availability"] = AvailabilityCache(settings.availability_cache_s)
+    app.extensions["portal.fragments"] = FragmentCache(settings.page_cache_s)
     app.extensions["portal.telemetry"] = TelemetryReader(
         settings.influx_url, settings.influx_bucket, settings.influx_token, settings.influx_timeout_s
     )
@@ -83,7 +85,15 @@ def create_app(settings: Settings) -> Flask:
     live_server.init_app(app)
     _register_error_handlers(app)
     app.after_request(_security_headers)
+    app.after_request(_forget_fragments_after_writes)
     return app
+
+
+def _forget_fragments_after_writes(response: Response) -> Response:
+    """A request that may have changed data drops this process's cached fragments."""
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        get_fragments().clear()
+    return response
 
 
 def _load_user(login_id: str) -> User | None:

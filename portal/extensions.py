@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from portal.db import Database
 from portal.kpi import AvailabilityCache
 from portal.telemetry import TelemetryReader
+from portal.web.fragments import FragmentCache
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -28,6 +29,11 @@ def db_session() -> Session:
 def get_telemetry() -> TelemetryReader:
     """The application's telemetry reader (InfluxQL over ``/query``)."""
     return current_app.extensions["portal.telemetry"]  # type: ignore[no-any-return]
+
+
+def get_fragments() -> FragmentCache:
+    """The process-wide cache of rendered fragments (see :mod:`portal.web.fragments`)."""
+    return current_app.extensions["portal.fragments"]  # type: ignore[no-any-return]
 
 
 def get_availability() -> AvailabilityCache:

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -27,9 +29,20 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "secret_key": "test-secret-key-" + "x" * 32,
         "database_url": database_url,
         "availability_cache_s": 0,  # tests change outages and read pages at once
+        "page_cache_s": 0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
+
+
+def logged_in_client(app: Flask, email: str) -> FlaskClient:
+    """A test client of ``app`` logged in as a demo account (the app has CSRF off)."""
+    from portal.demo import DEMO_PASSWORD
+
+    client = app.test_client()
+    resp = client.post("/auth/login", data={"email": email, "password": DEMO_PASSWORD})
+    assert resp.status_code == 302, resp.data
+    return client
 
 
 @pytest.fixture(scope="session")

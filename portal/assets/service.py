@@ -5,11 +5,13 @@ Plain functions over a SQLAlchemy session, shared by the HTML views and the JSON
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from portal.access import Scope
@@ -19,12 +21,14 @@ from portal.models import (
     Asset,
     AssetKind,
     AssetStatus,
+    ContractLevel,
     Customer,
     OperatingState,
     Outage,
     Site,
     Visit,
     VisitStatus,
+    age_between,
 )
 
 
@@ -32,7 +36,7 @@ from portal.models import (
 class AssetSummary:
     """One asset with what every stakeholder group sees about it."""
 
-    asset: Asset
+    asset: AssetFields
     site: Site
     customer: Customer
     state: OperatingState | None
@@ -65,8 +69,8 @@ VISIT_COLUMNS = (Visit.id, Visit.asset_id, Visit.kind, Visit.status, Visit.sched
                  Visit.scheduled_end, Visit.summary)  # fmt: skip
 
 
-def _open_outages(session: Session, asset_ids: Sequence[int]) -> dict[int, Outage]:
-    if not asset_ids:
+def _open_outages(session: Session, asset_ids: Sequence[int] | Select[Any]) -> dict[int, Outage]:
+    if not isinstance(asset_ids, Select) and not asset_ids:
         return {}
     stmt = (
         select(*OUTAGE_COLUMNS)
@@ -76,56 +80,81 @@ def _open_outages(session: Session, asset_ids: Sequence[int]) -> dict[int, Outag
     return {o.asset_id: o for o in session.execute(stmt)}  # type: ignore[misc]
 
 
-def _next_visits(session: Session, asset_ids: Sequence[int], now: datetime) -> dict[int, Visit]:
-    if not asset_ids:
+def _next_visits(session: Session, asset_ids: Sequence[int] | Select[Any], now: datetime) -> dict[int, Visit]:
+    """Each asset's next scheduled visit (the earliest not yet over)."""
+    if not isinstance(asset_ids, Select) and not asset_ids:
         return {}
-    first = (
-        select(Visit.asset_id, func.min(Visit.scheduled_start).label("start"))
+    stmt = (
+        select(*VISIT_COLUMNS)
         .where(
             Visit.asset_id.in_(asset_ids),
             Visit.status == VisitStatus.SCHEDULED,
             Visit.scheduled_end >= now,
         )
-        .group_by(Visit.asset_id)
-        .subquery()
+        .order_by(Visit.scheduled_start.desc())
     )
-    stmt = (
-        select(*VISIT_COLUMNS)
-        .join(first, (Visit.asset_id == first.c.asset_id) & (Visit.scheduled_start == first.c.start))
-        .where(Visit.status == VisitStatus.SCHEDULED)
-    )
+    # newest first: the last one written for an asset is its earliest
     return {v.asset_id: v for v in session.execute(stmt)}  # type: ignore[misc]
 
 
-def summarise(
-    session: Session, assets: Sequence[Asset], now: datetime, availability: AvailabilityCache | None = None
-) -> list[AssetSummary]:
-    """Summaries for already-loaded assets (sites and customers loaded by the caller).
+class AssetFields(Protocol):
+    """What a summary needs of an asset: an :class:`Asset` or a plain row of its columns."""
 
-    ``availability`` may be a process-wide cache; without one the figures are computed."""
+    id: int
+    site_id: int
+    kind: AssetKind
+    name: str
+    manufacturer: str
+    model: str
+    serial_number: str
+    mqtt_id: str
+    install_date: date
+    rated_load_kg: int | None
+    floors_served: int | None
+    contract_level: ContractLevel
+    availability_target: Decimal
+
+
+# Every asset column but the resident token, read as plain rows for list pages.
+ASSET_COLUMNS = tuple(c for c in Asset.__table__.c if c.key != "public_token")
+
+
+def summarise(
+    session: Session, assets: Sequence[AssetFields], now: datetime,
+    availability: AvailabilityCache | None = None, sites: Mapping[int, Site] | None = None,
+    among: Select[Any] | None = None,
+) -> list[AssetSummary]:  # fmt: skip
+    """Summaries of assets: ORM assets with their site and customer loaded, or plain rows
+    with ``sites`` (by id, customers loaded).
+
+    ``availability`` may be a process-wide cache; without one the figures are computed.
+    ``among``, a SELECT of the same assets' ids, replaces a long ``IN (…)`` list of ids in
+    the per-table queries (binding 500 parameters costs more than the query)."""
     ids = [a.id for a in assets]
+    if not ids:
+        return []
+    wanted: Sequence[int] | Select[Any] = among if among is not None else ids
     status_cols = (AssetStatus.asset_id, AssetStatus.state, AssetStatus.since, AssetStatus.fault_code)
-    statuses = (
-        {s.asset_id: s for s in session.execute(select(*status_cols).where(AssetStatus.asset_id.in_(ids)))}
-        if ids
-        else {}
-    )
-    outages = _open_outages(session, ids)
-    visits = _next_visits(session, ids, now)
+    statuses = {
+        s.asset_id: s for s in session.execute(select(*status_cols).where(AssetStatus.asset_id.in_(wanted)))
+    }
+    outages = _open_outages(session, wanted)
+    visits = _next_visits(session, wanted, now)
     avail_30, avail_90 = (availability or AvailabilityCache(0)).get(session, ids, now)
     today = now.date()
     rows = []
     for asset in assets:
         status = statuses.get(asset.id)
+        site = sites[asset.site_id] if sites is not None else asset.site  # type: ignore[attr-defined]
         rows.append(
             AssetSummary(
                 asset=asset,
-                site=asset.site,
-                customer=asset.site.customer,
+                site=site,
+                customer=site.customer,
                 state=status.state if status else None,
                 state_since=status.since if status else None,
                 fault_code=status.fault_code if status else None,
-                age=asset.age_on(today),
+                age=age_between(asset.install_date, today),
                 open_outage=outages.get(asset.id),
                 next_visit=visits.get(asset.id),
                 availability_30d=avail_30[asset.id],
@@ -141,22 +170,25 @@ def portfolio(
     availability: AvailabilityCache | None = None,
 ) -> list[AssetSummary]:  # fmt: skip
     """Every asset in scope (optionally of one site, some ids or one kind), with status,
-    age, outage and next visit, by customer, site and name."""
-    stmt = (
-        select(Asset)
-        .join(Site, Asset.site_id == Site.id)
-        .join(Customer, Site.customer_id == Customer.id)
-        .options(contains_eager(Asset.site).contains_eager(Site.customer))
-        .where(scope.asset_filter())
-        .order_by(Customer.name, Site.name, Asset.name)
-    )
+    age, outage and next visit, by customer, site and name.
+
+    Assets are read as plain rows and sites (a few) as objects: a 500-asset portfolio
+    would otherwise build 1,500 ORM objects per page."""
+    site_stmt = select(Site).options(joinedload(Site.customer)).where(scope.site_filter())
     if site_id is not None:
-        stmt = stmt.where(Asset.site_id == site_id)
+        site_stmt = site_stmt.where(Site.id == site_id)
+    sites = {site.id: site for site in session.scalars(site_stmt)}
+    if not sites:
+        return []
+    where = [scope.asset_filter(), Asset.site_id.in_(list(sites))]
     if asset_ids is not None:
-        stmt = stmt.where(Asset.id.in_(list(asset_ids)))
+        where.append(Asset.id.in_(list(asset_ids)))
     if kind is not None:
-        stmt = stmt.where(Asset.kind == kind)
-    return summarise(session, list(session.scalars(stmt).unique()), now, availability)
+        where.append(Asset.kind == kind)
+    assets = list(session.execute(select(*ASSET_COLUMNS).where(*where)))
+    assets.sort(key=lambda a: (sites[a.site_id].customer.name, sites[a.site_id].name, a.name))
+    among = select(Asset.id).where(*where)
+    return summarise(session, assets, now, availability, sites, among)  # type: ignore[arg-type]
 
 
 def outage_history(session: Session, asset_id: int, limit: int = 50) -> list[Outage]:
@@ -238,6 +270,24 @@ def outage_board(
         ).unique()
     )
     return open_, closed
+
+
+@dataclass(frozen=True)
+class PortfolioCounts:
+    """The portfolio's headline counters over the matching assets."""
+
+    out_of_service: int
+    below_target: int
+    visit_planned: int
+
+
+def portfolio_counts(rows: Sequence[AssetSummary]) -> PortfolioCounts:
+    """How many of ``rows`` are out of service, below their availability target, with a visit planned."""
+    return PortfolioCounts(
+        out_of_service=sum(1 for r in rows if r.state is OperatingState.OUT_OF_SERVICE),
+        below_target=sum(1 for r in rows if r.below_target),
+        visit_planned=sum(1 for r in rows if r.next_visit is not None),
+    )
 
 
 # --- portfolio sort and filter ----------------------------------------------------------

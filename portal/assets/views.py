@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from sqlalchemy import select
 
+from portal.access import Scope
 from portal.assets import charts, service
 from portal.auth.scope import current_scope
 from portal.db import utcnow
-from portal.extensions import db_session, get_availability
+from portal.extensions import db_session, get_availability, get_fragments
+from portal.i18n import locale_code
 from portal.live.page import page_config
 from portal.models import AssetKind, Site, StakeholderGroup
+from portal.web.fragments import Fragment
 
 bp = Blueprint("assets", __name__)
 PAGE_SIZE = 50
@@ -96,9 +102,28 @@ def _parse_query() -> tuple[service.PortfolioQuery, str, str, list[str]]:
 @bp.get("/portfolio")
 @login_required
 def portfolio() -> ResponseReturnValue:
-    """Every asset in scope, sortable and filterable (status, site, kind, age)."""
-    q, band, sort_code, errors = _parse_query()
+    """Every asset in scope, sortable and filterable (status, site, kind, age).
+
+    The counters and table are the same for everyone with the same scope, language and
+    query, so they come from the fragment cache when a fresh copy is there."""
     scope = current_scope()
+    fragments = get_fragments()
+    key = ("portfolio", scope, locale_code(), tuple(sorted(request.args.items(multi=True))))
+    frag = cached = fragments.get(key)
+    if frag is None:
+        frag = _portfolio_fragment(scope)
+        if not frag.extra["errors"]:
+            fragments.put(key, frag.html, **frag.extra)
+    live = page_config(
+        sites=frag.extra["sites"], resync=frag.extra["resync"], resync_on_join=cached is not None
+    )
+    html = render_template("assets/portfolio.html", body=Markup(frag.html), live=live)  # noqa: S704 - rendered by Jinja with autoescape
+    return html, 400 if frag.extra["errors"] else 200
+
+
+def _portfolio_fragment(scope: Scope) -> Fragment:
+    """Read and render the portfolio's counters, filters, table and pager."""
+    q, band, sort_code, errors = _parse_query()
     session = db_session()
     now = utcnow()
     all_rows = service.portfolio(session, scope, now, availability=get_availability())
@@ -110,18 +135,19 @@ def portfolio() -> ResponseReturnValue:
         errors.append(gettext("There is no page %(value)s.", value=raw_page[:10]))
     rows = matching[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     sites = list(session.scalars(select(Site).where(scope.site_filter()).order_by(Site.name)))
-    ids = [r.asset.id for r in rows]
-    live = page_config(sites={r.site.id for r in rows}, resync=_resync_url(ids))
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     html = render_template(
-        "assets/portfolio.html", rows=rows, matching=matching, total=len(all_rows), now=now, q=q, sites=sites,
+        "assets/_portfolio_body.html", rows=rows, shown=len(matching), total=len(all_rows),
+        counts=service.portfolio_counts(matching), now=now, q=q, sites=sites,
         page=page, pages=pages, first=(page - 1) * PAGE_SIZE + 1, args=args,
         states=list(service.SEVERITY), kinds=[k.value for k in AssetKind],
         age_bands=[(code, label) for code, (_lo, _hi, label) in AGE_BANDS.items()], age_band=band,
         sort_options=[(code, label) for code, (_k, _d, label) in SORTS.items()], sort_code=sort_code,
-        grouped=sort_code == "name", error=" ".join(errors) or None, live=live,
+        grouped=sort_code == "name", error=" ".join(errors) or None,
     )  # fmt: skip
-    return html, 400 if errors else 200
+    live_sites = {r.site.id for r in rows}
+    return Fragment(html, {"sites": live_sites, "resync": _resync_url([r.asset.id for r in rows]),
+                           "errors": errors}, time.monotonic())  # fmt: skip
 
 
 @bp.get("/customers/<int:customer_id>")

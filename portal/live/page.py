@@ -13,13 +13,17 @@ from portal.web.filters import FAULT_LABELS, STATE_LABELS, STATUS_SENTENCES, fau
 
 def page_config(
     *, assets: Iterable[int] = (), sites: Iterable[int] = (), resync: str | None = None,
-    resident: str | None = None, tz: str | None = None,
+    resident: str | None = None, tz: str | None = None, resync_on_join: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
-    """The JSON the page embeds (``<script type="application/json" id="live-config">``)."""
+    """The JSON the page embeds (``<script type="application/json" id="live-config">``).
+
+    ``resync_on_join``: the page was served from a cache, so the browser re-reads the
+    statuses as soon as its live connection has joined (not only after a reconnect)."""
     return {
         "assets": sorted(set(assets)),
         "sites": sorted(set(sites)),
         "resync": resync,
+        "resync_on_join": resync_on_join,
         "resident": resident,
         "tz": tz,
         "locale": locale_code(),

@@ -47,12 +47,15 @@ def _site_lookup(app: Flask) -> SiteDirectory:
     return SiteDirectory(lookup)
 
 
-def _forget_availability(app: Flask) -> Callable[[BrowserEvent], None]:
-    cache = app.extensions["portal.availability"]
+def _forget_cached(app: Flask) -> Callable[[BrowserEvent], None]:
+    """Outage events drop the asset's cached availability; every event drops cached fragments."""
+    availability = app.extensions["portal.availability"]
+    fragments = app.extensions["portal.fragments"]
 
     def listener(event: BrowserEvent) -> None:
         if str(event.data["type"]).startswith("outage_"):
-            cache.forget(event.asset_id)
+            availability.forget(event.asset_id)
+        fragments.clear()
 
     return listener
 
@@ -67,7 +70,7 @@ def ensure_bridge(app: Flask) -> LiveBridge | None:
         if bridge is None:
             bridge = LiveBridge(
                 socketio_of(app), settings.mqtt_url, settings.mqtt_live_topic, _site_lookup(app),
-                shared=bool(settings.socketio_message_queue), listeners=(_forget_availability(app),),
+                shared=bool(settings.socketio_message_queue), listeners=(_forget_cached(app),),
             )  # fmt: skip
             bridge.start()
             app.extensions["portal.live_bridge"] = bridge

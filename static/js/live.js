@@ -110,7 +110,7 @@
     socket.emit("join", { assets: cfg.assets || [], sites: cfg.sites || [] }, function () {
       setIndicator("live");
       document.body.dataset.live = "joined";
-      if (everConnected) { resync(); }
+      if (everConnected || cfg.resync_on_join) { resync(); }
       everConnected = true;
     });
   });

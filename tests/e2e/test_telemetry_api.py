@@ -8,15 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from devstack.servers import Influxd
 from ingest.influx import V1Writer
 from portal.app import create_app
-from portal.demo import DEMO_PASSWORD
 from portal.models import Asset
-from tests.conftest import make_settings
+from tests.conftest import logged_in_client, make_settings
 
 pytestmark = pytest.mark.e2e
 
@@ -47,19 +45,13 @@ def app(sqlite_demo_url: str, influxd: Influxd) -> Iterator[Flask]:
     application.extensions["portal.db"].dispose()
 
 
-def _client(app: Flask, email: str) -> FlaskClient:
-    client = app.test_client()
-    assert client.post("/auth/login", data={"email": email, "password": DEMO_PASSWORD}).status_code == 302
-    return client
-
-
 def _asset_id(app: Flask, mqtt_id: str) -> int:
     with app.extensions["portal.db"].session() as s:
         return s.scalars(select(Asset.id).where(Asset.mqtt_id == mqtt_id)).one()
 
 
 def test_24_hours_downsampled_with_rates_per_hour(app: Flask) -> None:
-    client = _client(app, "fm@demo.example")
+    client = logged_in_client(app, "fm@demo.example")
     body = client.get(f"/api/v1/assets/{_asset_id(app, 'ELV-0101')}/telemetry?range=24h").get_json()
     assert body["interval_s"] == 120  # 86,400 s / 720 points -> 120 s buckets
     series = {s["field"]: s for s in body["series"]}
@@ -77,7 +69,7 @@ def test_24_hours_downsampled_with_rates_per_hour(app: Flask) -> None:
 
 
 def test_30_days_and_zoom_window(app: Flask) -> None:
-    client = _client(app, "staff@demo.example")
+    client = logged_in_client(app, "staff@demo.example")
     aid = _asset_id(app, "ELV-0101")
     month = client.get(f"/api/v1/assets/{aid}/telemetry?range=30d").get_json()
     assert month["interval_s"] == 3600
@@ -102,20 +94,20 @@ def test_30_days_and_zoom_window(app: Flask) -> None:
     ],
 )
 def test_bad_ranges_get_a_clear_400(app: Flask, query: str, message: str) -> None:
-    client = _client(app, "staff@demo.example")
+    client = logged_in_client(app, "staff@demo.example")
     resp = client.get(f"/api/v1/assets/{_asset_id(app, 'ELV-0101')}/telemetry?{query}")
     assert resp.status_code == 400
     assert message in resp.get_json()["error"]
 
 
 def test_out_of_scope_asset_is_not_found(app: Flask) -> None:
-    client = _client(app, "hoa.tilleuls@demo.example")
+    client = logged_in_client(app, "hoa.tilleuls@demo.example")
     resp = client.get(f"/api/v1/assets/{_asset_id(app, 'ELV-0101')}/telemetry")
     assert resp.status_code == 404
 
 
 def test_an_asset_without_readings_gets_empty_series(app: Flask) -> None:
-    client = _client(app, "staff@demo.example")
+    client = logged_in_client(app, "staff@demo.example")
     body = client.get(f"/api/v1/assets/{_asset_id(app, 'ELV-0102')}/telemetry").get_json()
     assert [s["values"] for s in body["series"]] == [[]] * 5
 

@@ -10,8 +10,7 @@ from flask.testing import FlaskClient
 
 from devstack.servers import free_port
 from portal.app import create_app
-from portal.demo import DEMO_PASSWORD
-from tests.conftest import make_settings
+from tests.conftest import logged_in_client, make_settings
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +35,6 @@ def login(app: Flask) -> Callable[[str], FlaskClient]:
     """Return a client logged in as the given demo account."""
 
     def _login(email: str) -> FlaskClient:
-        client = app.test_client()
-        resp = client.post("/auth/login", data={"email": email, "password": DEMO_PASSWORD})
-        assert resp.status_code == 302, resp.data
-        return client
+        return logged_in_client(app, email)
 
     return _login

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     behind_proxy: bool = False
     default_locale: str = "en"
     availability_cache_s: float = Field(default=60.0, ge=0)  # 0 = compute on every page
+    feedback_max_per_ip_hour: int = Field(default=3, ge=1)  # residents, per address and asset
+    feedback_max_per_asset_hour: int = Field(default=30, ge=1)  # residents, per asset
     page_cache_s: float = Field(default=10.0, ge=0)  # rendered portfolio fragments; 0 = render every time
 
     # --- live push (Socket.IO) ---------------------------------------------

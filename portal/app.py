@@ -73,12 +73,14 @@ def create_app(settings: Settings) -> Flask:
     from portal.assets.views import bp as assets_bp
     from portal.auth.views import bp as auth_bp
     from portal.cli import register_cli
+    from portal.feedback.views import bp as feedback_bp
     from portal.resident.views import bp as resident_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(assets_bp)
     app.register_blueprint(resident_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(feedback_bp)
     i18n.init_app(app)
     filters.register(app)
     register_cli(app)

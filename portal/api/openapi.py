@@ -149,6 +149,39 @@ SCHEMAS: dict[str, Any] = {
             "mqtt_id": {"type": "string"},
         },
     },
+    "Feedback": {
+        "type": "object",
+        "description": "A feedback item. A resident's contact details are never included.",
+        "properties": {
+            "id": {"type": "integer"},
+            "site_id": {"type": "integer"},
+            "asset_id": {"type": ["integer", "null"]},
+            "author_group": {
+                "enum": ["facility_manager", "hoa_president", "field_technician", "vendor_staff", "resident"]
+            },
+            "category": {"type": ["string", "null"]},
+            "rating": {"type": ["integer", "null"], "minimum": 1, "maximum": 5},
+            "text": {"type": "string"},
+            "tags": {"type": "array", "items": {"type": "string"}, "description": "topics found in the text"},
+            "status": {"enum": ["new", "acknowledged", "in_progress", "resolved"]},
+            "owner_id": {"type": ["integer", "null"]},
+            "created_at": _TS,
+            "last_activity_at": _TS,
+            "resolved_at": _TS,
+            "replies": {
+                "type": "array",
+                "description": "Only on the single-item endpoint",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "author_group": {"type": "string"},
+                        "body": {"type": "string"},
+                        "created_at": _TS,
+                    },
+                },
+            },
+        },
+    },
     "Telemetry": {
         "type": "object",
         "properties": {
@@ -248,6 +281,17 @@ def spec() -> dict[str, Any]:
                     },
                     {"name": "end", "in": "query", "schema": {"type": "string", "format": "date-time"}},
                 ],
+            ),
+            "/api/v1/feedback": _op(
+                "Feedback the account may read: vendor staff all, facility managers and HOA presidents "
+                "their sites', everyone their own (at most 200, newest activity first)",
+                _json(_items("Feedback"), "Feedback items"),
+            ),
+            "/api/v1/feedback/{feedback_id}": _op(
+                "One feedback item with its thread",
+                _json(_ref("Feedback"), "The item"),
+                errors=(401, 404),
+                params=[_id_param("feedback_id")],
             ),
             "/api/v1/resident/{token}": _op(
                 "The resident view of one asset (the link's token is the credential)",

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from portal.assets.service import AssetSummary
-from portal.models import Customer, Outage, Site, User, Visit
+from portal.models import Customer, Feedback, Outage, Site, User, Visit
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -62,6 +62,31 @@ def visit(obj: Visit) -> dict[str, Any]:
         "scheduled_end": _ts(obj.scheduled_end),
         "summary": obj.summary,
     }
+
+
+def feedback(obj: Feedback, *, with_thread: bool = False) -> dict[str, Any]:
+    """A feedback item (a resident's contact and the reader-token are never included)."""
+    data: dict[str, Any] = {
+        "id": obj.id,
+        "site_id": obj.site_id,
+        "asset_id": obj.asset_id,
+        "author_group": obj.author_group.value,
+        "category": obj.category.value if obj.category else None,
+        "rating": obj.rating,
+        "text": obj.text,
+        "tags": obj.tag_list,
+        "status": obj.status.value,
+        "owner_id": obj.owner_id,
+        "created_at": _ts(obj.created_at),
+        "last_activity_at": _ts(obj.last_activity_at),
+        "resolved_at": _ts(obj.resolved_at),
+    }
+    if with_thread:
+        data["replies"] = [
+            {"author_group": r.author_group.value, "body": r.body, "created_at": _ts(r.created_at)}
+            for r in obj.replies
+        ]
+    return data
 
 
 def asset_summary(row: AssetSummary, *, public: bool = False) -> dict[str, Any]:

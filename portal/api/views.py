@@ -9,19 +9,41 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
-from portal.access import resident_asset
+from portal.access import NotVisible, resident_asset
 from portal.api import serializers as ser
 from portal.api.openapi import spec
 from portal.assets import charts, service
 from portal.auth.scope import current_scope
 from portal.db import utcnow
 from portal.extensions import db_session, get_telemetry
+from portal.feedback import service as feedback_service
+from portal.models import Feedback
 from portal.telemetry import TelemetryError
 
 logger = logging.getLogger(__name__)
 MAX_IDS = 1000
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+@bp.get("/feedback")
+@login_required
+def feedback_list() -> ResponseReturnValue:
+    """Feedback the user may read, newest activity first (at most 200)."""
+    stmt = feedback_service.visible(current_user, current_scope())
+    items = db_session().scalars(stmt.order_by(Feedback.last_activity_at.desc()).limit(200))
+    return jsonify({"items": [ser.feedback(f) for f in items]})
+
+
+@bp.get("/feedback/<int:feedback_id>")
+@login_required
+def feedback_item(feedback_id: int) -> ResponseReturnValue:
+    """One feedback item with its thread."""
+    try:
+        obj = feedback_service.get_visible(db_session(), current_user, current_scope(), feedback_id)
+    except feedback_service.FeedbackError:
+        raise NotVisible from None
+    return jsonify(ser.feedback(obj, with_thread=True))
 
 
 @bp.get("/me")

@@ -16,6 +16,8 @@ from portal.assets import charts, service
 from portal.auth.scope import current_scope
 from portal.db import utcnow
 from portal.extensions import db_session, get_availability, get_fragments
+from portal.feedback import service as feedback_service
+from portal.feedback import views as feedback_views
 from portal.i18n import locale_code
 from portal.live.page import page_config
 from portal.models import AssetKind, Site, StakeholderGroup
@@ -58,7 +60,14 @@ def home() -> ResponseReturnValue:
         items = service.buildings(db_session(), current_scope(), now)
         ids = [r.asset.id for b in items for r in b.rows]
         live = page_config(sites=[b.site.id for b in items], resync=_resync_url(ids))
-        return render_template("hoa/home.html", buildings=items, now=now, live=live)
+        boxes = {
+            b.site.id: feedback_views.box_context(
+                action=url_for("feedback.on_site", site_id=b.site.id),
+                recent=feedback_views.recent_for(site_id=b.site.id, limit=3),
+            )
+            for b in items
+        }
+        return render_template("hoa/home.html", buildings=items, now=now, live=live, boxes=boxes)
     return portfolio()
 
 
@@ -108,7 +117,8 @@ def portfolio() -> ResponseReturnValue:
     query, so they come from the fragment cache when a fresh copy is there."""
     scope = current_scope()
     fragments = get_fragments()
-    key = ("portfolio", scope, locale_code(), tuple(sorted(request.args.items(multi=True))))
+    # per user: the table shows the user's unread feedback
+    key = ("portfolio", current_user.id, scope, locale_code(), tuple(sorted(request.args.items(multi=True))))
     frag = cached = fragments.get(key)
     if frag is None:
         frag = _portfolio_fragment(scope)
@@ -139,6 +149,7 @@ def _portfolio_fragment(scope: Scope) -> Fragment:
     html = render_template(
         "assets/_portfolio_body.html", rows=rows, shown=len(matching), total=len(all_rows),
         counts=service.portfolio_counts(matching), now=now, q=q, sites=sites,
+        unread=feedback_service.unread_by_asset(session, current_user, scope),
         page=page, pages=pages, first=(page - 1) * PAGE_SIZE + 1, args=args,
         states=list(service.SEVERITY), kinds=[k.value for k in AssetKind],
         age_bands=[(code, label) for code, (_lo, _hi, label) in AGE_BANDS.items()], age_band=band,
@@ -171,7 +182,11 @@ def site(site_id: int) -> ResponseReturnValue:
     now = utcnow()
     rows = service.portfolio(session, scope, now, site_id=obj.id)
     live = page_config(sites=[obj.id], resync=_resync_url([r.asset.id for r in rows]), tz=obj.timezone)
-    return render_template("assets/site.html", site=obj, rows=rows, now=now, live=live)
+    fb = feedback_views.box_context(
+        action=url_for("feedback.on_site", site_id=obj.id), recent=feedback_views.recent_for(site_id=obj.id)
+    )
+    unread = feedback_service.unread_by_asset(session, current_user, scope)
+    return render_template("assets/site.html", site=obj, rows=rows, now=now, live=live, fb=fb, unread=unread)
 
 
 @bp.get("/assets/<int:asset_id>")
@@ -194,7 +209,9 @@ def asset(asset_id: int) -> ResponseReturnValue:
         ranges=list(charts.RANGES),
         now=now,
         live=live,
-    )
+        fb=feedback_views.box_context(action=url_for("feedback.on_asset", asset_id=obj.id),
+                                      recent=feedback_views.recent_for(asset_id=obj.id)),
+    )  # fmt: skip
 
 
 @bp.get("/work")

@@ -1,6 +1,14 @@
 """SQLAlchemy 2.0 typed models, shared by the portal and the ingester (no Flask here)."""
 
 from portal.db import Base
+from portal.models.feedback import (
+    Audience,
+    Feedback,
+    FeedbackCategory,
+    FeedbackRead,
+    FeedbackReply,
+    FeedbackStatus,
+)
 from portal.models.operations import (
     AssetStatus,
     DetectedBy,
@@ -31,11 +39,17 @@ __all__ = [
     "Asset",
     "AssetKind",
     "AssetStatus",
+    "Audience",
     "Base",
     "ContractLevel",
     "Customer",
     "DeadLetter",
     "DetectedBy",
+    "Feedback",
+    "FeedbackCategory",
+    "FeedbackRead",
+    "FeedbackReply",
+    "FeedbackStatus",
     "LoginAttempt",
     "MaintenancePeriod",
     "OperatingState",

@@ -9,6 +9,7 @@ from portal.access import resident_asset
 from portal.assets import service
 from portal.db import utcnow
 from portal.extensions import db_session
+from portal.feedback.views import box_context
 from portal.live.page import page_config
 
 bp = Blueprint("resident", __name__, url_prefix="/r")
@@ -24,4 +25,5 @@ def asset(token: str) -> ResponseReturnValue:
     live = page_config(
         assets=[obj.id], resident=token, resync=url_for("api.resident", token=token), tz=obj.site.timezone
     )
-    return render_template("resident/asset.html", s=summary, now=now, live=live)
+    fb = box_context(action=url_for("feedback.from_resident", token=token))
+    return render_template("resident/asset.html", s=summary, now=now, live=live, fb=fb)

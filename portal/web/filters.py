@@ -46,6 +46,45 @@ FAULT_LABELS = {
     "controller": lazy_gettext("controller"),
     "safety_chain": lazy_gettext("safety circuit"),
 }
+FEEDBACK_STATUS_LABELS = {
+    "new": lazy_gettext("New"),
+    "acknowledged": lazy_gettext("Acknowledged"),
+    "in_progress": lazy_gettext("In progress"),
+    "resolved": lazy_gettext("Resolved"),
+}
+FEEDBACK_CATEGORY_LABELS = {
+    "breakdown": lazy_gettext("Breakdown"),
+    "noise": lazy_gettext("Noise"),
+    "doors": lazy_gettext("Doors"),
+    "speed": lazy_gettext("Speed"),
+    "cleanliness": lazy_gettext("Cleanliness"),
+    "waiting_time": lazy_gettext("Waiting time"),
+    "staff": lazy_gettext("Staff"),
+    "other": lazy_gettext("Other"),
+}
+AUDIENCE_LABELS = {
+    "facility_manager": lazy_gettext("Facility manager"),
+    "hoa_president": lazy_gettext("HOA president"),
+    "field_technician": lazy_gettext("Field technician"),
+    "vendor_staff": lazy_gettext("Vendor staff"),
+    "resident": lazy_gettext("Resident"),
+}
+TOPIC_LABELS = {
+    "doors": lazy_gettext("doors"),
+    "breakdown": lazy_gettext("breakdown"),
+    "entrapment": lazy_gettext("someone trapped"),
+    "noise": lazy_gettext("noise"),
+    "vibration": lazy_gettext("vibration"),
+    "leveling": lazy_gettext("levelling"),
+    "speed": lazy_gettext("speed"),
+    "waiting_time": lazy_gettext("waiting time"),
+    "cleanliness": lazy_gettext("cleanliness"),
+    "lighting": lazy_gettext("lighting"),
+    "buttons": lazy_gettext("buttons and displays"),
+    "staff": lazy_gettext("staff"),
+    "temperature": lazy_gettext("temperature"),
+}
+
 # Plain-words sentences ({name}: the asset's name, {time}: when it started, site time).
 STATUS_SENTENCES = {
     "in_service": lazy_gettext("{name} is working."),
@@ -68,7 +107,38 @@ def _translated(table: str, key: str) -> str | None:
     return _label(locale_code(), table, key)
 
 
-_TABLES = {"state": STATE_LABELS, "kind": KIND_LABELS, "visit": VISIT_KIND_LABELS, "fault": FAULT_LABELS}
+_TABLES = {
+    "state": STATE_LABELS, "kind": KIND_LABELS, "visit": VISIT_KIND_LABELS, "fault": FAULT_LABELS,
+    "feedback_status": FEEDBACK_STATUS_LABELS, "feedback_category": FEEDBACK_CATEGORY_LABELS,
+    "audience": AUDIENCE_LABELS, "topic": TOPIC_LABELS,
+}  # fmt: skip
+
+
+def _labelled(table: str, key: str | None) -> str:
+    if not key:
+        return ""
+    label = _translated(table, key)
+    return label if label is not None else key.replace("_", " ")
+
+
+def feedback_status_label(status: str) -> str:
+    """``In progress`` / ``En cours``."""
+    return _labelled("feedback_status", status)
+
+
+def feedback_category_label(category: str | None) -> str:
+    """``Waiting time`` / ``Temps d'attente``."""
+    return _labelled("feedback_category", category)
+
+
+def audience_label(audience: str) -> str:
+    """``HOA president`` / ``Président du conseil syndical``."""
+    return _labelled("audience", audience)
+
+
+def topic_label(topic: str) -> str:
+    """A topic tag in plain words."""
+    return _labelled("topic", topic)
 
 
 def fault_label(code: str | None) -> str:
@@ -145,6 +215,7 @@ def _decimal_symbol(locale: str) -> str:
 
 def register(app: Flask) -> None:
     """Install the filters on ``app``."""
-    for f in (state_label, kind_label, visit_kind_label, fault_label, duration, age, local_time, percent):
+    for f in (state_label, kind_label, visit_kind_label, fault_label, duration, age, local_time, percent,
+              feedback_status_label, feedback_category_label, audience_label, topic_label):  # fmt: skip
         app.add_template_filter(f)
     app.add_template_global(status_sentence)

@@ -80,11 +80,23 @@
     });
   }
 
+  function bump(el) {
+    el.textContent = String((parseInt(el.textContent, 10) || 0) + 1);
+    el.hidden = false;
+  }
+
+  function applyFeedback(id) {
+    each('[data-live-feedback="' + id + '"]', bump);
+    each('[data-live-feedback-none="' + id + '"]', function (el) { el.hidden = true; });
+    each('[data-live-count="feedback-unread"]', bump);
+  }
+
   function apply(ev) {
-    if (!ev || !ev.asset_id) { return; }
+    if (!ev || (!ev.asset_id && ev.type !== "feedback")) { return; }
     if (ev.state) { applyStatus(ev.asset_id, ev.state, ev.ts, ev.fault); }
     if (ev.type === "outage_opened") { applyOutage(ev.asset_id, true, ev.ts); }
     if (ev.type === "outage_closed") { applyOutage(ev.asset_id, false); }
+    if (ev.type === "feedback") { applyFeedback(ev.asset_id); }
     document.dispatchEvent(new CustomEvent("portal:live", { detail: ev }));
     var log = document.getElementById("live-last");
     if (log) { log.textContent = fill(cfg.texts.updated, { time: fmtTime(new Date().toISOString()) }); }

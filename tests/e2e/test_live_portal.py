@@ -6,9 +6,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,83 +14,12 @@ import socketio
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from devstack.servers import Influxd, Mosquitto
-from ingest.publish import WindowedPublisher
-from ingest.service import Ingester
-from portal.app import create_app
-from portal.db import Database
 from portal.demo import DEMO_PASSWORD
-from portal.live.server import socketio_of, stop_bridge
-from portal.models import Asset, AssetStatus, OperatingState, Site
-from tests.conftest import make_settings
-from tests.e2e.conftest import LiveServer
+from portal.live.server import socketio_of
+from portal.models import AssetStatus, OperatingState, Site
+from tests.e2e.conftest import Stack, login_page, wait_joined, wait_state
 
 pytestmark = pytest.mark.browser
-
-
-@dataclass
-class Stack:
-    """Broker, ingester and portal on the demo database."""
-
-    broker: Mosquitto
-    ingester: Ingester
-    portal: LiveServer
-    db: Database
-    publisher: WindowedPublisher
-
-    def asset(self, mqtt_id: str) -> Asset:
-        """A demo asset by device id (detached)."""
-        with self.db.session() as s:
-            obj = s.scalars(select(Asset).where(Asset.mqtt_id == mqtt_id)).one()
-            s.expunge(obj)
-            return obj
-
-    def publish_status(self, mqtt_id: str, state: str, fault: str | None = None) -> None:
-        """What a gateway sends when an asset's state changes."""
-        body = {"ts": int(time.time() * 1000), "state": state, "fault": fault}
-        self.publisher.publish(f"equipment/{mqtt_id}/status", json.dumps(body).encode(), retain=True)
-        self.publisher.wait_all(10)
-
-
-@pytest.fixture(scope="module")
-def stack(
-    sqlite_demo_url: str, influxd: Influxd, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    broker = Mosquitto(tmp_path_factory.mktemp("live-broker"))
-    broker.start()
-    common: dict[str, Any] = {
-        "mqtt_url": broker.url, "influx_url": influxd.url, "influx_bucket": f"live_{uuid.uuid4().hex[:8]}",
-        "influx_write_api": "v1", "ingest_metrics_port": 0, "ingest_flush_interval_s": 0.05,
-    }  # fmt: skip
-    ingester = Ingester(make_settings(sqlite_demo_url, **common), client_id="live-ingest")
-    ingester.start()
-    assert ingester.connected.wait(10)
-    app = create_app(make_settings(sqlite_demo_url, login_max_failures_per_ip=10_000, **common))
-    publisher = WindowedPublisher(broker.url, "live-gateway").connect()
-    with LiveServer(app) as portal:
-        yield Stack(broker, ingester, portal, Database(sqlite_demo_url), publisher)
-    publisher.close()
-    stop_bridge(app)
-    ingester.stop(timeout=10)
-    app.extensions["portal.db"].dispose()
-    broker.stop()
-
-
-def _login(page: Any, base: str, email: str) -> None:
-    page.goto(f"{base}/auth/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.locator("button[type=submit].primary").click()
-    page.wait_for_load_state()
-
-
-def _wait_joined(page: Any) -> None:
-    page.locator("body[data-live=joined]").wait_for(state="attached", timeout=10_000)
-
-
-def _wait_state(page: Any, selector: str, state: str, timeout: float = 2_000) -> None:
-    """Wait (CSP-safe: no string evaluation) until ``selector`` carries ``data-state``."""
-    page.locator(f'{selector}[data-state="{state}"]').first.wait_for(state="attached", timeout=timeout)
 
 
 def test_status_published_to_mqtt_appears_on_the_open_portfolio_within_2_s(
@@ -102,9 +28,9 @@ def test_status_published_to_mqtt_appears_on_the_open_portfolio_within_2_s(
     target = stack.asset("ELV-0101")
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
     page = context.new_page()
-    _login(page, stack.portal.url, "fm@demo.example")
+    login_page(page, stack.portal.url, "fm@demo.example")
     page.goto(f"{stack.portal.url}/portfolio")
-    _wait_joined(page)
+    wait_joined(page)
     page.evaluate("window.__noReload = 42")
     chip = page.locator(f'[data-live-chip="{target.id}"]')
     assert chip.get_attribute("data-state") == "in_service"
@@ -114,7 +40,7 @@ def test_status_published_to_mqtt_appears_on_the_open_portfolio_within_2_s(
 
     started = time.monotonic()
     stack.publish_status("ELV-0101", "out_of_service", "door_lock")
-    _wait_state(page, f'[data-live-chip="{target.id}"]', "out_of_service", 2_000)
+    wait_state(page, f'[data-live-chip="{target.id}"]', "out_of_service", 2_000)
     elapsed = time.monotonic() - started
     assert elapsed < 2.0
     assert page.evaluate("window.__noReload") == 42  # updated in place, not reloaded
@@ -126,7 +52,7 @@ def test_status_published_to_mqtt_appears_on_the_open_portfolio_within_2_s(
     page.screenshot(path=str(artifacts_dir / "live-portfolio-after-push.png"), full_page=False)
 
     stack.publish_status("ELV-0101", "in_service")
-    _wait_state(page, f'[data-live-chip="{target.id}"]', "in_service", 2_000)
+    wait_state(page, f'[data-live-chip="{target.id}"]', "in_service", 2_000)
     assert page.locator(f'[data-live-outage="{target.id}"]').inner_text() == "—"
     context.close()
 
@@ -136,17 +62,17 @@ def test_resident_page_follows_its_asset_live_and_nothing_else(browser: Any, sta
     context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, locale="fr-FR")
     page = context.new_page()
     page.goto(f"{stack.portal.url}/r/{mine.public_token}")
-    _wait_joined(page)
+    wait_joined(page)
     assert page.locator("#live-indicator").inner_text() == "En direct"
     stack.publish_status("ELV-0104", "out_of_service", "power_loss")  # another asset: not shown
     stack.publish_status("ELV-0102", "out_of_service", "leveling")
-    _wait_state(page, "[data-live-sentence]", "out_of_service", 2_000)
+    wait_state(page, "[data-live-sentence]", "out_of_service", 2_000)
     sentence = page.locator("[data-live-sentence]").inner_text()
     assert sentence.startswith(f"{mine.name} est à l'arrêt depuis le")
     assert other.name not in page.locator("main").inner_text()
     stack.publish_status("ELV-0104", "in_service")
     stack.publish_status("ELV-0102", "in_service")
-    _wait_state(page, "[data-live-sentence]", "in_service", 2_000)
+    wait_state(page, "[data-live-sentence]", "in_service", 2_000)
     context.close()
 
 
@@ -155,9 +81,9 @@ def test_page_resyncs_after_a_reconnect(browser: Any, stack: Stack) -> None:
     target = stack.asset("ELV-0105")
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    _login(page, stack.portal.url, "staff@demo.example")
+    login_page(page, stack.portal.url, "staff@demo.example")
     page.goto(f"{stack.portal.url}/assets/{target.id}")
-    _wait_joined(page)
+    wait_joined(page)
     sio = socketio_of(stack.portal.app)
     # change the status behind the page's back (no live event), then drop its connection
     with stack.db.session() as s:
@@ -169,7 +95,7 @@ def test_page_resyncs_after_a_reconnect(browser: Any, stack: Stack) -> None:
     # and close(wait=True) would then block forever
     for sock in list(sio.server.eio.sockets.values()):
         sock.close(wait=False, abort=True)
-    _wait_state(page, f'[data-live-chip="{target.id}"]', "degraded", 10_000)
+    wait_state(page, f'[data-live-chip="{target.id}"]', "degraded", 10_000)
     assert page.locator("#live-indicator").get_attribute("data-state") == "live"
     with stack.db.session() as s:
         status = s.scalars(select(AssetStatus).where(AssetStatus.asset_id == target.id)).one()
@@ -250,7 +176,7 @@ def test_asset_page_charts_come_from_influxdb(browser: Any, stack: Stack, artifa
 
     context = browser.new_context(viewport={"width": 1280, "height": 1000}, locale="en-GB")
     page = context.new_page()
-    _login(page, stack.portal.url, "tech@demo.example")
+    login_page(page, stack.portal.url, "tech@demo.example")
     page.goto(f"{stack.portal.url}/assets/{target.id}")
     page.locator("#charts[data-loaded=true]").wait_for(state="attached", timeout=10_000)
     figures = page.locator("#charts figure.chart")

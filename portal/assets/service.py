@@ -63,8 +63,8 @@ class AssetSummary:
 # Plain rows (attribute access like the models) for the per-asset extras of a summary:
 # a 500-asset portfolio would otherwise build thousands of ORM objects per page.
 OUTAGE_COLUMNS = (Outage.id, Outage.asset_id, Outage.started_at, Outage.ended_at,
-                  Outage.fault_code,
-                  Outage.cause, Outage.detected_by)  # fmt: skip
+                  Outage.fault_code, Outage.cause, Outage.detected_by, Outage.technician_id,
+                  Outage.eta)  # fmt: skip
 VISIT_COLUMNS = (Visit.id, Visit.asset_id, Visit.kind, Visit.status, Visit.scheduled_start,
                  Visit.scheduled_end, Visit.summary)  # fmt: skip
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
@@ -12,7 +14,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from portal.access import Scope
-from portal.assets import charts, service
+from portal.assets import charts, dispatch, service
 from portal.auth.scope import current_scope
 from portal.db import utcnow
 from portal.extensions import db_session, get_availability, get_fragments
@@ -20,7 +22,7 @@ from portal.feedback import service as feedback_service
 from portal.feedback import views as feedback_views
 from portal.i18n import locale_code
 from portal.live.page import page_config
-from portal.models import AssetKind, Site, StakeholderGroup
+from portal.models import AssetKind, Outage, Site, StakeholderGroup
 from portal.web.fragments import Fragment
 
 bp = Blueprint("assets", __name__)
@@ -231,5 +233,42 @@ def work() -> ResponseReturnValue:
 def outages() -> ResponseReturnValue:
     """Outage board across every customer in scope: open ones and those closed in the last 24 h."""
     now = utcnow()
-    open_, closed = service.outage_board(db_session(), current_scope(), now)
-    return render_template("assets/outages.html", open_outages=open_, closed=closed, now=now)
+    session = db_session()
+    open_, closed = service.outage_board(session, current_scope(), now)
+    techs = dispatch.technicians(session) if current_user.group is StakeholderGroup.VENDOR_STAFF else []
+    return render_template(
+        "assets/outages.html", open_outages=open_, closed=closed, now=now, technicians=techs
+    )
+
+
+@bp.post("/outages/<int:outage_id>/assign")
+@login_required
+def assign(outage_id: int) -> ResponseReturnValue:
+    """Vendor staff assign a technician and an expected arrival (site time) to an open outage."""
+    session = db_session()
+    form = request.form
+    try:
+        outage = session.get(Outage, outage_id)
+        if outage is None:
+            raise dispatch.DispatchError(gettext("Not found."), 404)
+        tz = ZoneInfo(outage.asset.site.timezone)
+        try:
+            eta = datetime.fromisoformat(form.get("eta", "")).replace(tzinfo=tz)
+            technician_id = int(form.get("technician_id", ""))
+            raw_expected = form.get("expected", "")
+            expected = int(raw_expected) if raw_expected else None
+        except ValueError:
+            raise dispatch.DispatchError(
+                gettext("Choose a technician and an arrival date and time.")
+            ) from None
+        dispatch.assign_technician(session, outage_id=outage_id, by=current_user, technician_id=technician_id,
+                                   eta=eta, expected_technician_id=expected, now=utcnow())  # fmt: skip
+    except dispatch.DispatchError as exc:
+        session.rollback()
+        flash(str(exc.message), "error")
+        if exc.status == 403:
+            return render_template("error.html", status=403, message=str(exc.message)), 403
+        return redirect(url_for("assets.outages"), 303)
+    get_fragments().clear()
+    flash(gettext("Technician assigned."), "success")
+    return redirect(url_for("assets.outages"))

@@ -67,8 +67,13 @@ class Outage(Base):
     cause: Mapped[str | None] = mapped_column(String(300))
     detected_by: Mapped[DetectedBy] = mapped_column(enum_type(DetectedBy), default=DetectedBy.SENSOR)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # dispatch: vendor staff assign a field technician with an expected arrival time
+    technician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    eta: Mapped[datetime | None]
+    assigned_at: Mapped[datetime | None]
 
     asset: Mapped[Asset] = relationship()
+    technician: Mapped[User | None] = relationship()
 
 
 class MaintenancePeriod(Base):

@@ -1,7 +1,7 @@
 """A per-process cache of rendered page fragments (the portfolio's table and counters).
 
-A facility manager's portfolio page reads and renders hundreds of assets; several people
-of the same customer, or one person reloading, ask for the very same fragment. It is
+A facility manager's portfolio page reads and renders hundreds of assets; one person
+reloading or coming back to it asks for the very same fragment. It is
 kept for ``ttl_s`` seconds and dropped at once when this process
 
 - receives a live event (status change, outage opened or closed) from the MQTT bridge;

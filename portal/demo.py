@@ -18,6 +18,9 @@ from sqlalchemy.orm import Session
 
 from portal.auth.service import create_user
 from portal.db import utcnow
+from portal.feedback.service import FeedbackInput, new_submission_id
+from portal.feedback.service import reply as feedback_reply
+from portal.feedback.service import submit as submit_feedback
 from portal.models import (
     Asset,
     AssetKind,
@@ -25,11 +28,14 @@ from portal.models import (
     ContractLevel,
     Customer,
     DetectedBy,
+    FeedbackCategory,
+    FeedbackStatus,
     OperatingState,
     Outage,
     Site,
     SiteKind,
     StakeholderGroup,
+    User,
     Visit,
     VisitKind,
     VisitStatus,
@@ -215,6 +221,89 @@ def _create(session: Session, rng: random.Random, now: datetime) -> None:
     session.flush()
     _current_states(session, now)
     _accounts(session, customers, sites)
+    session.flush()
+    _feedback(session, now)
+
+
+# (device id or None for the site, author e-mail or None for a resident, site, hours ago,
+#  text, category, rating, status, staff reply)
+_FEEDBACK = [
+    (
+        "ELV-0302",
+        None,
+        "Résidence Les Tilleuls",
+        20,
+        "L'ascenseur est en panne depuis hier, ma voisine âgée ne peut plus sortir de chez elle.",
+        FeedbackCategory.BREAKDOWN,
+        1,
+        FeedbackStatus.ACKNOWLEDGED,
+        "Nous sommes désolés : la pièce du moteur arrive demain matin, un technicien est prévu à 9 h.",
+    ),
+    (
+        "ELV-0101",
+        None,
+        "Tour Lumière",
+        50,
+        "Les portes se rouvrent sans arrêt au 12e étage, c'est pénible.",
+        FeedbackCategory.DOORS,
+        2,
+        FeedbackStatus.NEW,
+        None,
+    ),
+    (
+        None,
+        "hoa.tilleuls@demo.example",
+        "Résidence Les Tilleuls",
+        120,
+        "Merci pour la visite de mardi, le technicien a été très poli et a tout expliqué.",
+        FeedbackCategory.STAFF,
+        5,
+        FeedbackStatus.RESOLVED,
+        "Merci pour votre retour, nous transmettons !",
+    ),
+    (
+        "ELV-0103",
+        "fm@demo.example",
+        "Tour Lumière",
+        2,
+        "Elevator C stopped again this morning; tenants complain about the waiting time in the lobby.",
+        FeedbackCategory.WAITING_TIME,
+        2,
+        FeedbackStatus.IN_PROGRESS,
+        "A technician is on the way; we are also checking the door lock that failed last week.",
+    ),
+    (
+        "ELV-0401",
+        "tech@demo.example",
+        "Résidence Le Belvédère",
+        6,
+        "Levelling error growing at floor 3 (about 12 mm); recommend adjusting the brake at the next visit.",
+        FeedbackCategory.OTHER,
+        None,
+        FeedbackStatus.NEW,
+        None,
+    ),
+]
+
+
+def _feedback(session: Session, now: datetime) -> None:
+    """A few feedback items from each kind of author, some answered."""
+    staff = session.scalars(select(User).where(User.email == "staff@demo.example")).one()
+    for device, email, site_name, hours, text, category, rating, status, answer in _FEEDBACK:
+        site = session.scalars(select(Site).where(Site.name == site_name)).one()
+        asset = session.scalars(select(Asset).where(Asset.mqtt_id == device)).one() if device else None
+        author = session.scalars(select(User).where(User.email == email)).one() if email else None
+        at = now - timedelta(hours=hours)
+        data = FeedbackInput(text, category, rating, None, new_submission_id())
+        item, _ = submit_feedback(session, site=site, asset=asset, author=author, data=data, now=at,
+                                  language="en" if text.isascii() else "fr")  # fmt: skip
+        if answer:
+            feedback_reply(session, item, staff, answer, at + timedelta(minutes=40))
+        item.status = status
+        if status is not FeedbackStatus.NEW:
+            item.owner_id = staff.id
+        if status is FeedbackStatus.RESOLVED:
+            item.resolved_at = at + timedelta(hours=2)
 
 
 def _history(session: Session, rng: random.Random, asset: Asset, zone: ZoneInfo, now: datetime) -> None:

@@ -285,3 +285,13 @@ def test_item_shows_outages_around_it(app: Flask, login: Callable[[str], FlaskCl
     html = login("staff@demo.example").get(f"/feedback/{item_id}").get_data(as_text=True)
     assert "door lock" in html
     assert 'data-signal="door_reopenings"' in html
+
+
+def test_demo_has_feedback_from_every_kind_of_author(login: Callable[[str], FlaskClient]) -> None:
+    items = login("staff@demo.example").get("/api/v1/feedback").get_json()["items"]
+    groups = {i["author_group"] for i in items}
+    assert {"resident", "hoa_president", "facility_manager", "field_technician"} <= groups
+    assert {"new", "acknowledged", "in_progress", "resolved"} <= {i["status"] for i in items}
+    hoa_items = login("hoa.tilleuls@demo.example").get("/api/v1/feedback").get_json()["items"]
+    assert hoa_items
+    assert all(i["site_id"] == hoa_items[0]["site_id"] for i in hoa_items)  # their building only

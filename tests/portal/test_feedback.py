@@ -295,3 +295,13 @@ def test_demo_has_feedback_from_every_kind_of_author(login: Callable[[str], Flas
     hoa_items = login("hoa.tilleuls@demo.example").get("/api/v1/feedback").get_json()["items"]
     assert hoa_items
     assert all(i["site_id"] == hoa_items[0]["site_id"] for i in hoa_items)  # their building only
+
+
+def test_live_feedback_counters_only_for_those_who_read_others_feedback(
+    login: Callable[[str], FlaskClient],
+) -> None:
+    assert "data-live-feedback=" not in login("tech@demo.example").get("/portfolio").get_data(as_text=True)
+    assert 'data-live-count="feedback-unread"' not in login("tech@demo.example").get("/work").get_data(
+        as_text=True
+    )
+    assert "data-live-feedback=" in login("fm@demo.example").get("/portfolio").get_data(as_text=True)

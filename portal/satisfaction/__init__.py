@@ -1,0 +1,1 @@
+"""Satisfaction: survey scores per stakeholder group (CSAT, CES, NPS)."""

@@ -23,6 +23,7 @@ from portal.models import (
     AssetStatus,
     ContractLevel,
     Customer,
+    DetectedBy,
     OperatingState,
     Outage,
     Site,
@@ -270,6 +271,31 @@ def outage_board(
         ).unique()
     )
     return open_, closed
+
+
+@dataclass(frozen=True)
+class DetectionShare:
+    """How many outages the sensors signalled before anyone reported them."""
+
+    sensor_first: int
+    total: int
+
+    @property
+    def percent(self) -> float | None:
+        """The share in %, or None without outages."""
+        return 100.0 * self.sensor_first / self.total if self.total else None
+
+
+def detected_before_reported(session: Session, scope: Scope, since: datetime) -> DetectionShare:
+    """Outages in scope that started since ``since``, and those whose first signal was a sensor."""
+    stmt = (
+        select(Outage.detected_by, func.count())
+        .join(Asset, Outage.asset_id == Asset.id)
+        .where(scope.asset_filter(), Outage.started_at >= since)
+        .group_by(Outage.detected_by)
+    )
+    counts = {by: n for by, n in session.execute(stmt)}
+    return DetectionShare(counts.get(DetectedBy.SENSOR, 0), sum(counts.values()))
 
 
 @dataclass(frozen=True)

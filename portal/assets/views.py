@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -234,11 +234,12 @@ def outages() -> ResponseReturnValue:
     """Outage board across every customer in scope: open ones and those closed in the last 24 h."""
     now = utcnow()
     session = db_session()
-    open_, closed = service.outage_board(session, current_scope(), now)
+    scope = current_scope()
+    open_, closed = service.outage_board(session, scope, now)
     techs = dispatch.technicians(session) if current_user.group is StakeholderGroup.VENDOR_STAFF else []
-    return render_template(
-        "assets/outages.html", open_outages=open_, closed=closed, now=now, technicians=techs
-    )
+    detection = service.detected_before_reported(session, scope, now - timedelta(days=90))
+    page = {"open_outages": open_, "closed": closed, "now": now, "technicians": techs, "detection": detection}
+    return render_template("assets/outages.html", **page)
 
 
 @bp.post("/outages/<int:outage_id>/assign")

@@ -11,8 +11,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from portal.access import Scope
+from portal.assets.service import detected_before_reported
 from portal.db import utcnow
-from portal.models import Asset, Outage, StakeholderGroup, User
+from portal.models import Asset, DetectedBy, Outage, StakeholderGroup, User
 
 
 def _open_outage(app: Flask, mqtt_id: str) -> tuple[int, Asset]:
@@ -96,3 +98,27 @@ def test_two_staff_assigning_at_once_one_wins(app: Flask, login: Callable[[str],
     late = second.post(f"/outages/{outage_id}/assign", data={**form, "eta": _eta(3)}, follow_redirects=True)
     assert "Someone else changed the assignment meanwhile" in late.get_data(as_text=True)
     assert _state(app, outage_id) == (tech, eta_after_first)
+
+
+def test_share_of_outages_the_sensors_detected_first(app: Flask, login: Callable[[str], FlaskClient]) -> None:
+    now = utcnow()
+    db = app.extensions["portal.db"]
+    with db.session() as s:
+        base = detected_before_reported(s, Scope(everything=True), now - timedelta(days=90))
+        asset_id = s.scalars(select(Asset.id).where(Asset.mqtt_id == "ELV-0404")).one()
+    with db.session() as s:
+        for hours, by in ((200, DetectedBy.SENSOR), (150, DetectedBy.SENSOR), (100, DetectedBy.REPORT)):
+            start = now - timedelta(hours=hours)
+            s.add(
+                Outage(
+                    asset_id=asset_id, started_at=start, ended_at=start + timedelta(hours=1), detected_by=by
+                )
+            )
+        s.commit()
+    with db.session() as s:
+        after = detected_before_reported(s, Scope(everything=True), now - timedelta(days=90))
+    assert after.total == base.total + 3
+    assert after.sensor_first == base.sensor_first + 2
+    assert after.percent == 100.0 * after.sensor_first / after.total
+    html = login("staff@demo.example").get("/outages").get_data(as_text=True)
+    assert f"of {after.total} outages in the last 90 days" in html

@@ -18,7 +18,6 @@ from portal.assets import charts, dispatch, service
 from portal.auth.scope import current_scope
 from portal.db import utcnow
 from portal.extensions import db_session, get_availability, get_fragments
-from portal.feedback import service as feedback_service
 from portal.feedback import views as feedback_views
 from portal.i18n import locale_code
 from portal.live.page import page_config
@@ -151,7 +150,7 @@ def _portfolio_fragment(scope: Scope) -> Fragment:
     html = render_template(
         "assets/_portfolio_body.html", rows=rows, shown=len(matching), total=len(all_rows),
         counts=service.portfolio_counts(matching), now=now, q=q, sites=sites,
-        unread=feedback_service.unread_by_asset(session, current_user, scope),
+        unread=feedback_views.unread_map(),
         page=page, pages=pages, first=(page - 1) * PAGE_SIZE + 1, args=args,
         states=list(service.SEVERITY), kinds=[k.value for k in AssetKind],
         age_bands=[(code, label) for code, (_lo, _hi, label) in AGE_BANDS.items()], age_band=band,
@@ -187,7 +186,7 @@ def site(site_id: int) -> ResponseReturnValue:
     fb = feedback_views.box_context(
         action=url_for("feedback.on_site", site_id=obj.id), recent=feedback_views.recent_for(site_id=obj.id)
     )
-    unread = feedback_service.unread_by_asset(session, current_user, scope)
+    unread = feedback_views.unread_map()
     return render_template("assets/site.html", site=obj, rows=rows, now=now, live=live, fb=fb, unread=unread)
 
 

@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 MAX_TEXT = 2000
 MIN_TEXT = 3
 MAX_CONTACT = 200
+RESIDENT_REPLIES_PER_HOUR = 5  # on one item, through the reader link
 ORDER = [FeedbackStatus.NEW, FeedbackStatus.ACKNOWLEDGED, FeedbackStatus.IN_PROGRESS, FeedbackStatus.RESOLVED]
 
 
@@ -301,6 +302,19 @@ def reply(session: Session, item: Feedback, author: User | None, body: str, now:
                 num=len(body),
             )
         )
+    if author is None:  # the anonymous resident behind the reader link
+        recent = session.scalar(
+            select(func.count()).where(
+                FeedbackReply.feedback_id == item.id,
+                FeedbackReply.author_group == Audience.RESIDENT,
+                FeedbackReply.created_at >= now - timedelta(hours=1),
+            )
+        )
+        if (recent or 0) >= RESIDENT_REPLIES_PER_HOUR:
+            message = lazy_gettext(
+                "You have already sent several messages in the last hour; please try later."
+            )
+            raise FeedbackError(message, 429)
     message = FeedbackReply(
         feedback=item,
         author_id=author.id if author else None,

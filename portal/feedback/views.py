@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user, login_required
@@ -27,12 +27,20 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("feedback", __name__)
 
 
+def unread_map() -> dict[int | None, int]:
+    """The current user's unread feedback per asset, read once per request (the page
+    body and the header both show it)."""
+    if "feedback_unread" not in g:
+        g.feedback_unread = service.unread_by_asset(db_session(), current_user, current_scope())
+    return g.feedback_unread  # type: ignore[no-any-return]
+
+
 @bp.app_template_global()
 def feedback_unread_total() -> int:
     """Feedback items with activity the current user has not seen (for the header)."""
     if not current_user.is_authenticated:
         return 0
-    return sum(service.unread_by_asset(db_session(), current_user, current_scope()).values())
+    return sum(unread_map().values())
 
 
 def limits() -> service.Limits:
@@ -149,13 +157,13 @@ def resident_item(token: str, reader: str) -> ResponseReturnValue:
         item = service.for_reader(session, asset, reader)
     except FeedbackError:
         raise NotVisible from None
-    error = None
+    error, code = None, 200
     if request.method == "POST":
         try:
             service.reply(session, item, None, request.form.get("body", ""), utcnow())
         except FeedbackError as exc:
             session.rollback()
-            error = str(exc.message)
+            error, code = str(exc.message), exc.status
         else:
             session.commit()
             return redirect(url_for("feedback.resident_item", token=token, reader=reader))
@@ -168,7 +176,7 @@ def resident_item(token: str, reader: str) -> ResponseReturnValue:
         error=error,
         body=request.form.get("body", ""),
     )
-    return html, 400 if error else 200
+    return html, code
 
 
 # --- reading and handling ---------------------------------------------------------------

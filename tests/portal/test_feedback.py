@@ -199,6 +199,11 @@ def test_resident_sends_follows_and_is_rate_limited(app: Flask) -> None:
     assert resident.get(f"{page}/feedback/{'x' * 32}").status_code == 404
     assert resident.post(locations[0], data={"body": "Merci de me rappeler"}).status_code == 302
     assert "Merci de me rappeler" in resident.get(locations[0]).get_data(as_text=True)
+    for n in range(4):  # five replies an hour through the link, then a clear refusal
+        assert resident.post(locations[0], data={"body": f"Relance {n}"}).status_code == 302
+    refused = resident.post(locations[0], data={"body": "Encore une relance"})
+    assert refused.status_code == 429
+    assert "Encore une relance" in refused.get_data(as_text=True)  # what was typed is kept
     bot = {"text": "buy now", "website": "x", "submission_id": service.new_submission_id()}
     honeypot = resident.post(f"{page}/feedback", data=bot)
     assert honeypot.status_code == 400

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     feedback_max_per_ip_hour: int = Field(default=3, ge=1)  # residents, per address and asset
     feedback_max_per_asset_hour: int = Field(default=30, ge=1)  # residents, per asset
     page_cache_s: float = Field(default=10.0, ge=0)  # rendered portfolio fragments; 0 = render every time
+    survey_window_days: int = Field(default=7, ge=1, le=90)  # ask only this soon after a moment
+    survey_daily_gap_hours: int = Field(default=24, ge=1)  # at most one new question per user per gap
+    survey_nps_gap_days: int = Field(default=90, ge=30)  # NPS at most this often per user
 
     # --- live push (Socket.IO) ---------------------------------------------
     live_enabled: bool = True  # bridge portal/live MQTT events to browsers

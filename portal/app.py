@@ -75,12 +75,14 @@ def create_app(settings: Settings) -> Flask:
     from portal.cli import register_cli
     from portal.feedback.views import bp as feedback_bp
     from portal.resident.views import bp as resident_bp
+    from portal.satisfaction.views import bp as satisfaction_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(assets_bp)
     app.register_blueprint(resident_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(feedback_bp)
+    app.register_blueprint(satisfaction_bp)
     i18n.init_app(app)
     filters.register(app)
     register_cli(app)

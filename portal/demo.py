@@ -40,6 +40,7 @@ from portal.models import (
     VisitKind,
     VisitStatus,
 )
+from portal.satisfaction.demo import load_demo_surveys
 
 logger = logging.getLogger(__name__)
 
@@ -223,6 +224,9 @@ def _create(session: Session, rng: random.Random, now: datetime) -> None:
     _accounts(session, customers, sites)
     session.flush()
     _feedback(session, now)
+    session.flush()
+    answers = load_demo_surveys(session, rng, now)
+    logger.info("demo: %d survey answers over the year", answers)
 
 
 # (device id or None for the site, author e-mail or None for a resident, site, hours ago,
@@ -326,7 +330,11 @@ def _history(session: Session, rng: random.Random, asset: Asset, zone: ZoneInfo,
     for month in range(14):  # a year back and the next visit or two ahead
         d = date(day.year + (day.month - 1 + month) // 12, (day.month - 1 + month) % 12 + 1, 1 + offset)
         begin = datetime.combine(d, time(8 + rng.randint(0, 6), 0), zone).astimezone(UTC)
-        past = begin + timedelta(hours=2) < now
+        # most technicians arrive within the window; about one visit in 15 starts late
+        arrival = timedelta(
+            minutes=rng.choice([5, 10, 20, 35]) if rng.random() > 0.07 else rng.randint(130, 300)
+        )
+        past = begin + arrival + timedelta(minutes=90) < now
         session.add(
             Visit(
                 asset=asset,
@@ -337,8 +345,8 @@ def _history(session: Session, rng: random.Random, asset: Asset, zone: ZoneInfo,
                 summary="Monthly preventive maintenance: doors, brakes, ropes, leveling"
                 if month % 6
                 else "Semi-annual safety inspection",
-                checked_in_at=begin + timedelta(minutes=5) if past else None,
-                checked_out_at=begin + timedelta(minutes=95) if past else None,
+                checked_in_at=begin + arrival if past else None,
+                checked_out_at=begin + arrival + timedelta(minutes=90) if past else None,
                 report="All checks passed; door rollers cleaned and adjusted." if past else None,
             )
         )

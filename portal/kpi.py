@@ -158,3 +158,79 @@ class AvailabilityCache:
         """Drop one asset's figures (an outage opened or closed)."""
         with self._lock:
             self._entries.pop(asset_id, None)
+
+
+# --- service levers over a period (satisfaction drivers, KPI pages) ---------------------------
+@dataclass(frozen=True)
+class Levers:
+    """What the vendor controls, over one period and set of assets.
+
+    ``availability`` is time-weighted over the assets; ``mttr`` is the mean duration of
+    the outages closed in the period; ``callbacks_per_unit_year`` counts unplanned
+    outages per asset, scaled to a year; ``visits_on_time`` is the share of the visits
+    due in the period (not cancelled) whose technician checked in before the end of
+    the planned window; feedback figures count items resolved in the period."""
+
+    assets: int
+    availability: float | None
+    outages: int
+    mttr: timedelta | None
+    callbacks_per_unit_year: float | None
+    visits_due: int
+    visits_on_time: float | None
+    feedback_resolved: int
+    feedback_median_resolution: timedelta | None
+
+
+def _median(values: Sequence[timedelta]) -> timedelta | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def levers(session: Session, asset_ids: Sequence[int], start: datetime, end: datetime) -> Levers:
+    """The service levers of ``asset_ids`` over ``[start, end)`` (a handful of queries)."""
+    from portal.models import Feedback, Visit, VisitStatus  # local: keeps kpi's import surface small
+
+    ids = list(asset_ids)
+    if not ids or end <= start:
+        return Levers(len(ids), None, 0, None, None, 0, None, 0, None)
+    windows = availability_windows(session, ids, [start], end)[start]
+    avail = combined_availability(windows.values(), end - start)
+    outages = sum(a.outages for a in windows.values())
+    closed = session.execute(
+        select(Outage.started_at, Outage.ended_at).where(
+            Outage.asset_id.in_(ids), Outage.ended_at >= start, Outage.ended_at < end
+        )
+    ).all()
+    durations = [e - s for s, e in closed if e is not None]
+    mttr = sum(durations, timedelta()) / len(durations) if durations else None
+    years = (end - start) / timedelta(days=365)
+    callbacks = outages / len(ids) / years if years > 0 else None
+    visits = session.execute(
+        select(Visit.scheduled_end, Visit.checked_in_at).where(
+            Visit.asset_id.in_(ids),
+            Visit.scheduled_end >= start,
+            Visit.scheduled_end < end,
+            Visit.status != VisitStatus.CANCELLED,
+        )
+    ).all()
+    on_time = sum(1 for due, arrived in visits if arrived is not None and arrived <= due)
+    resolved = session.execute(
+        select(Feedback.created_at, Feedback.resolved_at).where(
+            Feedback.asset_id.in_(ids), Feedback.resolved_at >= start, Feedback.resolved_at < end
+        )
+    ).all()
+    return Levers(
+        assets=len(ids),
+        availability=avail,
+        outages=outages,
+        mttr=mttr,
+        callbacks_per_unit_year=callbacks,
+        visits_due=len(visits),
+        visits_on_time=100.0 * on_time / len(visits) if visits else None,
+        feedback_resolved=len(resolved),
+        feedback_median_resolution=_median([r - c for c, r in resolved if r is not None]),
+    )

@@ -31,6 +31,15 @@ from portal.models.organisation import (
     age_between,
 )
 from portal.models.people import LoginAttempt, StakeholderGroup, User, normalise_email, user_sites
+from portal.models.satisfaction import (
+    FollowUp,
+    FollowUpStatus,
+    Moment,
+    PromptState,
+    SurveyKind,
+    SurveyPrompt,
+    SurveyResponse,
+)
 from portal.models.telemetry import DeadLetter, StatusChange
 
 __all__ = [
@@ -50,14 +59,21 @@ __all__ = [
     "FeedbackRead",
     "FeedbackReply",
     "FeedbackStatus",
+    "FollowUp",
+    "FollowUpStatus",
     "LoginAttempt",
     "MaintenancePeriod",
+    "Moment",
     "OperatingState",
     "Outage",
+    "PromptState",
     "Site",
     "SiteKind",
     "StakeholderGroup",
     "StatusChange",
+    "SurveyKind",
+    "SurveyPrompt",
+    "SurveyResponse",
     "User",
     "Visit",
     "VisitKind",

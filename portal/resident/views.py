@@ -11,6 +11,7 @@ from portal.db import utcnow
 from portal.extensions import db_session
 from portal.feedback.views import box_context
 from portal.live.page import page_config
+from portal.satisfaction.views import resident_question
 
 bp = Blueprint("resident", __name__, url_prefix="/r")
 
@@ -26,4 +27,12 @@ def asset(token: str) -> ResponseReturnValue:
         assets=[obj.id], resident=token, resync=url_for("api.resident", token=token), tz=obj.site.timezone
     )
     fb = box_context(action=url_for("feedback.from_resident", token=token))
-    return render_template("resident/asset.html", s=summary, now=now, live=live, fb=fb)
+    return render_template(
+        "resident/asset.html",
+        s=summary,
+        now=now,
+        live=live,
+        fb=fb,
+        survey=resident_question(obj),
+        token=token,
+    )

@@ -84,6 +84,27 @@ TOPIC_LABELS = {
     "staff": lazy_gettext("staff"),
     "temperature": lazy_gettext("temperature"),
 }
+RELATION_LABELS = {
+    "none": lazy_gettext("no clear relationship"),
+    "weak_positive": lazy_gettext("weak: higher availability, better answers"),
+    "moderate_positive": lazy_gettext("moderate: higher availability, better answers"),
+    "strong_positive": lazy_gettext("strong: higher availability, better answers"),
+    "weak_negative": lazy_gettext("weak, in the unexpected direction"),
+    "moderate_negative": lazy_gettext("moderate, in the unexpected direction"),
+    "strong_negative": lazy_gettext("strong, in the unexpected direction"),
+    "unknown": lazy_gettext("not enough answers"),
+}
+FOLLOW_UP_STATUS_LABELS = {
+    "open": lazy_gettext("Open"),
+    "in_progress": lazy_gettext("In progress"),
+    "closed": lazy_gettext("Closed"),
+}
+MOMENT_LABELS = {
+    "outage_closed": lazy_gettext("after an outage"),
+    "visit_completed": lazy_gettext("after a maintenance visit"),
+    "feedback_resolved": lazy_gettext("after their feedback was resolved"),
+    "periodic": lazy_gettext("periodic (NPS)"),
+}
 
 # Plain-words sentences ({name}: the asset's name, {time}: when it started, site time).
 STATUS_SENTENCES = {
@@ -110,7 +131,8 @@ def _translated(table: str, key: str) -> str | None:
 _TABLES = {
     "state": STATE_LABELS, "kind": KIND_LABELS, "visit": VISIT_KIND_LABELS, "fault": FAULT_LABELS,
     "feedback_status": FEEDBACK_STATUS_LABELS, "feedback_category": FEEDBACK_CATEGORY_LABELS,
-    "audience": AUDIENCE_LABELS, "topic": TOPIC_LABELS,
+    "audience": AUDIENCE_LABELS, "topic": TOPIC_LABELS, "relation": RELATION_LABELS,
+    "follow_up_status": FOLLOW_UP_STATUS_LABELS, "moment": MOMENT_LABELS,
 }  # fmt: skip
 
 
@@ -119,6 +141,28 @@ def _labelled(table: str, key: str | None) -> str:
         return ""
     label = _translated(table, key)
     return label if label is not None else key.replace("_", " ")
+
+
+def relation_label(strength: str) -> str:
+    """How strongly answers move with availability, in words."""
+    return _labelled("relation", strength)
+
+
+def follow_up_status_label(status: str) -> str:
+    """Open / In progress / Closed."""
+    return _labelled("follow_up_status", status)
+
+
+def moment_label(moment: str) -> str:
+    """Why a survey question was asked."""
+    return _labelled("moment", moment)
+
+
+def number(value: float | None, digits: int = 1) -> str:
+    """A decimal number with the locale's separator (``4.2`` / ``4,2``)."""
+    if value is None:
+        return "—"
+    return f"{value:.{digits}f}".replace(".", _decimal_symbol(locale_code()))
 
 
 def feedback_status_label(status: str) -> str:
@@ -216,6 +260,7 @@ def _decimal_symbol(locale: str) -> str:
 def register(app: Flask) -> None:
     """Install the filters on ``app``."""
     for f in (state_label, kind_label, visit_kind_label, fault_label, duration, age, local_time, percent,
-              feedback_status_label, feedback_category_label, audience_label, topic_label):  # fmt: skip
+              feedback_status_label, feedback_category_label, audience_label, topic_label, relation_label,
+              follow_up_status_label, moment_label, number):  # fmt: skip
         app.add_template_filter(f)
     app.add_template_global(status_sentence)

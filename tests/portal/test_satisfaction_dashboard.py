@@ -1,0 +1,430 @@
+"""The satisfaction dashboard: per-group scores and drivers on hand-computed fixtures, access,
+filters and CSV exports, and the survey card through HTTP."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.access import Scope
+from portal.db import Database
+from portal.kpi import levers
+from portal.models import (
+    Audience,
+    Customer,
+    DetectedBy,
+    Feedback,
+    FeedbackStatus,
+    FollowUp,
+    Moment,
+    Outage,
+    Site,
+    SurveyKind,
+    SurveyPrompt,
+    SurveyResponse,
+    User,
+    Visit,
+    VisitKind,
+    VisitStatus,
+)
+from portal.satisfaction import dashboard
+from portal.satisfaction.dashboard import BadFilter, Filters, band_of, pearson
+from tests.portal.satisfaction_world import NOW, World, build_world
+
+
+@pytest.fixture
+def world(db: Database) -> Iterator[tuple[Session, World]]:
+    with db.session() as session:
+        yield session, build_world(session)
+
+
+def _respond(
+    session: Session,
+    w: World,
+    group: Audience,
+    kind: SurveyKind,
+    scores: list[int],
+    *,
+    customer: str = "a",
+    at: datetime = NOW - timedelta(days=3),
+    asset: bool = True,
+) -> None:
+    for i, score in enumerate(scores):
+        session.add(
+            SurveyResponse(
+                kind=kind,
+                score=score,
+                group=group,
+                respondent_key=f"{group.value}-{kind.value}-{customer}-{i}-{at:%m}",
+                customer_id=w.customer_a if customer == "a" else w.customer_b,
+                site_id=(w.site_a if customer == "a" else w.site_b),
+                asset_id=(w.asset_a if customer == "a" else w.asset_b) if asset else None,
+                moment=Moment.OUTAGE_CLOSED,
+                moment_key=f"m-{i}",
+                moment_at=at,
+                created_at=at,
+            )
+        )
+    session.flush()
+
+
+def test_scores_are_computed_per_group(world: tuple[Session, World]) -> None:
+    session, w = world
+    _respond(session, w, Audience.FACILITY_MANAGER, SurveyKind.CSAT, [5, 4, 2, 1])  # 2 of 4 satisfied
+    _respond(session, w, Audience.FACILITY_MANAGER, SurveyKind.NPS, [10, 9, 6])  # (2 - 1) / 3
+    _respond(session, w, Audience.FACILITY_MANAGER, SurveyKind.CES, [7, 5, 3])  # mean 5, 2 of 3 easy
+    _respond(session, w, Audience.HOA_PRESIDENT, SurveyKind.NPS, [0, 3, 6, 6])  # only detractors
+    _respond(session, w, Audience.RESIDENT, SurveyKind.NPS, [9, 10], customer="b")  # only promoters
+    board = dashboard.build(session, Scope(everything=True), Filters(months=3), NOW)
+    by_group = {g.group: g for g in board.groups}
+    fm = by_group[Audience.FACILITY_MANAGER]
+    assert (fm.csat.value, fm.csat.responses) == (50.0, 4)
+    assert fm.nps.value == pytest.approx(100 / 3)
+    assert (fm.ces_mean.value, fm.ces_easy.value) == (5.0, pytest.approx(200 / 3))
+    assert by_group[Audience.HOA_PRESIDENT].nps.value == -100.0
+    assert by_group[Audience.RESIDENT].nps.value == 100.0
+    assert by_group[Audience.FIELD_TECHNICIAN].responses == 0
+    assert fm.csat.small_sample  # 4 answers: flagged
+    assert board.total == 16
+    # the month of the answers carries them all; the other months are empty
+    trend = next(t for t in board.trends if t.group is Audience.FACILITY_MANAGER)
+    assert [s.csat.responses for s in trend.scores] == [0, 0, 4]
+    assert [m.month for m in board.months] == [4, 5, 6]
+
+
+def test_a_facility_manager_sees_only_their_customers_answers(world: tuple[Session, World]) -> None:
+    session, w = world
+    _respond(session, w, Audience.FACILITY_MANAGER, SurveyKind.CSAT, [5, 5])
+    _respond(session, w, Audience.FACILITY_MANAGER, SurveyKind.CSAT, [1, 1, 1], customer="b")
+    _respond(session, w, Audience.HOA_PRESIDENT, SurveyKind.NPS, [2], customer="b", asset=False)
+    fm_a = session.get(User, w.fm_a)
+    assert fm_a is not None
+    board = dashboard.build(session, Scope.for_user(fm_a), Filters(months=3), NOW)
+    assert board.total == 2
+    assert board.groups[0].csat.value == 100.0
+    # a resident link sees no aggregate at all
+    resident = dashboard.build(session, Scope.for_resident(w.asset_a), Filters(months=3), NOW)
+    assert resident.total == 0
+
+
+def test_drivers_relate_answers_to_availability(world: tuple[Session, World]) -> None:
+    session, w = world
+    # customer B's elevator was down 24 h in the 30 days before its answers; A's never
+    session.add(
+        Outage(
+            asset_id=w.asset_b,
+            started_at=NOW - timedelta(days=10),
+            ended_at=NOW - timedelta(days=9),
+            detected_by=DetectedBy.SENSOR,
+        )
+    )
+    _respond(
+        session, w, Audience.FACILITY_MANAGER, SurveyKind.CSAT, [5, 5, 4, 4, 5, 4], at=NOW - timedelta(days=1)
+    )
+    _respond(
+        session,
+        w,
+        Audience.FACILITY_MANAGER,
+        SurveyKind.CSAT,
+        [1, 2, 2, 3, 1, 2],
+        customer="b",
+        at=NOW - timedelta(days=1),
+    )
+    board = dashboard.build(session, Scope(everything=True), Filters(months=3), NOW)
+    fm = next(d for d in board.drivers if d.group is Audience.FACILITY_MANAGER)
+    bands = {b.label: b.csat for b in fm.bands}
+    assert (bands["≥ 99.5 %"].value, bands["≥ 99.5 %"].responses) == (100.0, 6)
+    assert (bands["< 99 %"].value, bands["< 99 %"].responses) == (0.0, 6)  # 24 h of 720 h: 96.7 %
+    csat = next(r for r in fm.relations if r.kind is SurveyKind.CSAT)
+    assert csat.n == 12
+    assert csat.r is not None
+    assert csat.r > 0.8
+    assert csat.strength == "strong_positive"
+    nps = next(r for r in fm.relations if r.kind is SurveyKind.NPS)
+    assert nps.strength == "unknown"  # no answers: never interpreted
+    assert fm.levers.outages == 1
+    assert fm.levers.mttr == timedelta(hours=24)
+
+
+def test_pearson_and_bands_on_hand_computed_values() -> None:
+    assert pearson([(1, 2), (2, 4), (3, 6)]) == pytest.approx(1.0)
+    assert pearson([(1, 3), (2, 2), (3, 1)]) == pytest.approx(-1.0)
+    assert pearson([(1, 1), (2, 3), (3, 2)]) == pytest.approx(0.5)
+    assert pearson([(1, 1), (2, 1), (3, 1)]) is None  # no spread
+    assert pearson([(1, 1), (2, 2)]) is None  # too few
+    assert [band_of(v) for v in (100.0, 99.5, 99.49, 99.0, 98.99)] == [
+        "≥ 99.5 %",
+        "≥ 99.5 %",
+        "99–99.5 %",
+        "99–99.5 %",
+        "< 99 %",
+    ]
+
+
+def test_levers_on_a_hand_computed_fixture(world: tuple[Session, World]) -> None:
+    session, w = world
+    start, end = NOW - timedelta(days=30), NOW
+    session.add_all(
+        [
+            Outage(
+                asset_id=w.asset_a,
+                started_at=start + timedelta(days=1),
+                ended_at=start + timedelta(days=1, hours=2),
+            ),
+            Outage(
+                asset_id=w.asset_a,
+                started_at=start + timedelta(days=5),
+                ended_at=start + timedelta(days=5, hours=4),
+            ),
+        ]
+    )
+    for n, late in enumerate([False, False, False, True]):
+        due = start + timedelta(days=3 + n)
+        session.add(
+            Visit(
+                asset_id=w.asset_a,
+                kind=VisitKind.PREVENTIVE,
+                status=VisitStatus.COMPLETED,
+                scheduled_start=due - timedelta(hours=2),
+                scheduled_end=due,
+                summary="x",
+                checked_in_at=due + timedelta(minutes=30) if late else due - timedelta(hours=1),
+            )
+        )
+    for hours in (2, 10):
+        session.add(
+            Feedback(
+                site_id=w.site_a,
+                asset_id=w.asset_a,
+                author_group=Audience.RESIDENT,
+                text="x",
+                submission_id=f"s{hours:031d}",
+                status=FeedbackStatus.RESOLVED,
+                created_at=start + timedelta(days=2),
+                resolved_at=start + timedelta(days=2, hours=hours),
+            )
+        )
+    session.flush()
+    lv = levers(session, [w.asset_a], start, end)
+    assert lv.outages == 2
+    assert lv.mttr == timedelta(hours=3)
+    assert lv.availability == pytest.approx(100 * (720 - 6) / 720)
+    assert lv.callbacks_per_unit_year == pytest.approx(2 * 365 / 30)
+    assert (lv.visits_due, lv.visits_on_time) == (4, 75.0)
+    assert (lv.feedback_resolved, lv.feedback_median_resolution) == (2, timedelta(hours=6))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [{"months": "5"}, {"months": "abc"}, {"kind": "rocket"}, {"customer": "x1"}, {"site": "-3"}],
+)
+def test_bad_filters_are_named(args: dict[str, str]) -> None:
+    with pytest.raises(BadFilter):
+        Filters.parse(args)
+
+
+def test_period_is_whole_months_up_to_now() -> None:
+    start, end, months = dashboard.period(3, datetime(2026, 1, 20, tzinfo=UTC))
+    assert start == datetime(2025, 11, 1, tzinfo=UTC)
+    assert end == datetime(2026, 1, 20, tzinfo=UTC)
+    assert [m.month for m in months] == [11, 12, 1]
+
+
+# --- through HTTP, on the demo data -------------------------------------------------------------
+def test_dashboard_access_per_group(app: Flask, login: Callable[[str], FlaskClient]) -> None:
+    staff = login("staff@demo.example")
+    assert staff.get("/satisfaction").status_code == 200
+    fm = login("fm@demo.example")
+    page = fm.get("/satisfaction")
+    assert page.status_code == 200
+    assert b'id="f-customer"' not in page.data  # one customer: no customer filter
+    with app.app_context():
+        db = app.extensions["portal.db"]
+        with db.session() as s:
+            other = s.scalars(select(Customer).where(Customer.name == "Habitat Rhône-Léman")).one().id
+            other_site = s.scalars(select(Site).where(Site.customer_id == other)).first().id  # type: ignore[union-attr]
+    assert fm.get(f"/satisfaction?customer={other}").status_code == 404
+    assert fm.get(f"/satisfaction?site={other_site}").status_code == 404
+    assert fm.get(f"/satisfaction/responses.csv?customer={other}").status_code == 404
+    assert fm.get("/satisfaction?months=7").status_code == 400
+    for email in ("hoa.tilleuls@demo.example", "tech@demo.example"):
+        client = login(email)
+        for path in (
+            "/satisfaction",
+            "/satisfaction/responses.csv",
+            "/satisfaction/groups.csv",
+            "/satisfaction/follow-ups",
+        ):
+            assert client.get(path).status_code == 403, (email, path)
+    assert fm.get("/satisfaction/follow-ups").status_code == 403
+    assert app.test_client().get("/satisfaction").status_code == 302  # to the login page
+
+
+def _rows(client: FlaskClient, path: str) -> list[dict[str, str]]:
+    resp = client.get(path)
+    assert resp.status_code == 200
+    assert resp.mimetype == "text/csv"
+    return list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
+
+
+def test_csv_exports_follow_scope_and_filters(app: Flask, login: Callable[[str], FlaskClient]) -> None:
+    staff, fm = login("staff@demo.example"), login("fm@demo.example")
+    everything = _rows(staff, "/satisfaction/responses.csv")
+    own = _rows(fm, "/satisfaction/responses.csv")
+    assert 0 < len(own) < len(everything)
+    assert {r["customer"] for r in own} == {"Lumière Immobilier"}
+    assert {r["group"] for r in everything} >= {"facility_manager", "hoa_president", "resident"}
+    assert all(r["question"] in {"csat", "ces", "nps"} and r["score"].isdigit() for r in everything)
+    recent = _rows(staff, "/satisfaction/responses.csv?months=3")
+    assert len(recent) < len(everything)
+    groups = _rows(fm, "/satisfaction/groups.csv")
+    assert [g["group"] for g in groups] == [
+        "facility_manager",
+        "hoa_president",
+        "field_technician",
+        "resident",
+    ]
+    fm_row = groups[0]
+    assert int(fm_row["csat_n"]) == sum(
+        1 for r in own if r["group"] == "facility_manager" and r["question"] == "csat"
+    )
+
+
+def test_csv_cells_never_run_as_formulas(app: Flask, login: Callable[[str], FlaskClient]) -> None:
+    with app.app_context():
+        db = app.extensions["portal.db"]
+        with db.session() as s:
+            r = s.scalars(select(SurveyResponse).where(SurveyResponse.comment.is_(None)).limit(1)).one()
+            r.comment = '=HYPERLINK("http://evil.example","click")'
+            rid = r.id
+    try:
+        rows = _rows(login("staff@demo.example"), "/satisfaction/responses.csv")
+        assert '\'=HYPERLINK("http://evil.example","click")' in {row["comment"] for row in rows}
+    finally:
+        with app.app_context(), app.extensions["portal.db"].session() as s:
+            s.get(SurveyResponse, rid).comment = None  # type: ignore[union-attr]
+
+
+def _pending(app: Flask, email: str) -> tuple[int, SurveyKind]:
+    """Put a fresh CSAT question after a visit completed an hour ago before ``email``."""
+    now = datetime.now(UTC)
+    with app.app_context(), app.extensions["portal.db"].session() as s:
+        user = s.scalars(select(User).where(User.email == email)).one()
+        site = user.sites[0]
+        visit = Visit(
+            asset_id=site.assets[0].id,
+            kind=VisitKind.PREVENTIVE,
+            status=VisitStatus.COMPLETED,
+            scheduled_start=now - timedelta(hours=3),
+            scheduled_end=now - timedelta(hours=1),
+            summary="x",
+            checked_in_at=now - timedelta(hours=3),
+            checked_out_at=now - timedelta(hours=1),
+        )
+        s.add(visit)
+        s.flush()
+        prompt = SurveyPrompt(
+            user_id=user.id,
+            kind=SurveyKind.CSAT,
+            moment=Moment.VISIT_COMPLETED,
+            moment_key=f"visit:{visit.id}",
+            moment_at=now - timedelta(hours=1),
+            customer_id=site.customer_id,
+            site_id=site.id,
+            asset_id=visit.asset_id,
+            created_at=now,
+        )
+        s.add(prompt)
+        s.flush()
+        return prompt.id, prompt.kind
+
+
+def test_the_question_card_through_http(app: Flask, login: Callable[[str], FlaskClient]) -> None:
+    pid, kind = _pending(app, "hoa.belvedere@demo.example")
+    client = login("hoa.belvedere@demo.example")
+    page = client.get("/")
+    assert page.status_code == 200
+    assert f'action="/surveys/{pid}"'.encode() in page.data
+    # out of range, script in the comment: refused with the reason, what was typed kept and escaped
+    bad = client.post(f"/surveys/{pid}", data={"score": "6", "comment": "<script>alert(1)</script>"})
+    assert bad.status_code == 400
+    assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in bad.data
+    assert b"<script>alert(1)" not in bad.data
+    # another account cannot answer it
+    assert login("fm@demo.example").post(f"/surveys/{pid}", data={"score": "1"}).status_code == 404
+    ok = client.post(
+        f"/surveys/{pid}", data={"score": "5", "comment": "<b>bien</b>", "next": "//evil.example/"}
+    )
+    assert ok.status_code == 302
+    assert ok.headers["Location"] == "/"  # never off-site
+    again = client.post(f"/surveys/{pid}", data={"score": "5"})
+    assert again.status_code == 409
+    with app.app_context(), app.extensions["portal.db"].session() as s:
+        answers = list(s.scalars(select(SurveyResponse).where(SurveyResponse.prompt_id == pid)))
+        assert len(answers) == 1
+        assert (answers[0].kind, answers[0].group, answers[0].comment) == (
+            kind,
+            Audience.HOA_PRESIDENT,
+            "<b>bien</b>",
+        )
+    assert b"survey-card" not in client.get("/").data  # one question a day
+
+
+def test_dismissing_through_http(app: Flask, login: Callable[[str], FlaskClient]) -> None:
+    pid, _ = _pending(app, "hoa.lac@demo.example")
+    client = login("hoa.lac@demo.example")
+    assert b"survey-card" in client.get("/").data
+    assert (
+        client.post(f"/surveys/{pid}/dismiss", data={"next": "/portfolio"}).headers["Location"]
+        == "/portfolio"
+    )
+    assert b"survey-card" not in client.get("/").data
+    assert client.post(f"/surveys/{pid}", data={"score": "3"}).status_code == 409
+
+
+def test_resident_question_on_the_cabin_page(app: Flask) -> None:
+    with app.app_context(), app.extensions["portal.db"].session() as s:
+        outage = s.scalars(select(Outage).where(Outage.ended_at.is_not(None)).order_by(Outage.id)).first()
+        assert outage is not None
+        outage.ended_at = datetime.now(UTC) - timedelta(hours=2)  # just back in service
+        token, key = outage.asset.public_token, f"outage:{outage.id}"
+    client = app.test_client()
+    page = client.get(f"/r/{token}")
+    assert b"survey-card" in page.data
+    assert key.encode() in page.data
+    assert client.post(f"/r/{token}/survey", data={"moment_key": key, "score": "9"}).status_code == 400
+    assert (
+        client.post(f"/r/{token}/survey", data={"moment_key": "outage:999999", "score": "5"}).status_code
+        == 400
+    )
+    done = client.post(f"/r/{token}/survey", data={"moment_key": key, "score": "5", "comment": "Merci"})
+    assert done.status_code == 302
+    assert b"survey-card" not in client.get(f"/r/{token}").data  # this browser answered
+    assert client.post(f"/r/{token}/survey", data={"moment_key": key, "score": "5"}).status_code == 409
+    other = app.test_client()
+    assert b"survey-card" in other.get(f"/r/{token}").data
+    assert other.post(f"/r/{token}/survey/dismiss", data={"moment_key": key}).status_code == 302
+    assert b"survey-card" not in other.get(f"/r/{token}").data
+    assert other.post(f"/r/{token}/survey/dismiss", data={"moment_key": "<x>"}).status_code == 400
+
+
+def test_demo_has_a_year_of_answers_and_follow_ups(app: Flask) -> None:
+    with app.app_context(), app.extensions["portal.db"].session() as s:
+        responses = list(s.scalars(select(SurveyResponse)))
+        months = {(r.created_at.year, r.created_at.month) for r in responses}
+        assert len(months) >= 11
+        assert {r.group for r in responses} >= {
+            Audience.FACILITY_MANAGER,
+            Audience.HOA_PRESIDENT,
+            Audience.RESIDENT,
+        }
+        assert {r.kind for r in responses} == set(SurveyKind)
+        assert s.scalars(select(FollowUp)).first() is not None

@@ -151,6 +151,8 @@ def from_resident(token: str) -> ResponseReturnValue:
 @bp.route("/r/<token>/feedback/<reader>", methods=["GET", "POST"])
 def resident_item(token: str, reader: str) -> ResponseReturnValue:
     """The resident's own item and its answers; they may answer back."""
+    from portal.satisfaction.views import reader_question  # satisfaction builds on feedback
+
     session = db_session()
     asset = resident_asset(session, token)
     try:
@@ -170,6 +172,7 @@ def resident_item(token: str, reader: str) -> ResponseReturnValue:
     html = render_template(
         "feedback/resident_item.html",
         item=item,
+        survey=reader_question(item),
         asset=asset,
         token=token,
         reader=reader,

@@ -71,6 +71,7 @@ class Context:
 
     outages: list[Outage]
     feedback: list[Feedback]
+    about: Feedback | None = None  # the resolved item the answer was about, if any
 
 
 def context(session: Session, item: FollowUp) -> Context:
@@ -112,7 +113,11 @@ def context(session: Session, item: FollowUp) -> Context:
             .limit(20)
         )
     )
-    return Context(outages, feedback)
+    about = None
+    kind, _, number = response.moment_key.partition(":")
+    if kind == "feedback" and number.isdigit():
+        about = session.get(Feedback, int(number))
+    return Context(outages, feedback, about)
 
 
 def update(

@@ -397,3 +397,38 @@ def answer_as_resident(
     )
     _store(session, response)
     return response
+
+
+def reader_question_due(session: Session, item: Feedback, now: datetime, rules: Rules) -> bool:
+    """True when a resident reading their resolved item should be asked CSAT about it."""
+    if item.status is not FeedbackStatus.RESOLVED or item.resolved_at is None:
+        return False
+    if now - item.resolved_at > rules.window:
+        return False
+    return not has_answered(session, f"reader:{item.id}", f"feedback:{item.id}")
+
+
+def answer_as_reader(
+    session: Session, item: Feedback, *, answer: Answer, now: datetime, rules: Rules
+) -> SurveyResponse:
+    """A resident's CSAT about their own resolved feedback, through their private link (once)."""
+    if item.status is not FeedbackStatus.RESOLVED or item.resolved_at is None:
+        raise SurveyError(lazy_gettext("This question is asked once your feedback is resolved."), 400)
+    if now - item.resolved_at > rules.window:
+        raise SurveyError(lazy_gettext("This question has expired."), 410)
+    response = SurveyResponse(
+        kind=SurveyKind.CSAT,
+        score=answer.score,
+        comment=answer.comment,
+        group=Audience.RESIDENT,
+        respondent_key=f"reader:{item.id}",  # the private link is the respondent
+        customer_id=item.site.customer_id,
+        site_id=item.site_id,
+        asset_id=item.asset_id,
+        moment=Moment.FEEDBACK_RESOLVED,
+        moment_key=f"feedback:{item.id}",
+        moment_at=item.resolved_at,
+        created_at=now,
+    )
+    _store(session, response)
+    return response

@@ -26,7 +26,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
 
-from portal.access import resident_asset
+from portal.access import NotVisible, resident_asset
 from portal.auth.scope import current_scope
 from portal.db import utcnow
 from portal.extensions import db_session, get_db
@@ -35,6 +35,7 @@ from portal.models import (
     Asset,
     AssetKind,
     Audience,
+    Feedback,
     FollowUpStatus,
     Moment,
     StakeholderGroup,
@@ -267,12 +268,47 @@ def resident_dismiss(token: str) -> ResponseReturnValue:
     """A resident dismisses the question (remembered in their browser)."""
     resident_asset(db_session(), token)
     key = request.form.get("moment_key", "")
-    if not key.startswith("outage:") or not key[7:].isdigit():
+    kind, _, number = key.partition(":")
+    if kind not in ("outage", "feedback") or not number.isdigit() or len(number) > 12:
         abort(400, gettext("This question is not about a recent event on this equipment."))
     done = [k for k in request.cookies.get(DISMISSED_COOKIE, "").split(",") if k][-19:]
-    resp = redirect(url_for("resident.asset", token=token))
+    resp = redirect(_safe_next(url_for("resident.asset", token=token)))
     _remember(resp, DISMISSED_COOKIE, ",".join([*done, key]))
     return resp
+
+
+def reader_question(item: Feedback) -> Question | None:
+    """CSAT for a resident reading their own resolved feedback, unless already answered."""
+    key = f"feedback:{item.id}"
+    if key in request.cookies.get(DISMISSED_COOKIE, "").split(","):
+        return None
+    if not surveys.reader_question_due(db_session(), item, utcnow(), rules()):
+        return None
+    about = item.asset.name if item.asset else item.site.name
+    return _question(None, SurveyKind.CSAT, Moment.FEEDBACK_RESOLVED, about, key)
+
+
+@bp.post("/r/<token>/feedback/<reader>/survey")
+def reader_answer(token: str, reader: str) -> ResponseReturnValue:
+    """A resident's CSAT about their resolved feedback, through their private link."""
+    from portal.feedback.service import FeedbackError, for_reader
+
+    session = db_session()
+    asset = resident_asset(session, token)
+    try:
+        item = for_reader(session, asset, reader)
+    except FeedbackError:
+        raise NotVisible from None
+    back = url_for("feedback.resident_item", token=token, reader=reader)
+    try:
+        parsed = surveys.parse_answer(request.form, SurveyKind.CSAT)
+        surveys.answer_as_reader(session, item, answer=parsed, now=utcnow(), rules=rules())
+    except SurveyError as exc:
+        session.rollback()
+        return render_template("error.html", status=exc.status, message=str(exc.message)), exc.status
+    session.commit()
+    flash(gettext("Thank you for your answer."), "success")
+    return redirect(back)
 
 
 # --- the dashboard --------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from portal.access import Scope
 from portal.db import Database
 from portal.kpi import levers
 from portal.models import (
+    Asset,
     Audience,
     Customer,
     DetectedBy,
@@ -428,3 +429,44 @@ def test_demo_has_a_year_of_answers_and_follow_ups(app: Flask) -> None:
         }
         assert {r.kind for r in responses} == set(SurveyKind)
         assert s.scalars(select(FollowUp)).first() is not None
+
+
+def test_a_resident_rates_their_resolved_feedback_through_their_link(app: Flask) -> None:
+    with app.app_context(), app.extensions["portal.db"].session() as s:
+        token = s.scalars(select(Asset.public_token).where(Asset.mqtt_id == "ELV-0303")).one()
+    resident = app.test_client()
+    page = resident.get(f"/r/{token}").get_data(as_text=True)
+    submission = page.split('name="submission_id" value="', 1)[1].split('"', 1)[0]
+    sent = resident.post(
+        f"/r/{token}/feedback", data={"text": "La porte grince fort", "submission_id": submission}
+    )
+    reader_url = sent.headers["Location"]
+    reader = reader_url.rsplit("/", 1)[1]
+    assert b"survey-card" not in resident.get(reader_url).data  # not resolved yet: nothing to ask
+    with app.app_context(), app.extensions["portal.db"].session() as s:
+        item = s.scalars(select(Feedback).where(Feedback.text == "La porte grince fort")).one()
+        item.status, item.resolved_at = FeedbackStatus.RESOLVED, datetime.now(UTC)
+        item_id = item.id
+    assert b"survey-card" in resident.get(reader_url).data
+    action = f"/r/{token}/feedback/{reader}/survey"
+    assert resident.post(action, data={"score": "0"}).status_code == 400
+    assert (
+        app.test_client().post(f"/r/{token}/feedback/{'y' * 32}/survey", data={"score": "1"}).status_code
+        == 404
+    )
+    assert resident.post(action, data={"score": "1", "comment": "Toujours du bruit"}).status_code == 302
+    assert resident.post(action, data={"score": "1"}).status_code == 409  # once, however often it is posted
+    assert b"survey-card" not in resident.get(reader_url).data
+    with app.app_context(), app.extensions["portal.db"].session() as s:
+        response = s.scalars(
+            select(SurveyResponse).where(SurveyResponse.moment_key == f"feedback:{item_id}")
+        ).one()
+        assert (response.group, response.kind, response.moment) == (
+            Audience.RESIDENT,
+            SurveyKind.CSAT,
+            Moment.FEEDBACK_RESOLVED,
+        )
+        follow_up = s.scalars(select(FollowUp).where(FollowUp.response_id == response.id)).one()
+        assert (
+            follow_up.reason == "low_csat"
+        )  # a resident's CSAT 1 is called back too (if they left a contact)

@@ -105,6 +105,7 @@ class FeedbackReply(Base):
     author_group: Mapped[Audience] = mapped_column(enum_type(Audience))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    notified_at: Mapped[datetime | None]  # when the item's author was told (the notifier's marker)
 
     feedback: Mapped[Feedback] = relationship(back_populates="replies")
     author: Mapped[User | None] = relationship()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, utcnow
@@ -71,6 +71,10 @@ class Outage(Base):
     technician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     eta: Mapped[datetime | None]
     assigned_at: Mapped[datetime | None]
+    on_site_at: Mapped[datetime | None]  # a technician checked in on the asset while it was down
+    # notifications: when people were told it opened / closed (the notifier's markers)
+    opened_notified_at: Mapped[datetime | None]
+    closed_notified_at: Mapped[datetime | None]
 
     asset: Mapped[Asset] = relationship()
     technician: Mapped[User | None] = relationship()
@@ -108,6 +112,63 @@ class VisitStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class PlanKind(StrEnum):
+    """What triggers a plan's visits: the calendar, or the equipment's use."""
+
+    CALENDAR = "calendar"
+    USAGE = "usage"
+
+
+class IntervalUnit(StrEnum):
+    """The unit of a calendar plan's interval."""
+
+    DAYS = "days"
+    WEEKS = "weeks"
+    MONTHS = "months"  # same day of the month; the 31st becomes the month's last day
+
+
+class UsageMetric(StrEnum):
+    """Telemetry counters a usage-based plan can follow."""
+
+    TRIPS = "trips"
+    DOOR_CYCLES = "door_cycles"
+
+
+class MaintenancePlan(Base):
+    """A maintenance plan of one asset; it generates scheduled visits.
+
+    Calendar plans visit every ``interval`` days, weeks or months from ``first_due``;
+    usage plans every ``usage_interval``
+    trips or door cycles, read from telemetry. Visits start at ``start_hour`` (site time)
+    and last ``duration_minutes``."""
+
+    __tablename__ = "maintenance_plans"
+    __table_args__ = (
+        CheckConstraint("interval IS NULL OR interval > 0", name="interval_positive"),
+        CheckConstraint("usage_interval IS NULL OR usage_interval > 0", name="usage_positive"),
+        CheckConstraint("duration_minutes > 0", name="duration_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[PlanKind] = mapped_column(enum_type(PlanKind))
+    interval: Mapped[int | None]
+    interval_unit: Mapped[IntervalUnit | None] = mapped_column(enum_type(IntervalUnit))
+    usage_metric: Mapped[UsageMetric | None] = mapped_column(enum_type(UsageMetric))
+    usage_interval: Mapped[int | None]
+    visit_kind: Mapped[VisitKind] = mapped_column(enum_type(VisitKind), default=VisitKind.PREVENTIVE)
+    summary: Mapped[str] = mapped_column(String(300))  # what will be done
+    start_hour: Mapped[int] = mapped_column(default=9)
+    duration_minutes: Mapped[int] = mapped_column(default=120)
+    technician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    first_due: Mapped[date]  # the first visit's day (site calendar)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    asset: Mapped[Asset] = relationship()
+    technician: Mapped[User | None] = relationship()
+
+
 class Visit(Base):
     """A technician visit on an asset, planned or done."""
 
@@ -124,7 +185,23 @@ class Visit(Base):
     technician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     checked_in_at: Mapped[datetime | None]
     checked_out_at: Mapped[datetime | None]
-    report: Mapped[str | None] = mapped_column(Text)
+    report: Mapped[str | None] = mapped_column(Text)  # the work done
+    parts: Mapped[str | None] = mapped_column(Text)
+    findings: Mapped[str | None] = mapped_column(Text)
+    next_action: Mapped[str | None] = mapped_column(Text)  # next recommended action
+    plan_id: Mapped[int | None] = mapped_column(
+        ForeignKey("maintenance_plans.id", ondelete="SET NULL"), index=True
+    )
+    outage_id: Mapped[int | None] = mapped_column(ForeignKey("outages.id", ondelete="SET NULL"), index=True)
+    # an HOA president (or facility manager) asks to meet the technician on site
+    meet_requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    meet_requested_at: Mapped[datetime | None]
+    meet_note: Mapped[str | None] = mapped_column(String(500))
+    # notifications: when people were told it was scheduled / its report was available
+    scheduled_notified_at: Mapped[datetime | None]
+    report_notified_at: Mapped[datetime | None]
 
     asset: Mapped[Asset] = relationship()
-    technician: Mapped[User | None] = relationship()
+    technician: Mapped[User | None] = relationship(foreign_keys=[technician_id])
+    meet_requester: Mapped[User | None] = relationship(foreign_keys=[meet_requested_by])
+    plan: Mapped[MaintenancePlan | None] = relationship()

@@ -121,6 +121,18 @@ class TelemetryReader:
                     out[f].values.append(values[columns.index(f)])
         return [out[f] for f in fields]
 
+    def last_value(self, asset: str, field: str, at: datetime, lookback: timedelta) -> float | None:
+        """The last value of a numeric ``field`` at or before ``at`` (within ``lookback``), or None."""
+        rows = self.query(
+            f"SELECT last({_quote_field(field)}) FROM {MEASUREMENT} WHERE asset = $asset "  # noqa: S608 - identifiers allow-listed, values bound
+            "AND time <= $at AND time > $since",
+            {"asset": asset, "at": _rfc3339(at), "since": _rfc3339(at - lookback)},
+        )
+        if not rows or not rows[0].get("values"):
+            return None
+        value = rows[0]["values"][0][1]
+        return None if value is None else float(value)
+
     def count(self, measurement: str, field: str, asset: str | None = None) -> int:
         """How many points carry ``field`` in ``measurement`` (optionally for one asset)."""
         if measurement not in (MEASUREMENT, TEXT_MEASUREMENT, STATUS_MEASUREMENT, EVENT_MEASUREMENT):

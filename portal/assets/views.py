@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
 
-from portal.access import Scope
-from portal.assets import charts, dispatch, service
+from portal.access import NotVisible, Scope
+from portal.assets import charts, dispatch, service, timeline
 from portal.auth.scope import current_scope
 from portal.db import utcnow
 from portal.extensions import db_session, get_availability, get_fragments
 from portal.feedback import views as feedback_views
 from portal.i18n import locale_code
 from portal.live.page import page_config
-from portal.models import AssetKind, Outage, Site, StakeholderGroup
+from portal.live.server import announce, timeline_event
+from portal.maintenance.visits import repair_visit
+from portal.models import Asset, AssetKind, Outage, Site, StakeholderGroup
 from portal.web.fragments import Fragment
 
 bp = Blueprint("assets", __name__)
@@ -68,7 +72,12 @@ def home() -> ResponseReturnValue:
             )
             for b in items
         }
-        return render_template("hoa/home.html", buildings=items, now=now, live=live, boxes=boxes)
+        session = db_session()
+        assets = session.scalars(select(Asset).where(Asset.id.in_(ids)).options(joinedload(Asset.site)))
+        timelines = {a.id: timeline_context(session, a, now, quiet=True) for a in assets}
+        return render_template(
+            "hoa/home.html", buildings=items, now=now, live=live, boxes=boxes, timelines=timelines
+        )
     return portfolio()
 
 
@@ -204,6 +213,7 @@ def asset(asset_id: int) -> ResponseReturnValue:
     return render_template(
         "assets/asset.html",
         s=summary,
+        timeline=timeline_context(session, obj, now),
         outages=outages,
         faults=service.fault_counts(outages, now),
         visits=service.visit_history(session, obj.id, now),
@@ -241,6 +251,72 @@ def outages() -> ResponseReturnValue:
     return render_template("assets/outages.html", **page)
 
 
+def timeline_context(
+    session: Session, obj: Asset, now: datetime, resident: str | None = None, quiet: bool = False
+) -> dict[str, Any]:
+    """What ``assets/_timeline.html`` needs for the asset's current outage (no steps without one).
+
+    ``quiet`` renders nothing visible without an outage, only the place live updates fill."""
+    outage = timeline.current_outage(session, obj.id, now)
+    ctx: dict[str, Any] = {"steps": [], "asset_id": obj.id, "asset_name": obj.name, "tz": obj.site.timezone}
+    if outage is not None:
+        ctx = _outage_timeline(session, outage)
+    ctx["quiet"] = quiet
+    ctx["timeline_url"] = (
+        url_for("resident.timeline", token=resident)
+        if resident
+        else url_for("assets.asset_timeline", asset_id=obj.id, quiet=1 if quiet else None)
+    )
+    return ctx
+
+
+@bp.get("/assets/<int:asset_id>/timeline")
+@login_required
+def asset_timeline(asset_id: int) -> ResponseReturnValue:
+    """The asset's current repair-progress fragment, re-read by pages on live events."""
+    session = db_session()
+    obj = current_scope().get_asset(session, asset_id)
+    ctx = timeline_context(session, obj, utcnow(), quiet=request.args.get("quiet") == "1")
+    return render_template("assets/_timeline.html", **ctx)
+
+
+def _outage_in_scope(outage_id: int) -> Outage:
+    session = db_session()
+    outage = session.get(Outage, outage_id)
+    if outage is None or not current_scope().can_see_asset(session, outage.asset_id):
+        raise NotVisible
+    return outage
+
+
+@bp.get("/outages/<int:outage_id>")
+@login_required
+def outage_page(outage_id: int) -> ResponseReturnValue:
+    """One outage with its timeline, live."""
+    outage = _outage_in_scope(outage_id)
+    session = db_session()
+    ctx = _outage_timeline(session, outage)
+    live = page_config(assets=[outage.asset_id], tz=outage.asset.site.timezone)
+    return render_template("assets/outage.html", outage=outage, tl=ctx, live=live, now=utcnow())
+
+
+@bp.get("/outages/<int:outage_id>/timeline")
+@login_required
+def outage_timeline(outage_id: int) -> ResponseReturnValue:
+    """The timeline fragment, re-read by pages when a live event says it moved."""
+    outage = _outage_in_scope(outage_id)
+    return render_template("assets/_timeline.html", **_outage_timeline(db_session(), outage))
+
+
+def _outage_timeline(session: Session, outage: Outage) -> dict[str, Any]:
+    return {
+        "steps": timeline.steps(session, outage),
+        "asset_id": outage.asset_id,
+        "asset_name": outage.asset.name,
+        "tz": outage.asset.site.timezone,
+        "timeline_url": url_for("assets.outage_timeline", outage_id=outage.id),
+    }
+
+
 @bp.post("/outages/<int:outage_id>/assign")
 @login_required
 def assign(outage_id: int) -> ResponseReturnValue:
@@ -261,14 +337,18 @@ def assign(outage_id: int) -> ResponseReturnValue:
             raise dispatch.DispatchError(
                 gettext("Choose a technician and an arrival date and time.")
             ) from None
-        dispatch.assign_technician(session, outage_id=outage_id, by=current_user, technician_id=technician_id,
-                                   eta=eta, expected_technician_id=expected, now=utcnow())  # fmt: skip
+        outage = dispatch.assign_technician(session, outage_id=outage_id, by=current_user,
+                                            technician_id=technician_id, eta=eta,
+                                            expected_technician_id=expected, now=utcnow())  # fmt: skip
     except dispatch.DispatchError as exc:
         session.rollback()
         flash(str(exc.message), "error")
         if exc.status == 403:
             return render_template("error.html", status=403, message=str(exc.message)), 403
         return redirect(url_for("assets.outages"), 303)
+    repair_visit(session, outage)
+    session.commit()
+    announce(current_app, [timeline_event(outage)])
     get_fragments().clear()
     flash(gettext("Technician assigned."), "success")
     return redirect(url_for("assets.outages"))

@@ -10,9 +10,10 @@ lists what was refused. Events arrive as ``live`` messages (see :mod:`portal.liv
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, current_app, session
@@ -22,10 +23,11 @@ from sqlalchemy import select
 
 from config import Settings
 from portal.access import NotVisible, Scope, resident_asset
+from portal.db import utcnow
 from portal.extensions import db_session
-from portal.live.bridge import BrowserEvent, LiveBridge, SiteDirectory
+from portal.live.bridge import SOCKET_EVENT, BrowserEvent, LiveBridge, SiteDirectory, decode
 from portal.live.rooms import BadJoin, asset_room, decide_join, parse_ids
-from portal.models import Asset
+from portal.models import Asset, Outage
 
 logger = logging.getLogger(__name__)
 _RESIDENT_KEY = "live_resident_asset"
@@ -155,3 +157,31 @@ def init_app(app: Flask) -> SocketIO:
     sio.on_event("connect", on_connect)
     sio.on_event("join", on_join)
     return sio
+
+
+def announce(app: Flask, events: Iterable[Any]) -> None:
+    """Push events that this process caused (a check-in, a dispatch) to the rooms that may see
+    them, in the same shape as the ingester's events, and drop what they make stale.
+
+    With ``SOCKETIO_MESSAGE_QUEUE`` the emit reaches every process's browsers; without it,
+    this process's. Best effort: the database is already committed."""
+    directory = app.extensions.setdefault("portal.site_directory", _site_lookup(app))
+    forget = _forget_cached(app)
+    for raw in events:
+        payload = raw.to_json() if hasattr(raw, "to_json") else json.dumps(raw).encode()
+        try:
+            event = decode(payload, directory)
+            forget(event)
+            socketio_of(app).emit(SOCKET_EVENT, event.data, to=event.rooms, namespace="/")
+        except Exception:  # never fail the request that caused it
+            logger.exception("could not announce a live event")
+
+
+def timeline_event(outage: Outage) -> dict[str, Any]:
+    """A live event telling pages that an outage's timeline moved."""
+    return {
+        "type": "timeline",
+        "asset_id": outage.asset_id,
+        "outage_id": outage.id,
+        "ts": utcnow().isoformat(),
+    }

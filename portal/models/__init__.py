@@ -19,6 +19,7 @@ from portal.models.notifications import (
 from portal.models.operations import (
     AssetStatus,
     DetectedBy,
+    IntervalUnit,
     MaintenancePeriod,
     MaintenancePlan,
     OperatingState,

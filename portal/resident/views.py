@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from portal.access import resident_asset
 from portal.assets import service
+from portal.assets.views import timeline_context
 from portal.db import utcnow
 from portal.extensions import db_session
 from portal.feedback.views import box_context
@@ -35,4 +36,15 @@ def asset(token: str) -> ResponseReturnValue:
         fb=fb,
         survey=resident_question(obj),
         token=token,
+        timeline=timeline_context(session, obj, now, resident=token),
+    )
+
+
+@bp.get("/<token>/timeline")
+def timeline(token: str) -> ResponseReturnValue:
+    """The repair-progress fragment of the resident page (re-read on live events)."""
+    session = db_session()
+    obj = resident_asset(session, token)
+    return render_template(
+        "assets/_timeline.html", **timeline_context(session, obj, utcnow(), resident=token)
     )

@@ -91,12 +91,32 @@
     each('[data-live-count="feedback-unread"]', bump);
   }
 
+  var timelineTimers = {};
+  function refreshTimelines(id) {
+    each('[data-timeline-url][data-asset="' + id + '"]', function (el) {
+      clearTimeout(timelineTimers[id]);
+      timelineTimers[id] = setTimeout(function () {  // several events in a burst: one fetch
+        fetch(el.dataset.timelineUrl, { credentials: "same-origin", headers: { Accept: "text/html" } })
+          .then(function (r) { return r.ok ? r.text() : null; })
+          .then(function (html) {
+            if (!html) { return; }
+            var box = document.createElement("div");
+            box.innerHTML = html;
+            var fresh = box.querySelector("[data-timeline-url]");
+            if (fresh) { el.replaceWith(fresh); }
+          })
+          .catch(function () { /* the next event or reconnect tries again */ });
+      }, 150);
+    });
+  }
+
   function apply(ev) {
     if (!ev || (!ev.asset_id && ev.type !== "feedback")) { return; }
     if (ev.state) { applyStatus(ev.asset_id, ev.state, ev.ts, ev.fault); }
     if (ev.type === "outage_opened") { applyOutage(ev.asset_id, true, ev.ts); }
     if (ev.type === "outage_closed") { applyOutage(ev.asset_id, false); }
     if (ev.type === "feedback") { applyFeedback(ev.asset_id); }
+    if (ev.type === "timeline" || ev.type === "outage_opened" || ev.type === "outage_closed") { refreshTimelines(ev.asset_id); }
     document.dispatchEvent(new CustomEvent("portal:live", { detail: ev }));
     var log = document.getElementById("live-last");
     if (log) { log.textContent = fill(cfg.texts.updated, { time: fmtTime(new Date().toISOString()) }); }
@@ -110,6 +130,7 @@
         if (!body) { return; }
         var items = body.items || [body];
         items.forEach(function (it) {
+          refreshTimelines(it.id);
           applyStatus(it.id, it.status.state, it.status.since, it.status.fault_code);
           applyOutage(it.id, !!it.open_outage, it.open_outage && it.open_outage.started_at);
         });

@@ -1,0 +1,60 @@
+"""The public outage timeline ("track and trace"): detected → technician assigned (with ETA)
+→ on site → back in service → satisfaction asked.
+
+Each step is derived from the outage record and what followed it, never stored twice:
+detection from the outage's start and how it was detected, assignment from dispatch,
+*on site* from the technician's check-in, *back in service* from the outage's end, and
+*satisfaction asked* from its end too (residents are asked on the cabin page from then
+on, accounts on their next page), with the number of answers so far.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from portal.models import Outage, SurveyResponse
+
+STEPS = ("detected", "assigned", "on_site", "restored", "asked")
+RECENT = timedelta(days=7)  # a closed outage stays on the timeline this long
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step: done or not, when, and its detail (how detected, who, ETA, answers)."""
+
+    key: str
+    done: bool
+    at: datetime | None
+    detail: str | None = None
+    eta: datetime | None = None
+    count: int | None = None
+
+
+def steps(session: Session, outage: Outage) -> list[Step]:
+    """The five steps of ``outage``, in order; the first not done is the current one."""
+    answers = session.scalar(
+        select(func.count(SurveyResponse.id)).where(SurveyResponse.moment_key == f"outage:{outage.id}")
+    )
+    tech = outage.technician
+    return [
+        Step("detected", True, outage.started_at, outage.detected_by.value),
+        Step("assigned", outage.assigned_at is not None, outage.assigned_at,
+             tech.name.split()[0] if tech else None, outage.eta),
+        Step("on_site", outage.on_site_at is not None, outage.on_site_at),
+        Step("restored", outage.ended_at is not None, outage.ended_at),
+        Step("asked", outage.ended_at is not None, outage.ended_at, None, None, answers or 0),
+    ]  # fmt: skip
+
+
+def current_outage(session: Session, asset_id: int, now: datetime) -> Outage | None:
+    """The asset's open outage, else the one closed most recently within a week, else None."""
+    return session.scalar(
+        select(Outage)
+        .where(Outage.asset_id == asset_id, or_(Outage.ended_at.is_(None), Outage.ended_at >= now - RECENT))
+        .order_by(Outage.ended_at.is_(None).desc(), Outage.started_at.desc())
+        .limit(1)
+    )

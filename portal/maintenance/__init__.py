@@ -1,0 +1,1 @@
+"""Maintenance: plans that schedule visits, the technician visit life cycle, reports."""

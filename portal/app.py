@@ -74,6 +74,7 @@ def create_app(settings: Settings) -> Flask:
     from portal.auth.views import bp as auth_bp
     from portal.cli import register_cli
     from portal.feedback.views import bp as feedback_bp
+    from portal.maintenance.views import bp as maintenance_bp
     from portal.resident.views import bp as resident_bp
     from portal.satisfaction.views import bp as satisfaction_bp
 
@@ -83,6 +84,7 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(feedback_bp)
     app.register_blueprint(satisfaction_bp)
+    app.register_blueprint(maintenance_bp)
     i18n.init_app(app)
     filters.register(app)
     register_cli(app)

@@ -289,10 +289,14 @@ def schedule(
     *,
     horizon: timedelta = timedelta(days=60),
     usage: UsageSource | None = None,
+    only_asset: int | None = None,
 ) -> list[Visit]:
     """Create the visits active plans need within ``horizon`` (idempotent); returns the new ones."""
     created: list[Visit] = []
-    plans = list(session.scalars(select(MaintenancePlan).where(MaintenancePlan.active.is_(True))))
+    stmt = select(MaintenancePlan).where(MaintenancePlan.active.is_(True))
+    if only_asset is not None:
+        stmt = stmt.where(MaintenancePlan.asset_id == only_asset)
+    plans = list(session.scalars(stmt))
     for plan in plans:
         if plan.kind is PlanKind.CALENDAR:
             created.extend(_schedule_calendar(session, plan, now, horizon))
@@ -348,15 +352,8 @@ def _schedule_usage(
     )
     if pending is not None:
         return None  # one visit at a time: the counter restarts when it is done
-    done = session.scalar(
-        select(Visit.checked_out_at)
-        .where(Visit.plan_id == plan.id, Visit.status == VisitStatus.COMPLETED)
-        .order_by(Visit.checked_out_at.desc())
-        .limit(1)
-    )
     zone = ZoneInfo(plan.asset.site.timezone)
-    baseline = done or datetime.combine(plan.first_due, time(0), zone).astimezone(UTC)
-    status = usage_status(plan, plan.asset, baseline, now, usage)
+    status = usage_status(plan, plan.asset, last_done(session, plan, now), now, usage)
     if status is None or status.due is None:
         return None
     due = max(status.due, now.astimezone(zone).date())
@@ -367,6 +364,18 @@ def _schedule_usage(
         visit = _new_visit(plan, due + timedelta(days=1))
     session.add(visit)
     return visit
+
+
+def last_done(session: Session, plan: MaintenancePlan, now: datetime) -> datetime:
+    """When the plan's counter restarted: its last completed visit, else its first due day."""
+    done = session.scalar(
+        select(Visit.checked_out_at)
+        .where(Visit.plan_id == plan.id, Visit.status == VisitStatus.COMPLETED, Visit.checked_out_at <= now)
+        .order_by(Visit.checked_out_at.desc())
+        .limit(1)
+    )
+    zone = ZoneInfo(plan.asset.site.timezone)
+    return done or datetime.combine(plan.first_due, time(0), zone).astimezone(UTC)
 
 
 def plans_of(session: Session, asset_ids: Sequence[int]) -> list[MaintenancePlan]:

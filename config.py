@@ -97,6 +97,22 @@ class Settings(BaseSettings):
     ingest_metrics_port: int = Field(default=9108, ge=0, le=65535)
     ingest_dead_letter_size: int = Field(default=1_000, ge=10)
 
+    # --- notifications, e-mail and the worker (python -m portal.worker) --------
+    public_url: str = "http://127.0.0.1:5000"  # links in e-mails
+    smtp_host: str = ""  # empty: e-mails stay queued in the outbox
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "Equipment portal <portal@localhost>"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_max_attempts: int = Field(default=8, ge=1)
+    notify_quiet_minutes: int = Field(default=15, ge=0)  # repeats within this are grouped
+    notify_max_age_hours: int = Field(default=24, ge=1)  # older events are not told any more
+    notify_visit_notice_days: int = Field(default=14, ge=1)  # visits are announced this long ahead
+    worker_interval_s: float = Field(default=10.0, gt=0)
+    plan_horizon_days: int = Field(default=60, ge=7, le=400)  # plans schedule visits this far ahead
+    plan_interval_s: float = Field(default=600.0, gt=0)  # how often plans are scheduled
+
     @field_validator("default_locale")
     @classmethod
     def _locale(cls, value: str) -> str:

@@ -97,15 +97,21 @@ def main() -> int:
         env.setdefault("INGEST_METRICS_PORT", str(_port(9108)))
         port = int(os.environ.get("PORT") or _port(5000))
         base_url = f"http://127.0.0.1:{port}"
+        env.setdefault("PUBLIC_URL", base_url)
+        mail_port = 0
+        if "SMTP_HOST" not in os.environ:  # catch the portal's e-mails locally
+            mail_port = _port(1025)
+            env["SMTP_HOST"], env["SMTP_PORT"] = "127.0.0.1", str(mail_port)
         flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
         subprocess.run([*flask, "db", "upgrade"], env=env, cwd=ROOT, check=True)
         subprocess.run([*flask, "demo", "load", "--base-url", base_url], env=env, cwd=ROOT, check=True)
-        for name, cmd in _services(port):
+        for name, cmd in _services(port, mail_port):
             stack.spawn(name, cmd, env)
         print(
             f"\n  Portal:  {base_url}   (Ctrl-C stops everything)"
             f"\n  Broker:  {env['MQTT_URL']}   InfluxDB: {env['INFLUX_URL']}"
-            f"\n  Metrics: http://127.0.0.1:{env['INGEST_METRICS_PORT']}/metrics\n",
+            f"\n  Metrics: http://127.0.0.1:{env['INGEST_METRICS_PORT']}/metrics"
+            f"\n  E-mail:  {'kept in ' + str(VAR / 'mail') if mail_port else env['SMTP_HOST']}\n",
             flush=True,
         )
         while True:
@@ -123,14 +129,25 @@ def main() -> int:
         stack.stop()
 
 
-def _services(port: int) -> list[tuple[str, list[str]]]:
+def _services(port: int, mail_port: int = 0) -> list[tuple[str, list[str]]]:
     """The long-running processes of the system, in start order."""
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     portal = [gunicorn, "--workers", "2", "--threads", "128", "--bind", f"127.0.0.1:{port}",
               "--graceful-timeout", "5", "--access-logfile", "-", "wsgi:app"]  # fmt: skip
+    mail = [
+        sys.executable,
+        "-m",
+        "devstack.mailcatcher",
+        "--port",
+        str(mail_port),
+        "--dir",
+        str(VAR / "mail"),
+    ]
     return [
+        *([("mail", mail)] if mail_port else []),
         ("ingester", [sys.executable, "-m", "ingest"]),
         ("simulator", [sys.executable, "-m", "ingest.simulate", "--from-db"]),
+        ("worker", [sys.executable, "-m", "portal.worker"]),
         ("portal", portal),
     ]
 

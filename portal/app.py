@@ -75,6 +75,7 @@ def create_app(settings: Settings) -> Flask:
     from portal.cli import register_cli
     from portal.feedback.views import bp as feedback_bp
     from portal.maintenance.views import bp as maintenance_bp
+    from portal.notifications.views import bp as notifications_bp
     from portal.resident.views import bp as resident_bp
     from portal.satisfaction.views import bp as satisfaction_bp
 
@@ -85,6 +86,7 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(feedback_bp)
     app.register_blueprint(satisfaction_bp)
     app.register_blueprint(maintenance_bp)
+    app.register_blueprint(notifications_bp)
     i18n.init_app(app)
     filters.register(app)
     register_cli(app)

@@ -11,7 +11,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
@@ -160,16 +160,45 @@ class AvailabilityCache:
             self._entries.pop(asset_id, None)
 
 
-# --- service levers over a period (satisfaction drivers, KPI pages) ---------------------------
+# --- service KPIs and levers over a period (KPI page, satisfaction drivers) ------------------
+@dataclass
+class Tally:
+    """What one asset (or a sum of assets) did over a period: the raw material of the KPIs."""
+
+    assets: int = 0
+    scope: timedelta = timedelta()  # period minus planned maintenance
+    down: timedelta = timedelta()  # unplanned outage time within the scope
+    outages: int = 0
+    durations: list[timedelta] = field(default_factory=list)  # of outages closed in the period
+    responses: list[timedelta] = field(default_factory=list)  # detected → technician on site
+    visits_due: int = 0
+    visits_on_time: int = 0
+    feedback_times: list[timedelta] = field(default_factory=list)  # created → resolved
+    targets: list[float] = field(default_factory=list)  # contract availability targets
+    meeting_target: int = 0  # assets at or above their target
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(
+            self.assets + other.assets, self.scope + other.scope, self.down + other.down,
+            self.outages + other.outages, self.durations + other.durations, self.responses + other.responses,
+            self.visits_due + other.visits_due, self.visits_on_time + other.visits_on_time,
+            self.feedback_times + other.feedback_times, self.targets + other.targets,
+            self.meeting_target + other.meeting_target,
+        )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Levers:
-    """What the vendor controls, over one period and set of assets.
+    """Service KPIs of a set of assets over one period.
 
-    ``availability`` is time-weighted over the assets; ``mttr`` is the mean duration of
-    the outages closed in the period; ``callbacks_per_unit_year`` counts unplanned
-    outages per asset, scaled to a year; ``visits_on_time`` is the share of the visits
-    due in the period (not cancelled) whose technician checked in before the end of
-    the planned window; feedback figures count items resolved in the period."""
+    - ``availability``: time in service ÷ (time in scope − planned maintenance), time-weighted;
+    - ``mtbf``: in-service time ÷ unplanned outages (None without outages);
+    - ``mttr``: mean duration of the outages closed in the period;
+    - ``callbacks_per_unit_year``: unplanned outages per asset, scaled to a year;
+    - ``response_time``: mean of detected → technician on site, over outages with a check-in;
+    - ``visits_on_time``: share of the visits due in the period (not cancelled) whose
+      technician checked in before the end of the planned window;
+    - feedback: items on these assets resolved in the period, and the median time to resolve."""
 
     assets: int
     availability: float | None
@@ -180,6 +209,11 @@ class Levers:
     visits_on_time: float | None
     feedback_resolved: int
     feedback_median_resolution: timedelta | None
+    mtbf: timedelta | None = None
+    response_time: timedelta | None = None
+    responses: int = 0
+    target: float | None = None  # mean contract target of the assets
+    meeting_target: int = 0
 
 
 def _median(values: Sequence[timedelta]) -> timedelta | None:
@@ -190,47 +224,146 @@ def _median(values: Sequence[timedelta]) -> timedelta | None:
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
-def levers(session: Session, asset_ids: Sequence[int], start: datetime, end: datetime) -> Levers:
-    """The service levers of ``asset_ids`` over ``[start, end)`` (a handful of queries)."""
-    from portal.models import Feedback, Visit, VisitStatus  # local: keeps kpi's import surface small
+def _mean(values: Sequence[timedelta]) -> timedelta | None:
+    return sum(values, timedelta()) / len(values) if values else None
+
+
+def tallies(session: Session, asset_ids: Sequence[int], start: datetime, end: datetime) -> dict[int, Tally]:
+    """Each asset's tally over ``[start, end)`` (a handful of queries for any number of assets)."""
+    from portal.models import Asset, Feedback, Visit, VisitStatus  # local: keeps kpi's import surface small
 
     ids = list(asset_ids)
+    out = {a: Tally(assets=1) for a in ids}
     if not ids or end <= start:
-        return Levers(len(ids), None, 0, None, None, 0, None, 0, None)
+        return out
     windows = availability_windows(session, ids, [start], end)[start]
-    avail = combined_availability(windows.values(), end - start)
-    outages = sum(a.outages for a in windows.values())
-    closed = session.execute(
-        select(Outage.started_at, Outage.ended_at).where(
-            Outage.asset_id.in_(ids), Outage.ended_at >= start, Outage.ended_at < end
+    for chunk in range(0, len(ids), 500):
+        part = ids[chunk : chunk + 500]
+        for asset_id, target in session.execute(
+            select(Asset.id, Asset.availability_target).where(Asset.id.in_(part))
+        ):
+            out[asset_id].targets.append(float(target))
+        closed = session.execute(
+            select(Outage.asset_id, Outage.started_at, Outage.ended_at, Outage.on_site_at).where(
+                Outage.asset_id.in_(part), Outage.started_at < end,
+                or_(Outage.ended_at.is_(None), Outage.ended_at >= start),
+            )
+        )  # fmt: skip
+        for asset_id, began, ended, on_site in closed:
+            t = out[asset_id]
+            if ended is not None and start <= ended < end:
+                t.durations.append(ended - began)
+            if on_site is not None and start <= began < end:
+                t.responses.append(max(on_site - began, timedelta()))
+        visits = session.execute(
+            select(Visit.asset_id, Visit.scheduled_end, Visit.checked_in_at).where(
+                Visit.asset_id.in_(part), Visit.scheduled_end >= start, Visit.scheduled_end < end,
+                Visit.status != VisitStatus.CANCELLED,
+            )
+        )  # fmt: skip
+        for asset_id, due, arrived in visits:
+            out[asset_id].visits_due += 1
+            out[asset_id].visits_on_time += int(arrived is not None and arrived <= due)
+        resolved = session.execute(
+            select(Feedback.asset_id, Feedback.created_at, Feedback.resolved_at).where(
+                Feedback.asset_id.in_(part), Feedback.resolved_at >= start, Feedback.resolved_at < end
+            )
         )
-    ).all()
-    durations = [e - s for s, e in closed if e is not None]
-    mttr = sum(durations, timedelta()) / len(durations) if durations else None
-    years = (end - start) / timedelta(days=365)
-    callbacks = outages / len(ids) / years if years > 0 else None
-    visits = session.execute(
-        select(Visit.scheduled_end, Visit.checked_in_at).where(
-            Visit.asset_id.in_(ids),
-            Visit.scheduled_end >= start,
-            Visit.scheduled_end < end,
-            Visit.status != VisitStatus.CANCELLED,
-        )
-    ).all()
-    on_time = sum(1 for due, arrived in visits if arrived is not None and arrived <= due)
-    resolved = session.execute(
-        select(Feedback.created_at, Feedback.resolved_at).where(
-            Feedback.asset_id.in_(ids), Feedback.resolved_at >= start, Feedback.resolved_at < end
-        )
-    ).all()
+        for asset_id, created, done in resolved:
+            if asset_id in out and done is not None:
+                out[asset_id].feedback_times.append(done - created)
+    period = end - start
+    for asset_id, a in windows.items():
+        t = out[asset_id]
+        t.scope = period - a.maintenance
+        t.down = a.downtime
+        t.outages = a.outages
+        if a.percent is not None and t.targets and a.percent >= t.targets[0]:
+            t.meeting_target = 1
+    return out
+
+
+def summarise_tally(t: Tally, period: timedelta) -> Levers:
+    """The KPIs of a tally over a period of length ``period``."""
+    availability_ = 100.0 * (t.scope - t.down) / t.scope if t.scope > timedelta() else None
+    years = period / timedelta(days=365)
     return Levers(
-        assets=len(ids),
-        availability=avail,
-        outages=outages,
-        mttr=mttr,
-        callbacks_per_unit_year=callbacks,
-        visits_due=len(visits),
-        visits_on_time=100.0 * on_time / len(visits) if visits else None,
-        feedback_resolved=len(resolved),
-        feedback_median_resolution=_median([r - c for c, r in resolved if r is not None]),
+        assets=t.assets,
+        availability=availability_,
+        outages=t.outages,
+        mttr=_mean(t.durations),
+        callbacks_per_unit_year=t.outages / t.assets / years if t.assets and years > 0 else None,
+        visits_due=t.visits_due,
+        visits_on_time=100.0 * t.visits_on_time / t.visits_due if t.visits_due else None,
+        feedback_resolved=len(t.feedback_times),
+        feedback_median_resolution=_median(t.feedback_times),
+        mtbf=(t.scope - t.down) / t.outages if t.outages else None,
+        response_time=_mean(t.responses),
+        responses=len(t.responses),
+        target=sum(t.targets) / len(t.targets) if t.targets else None,
+        meeting_target=t.meeting_target,
     )
+
+
+def levers(session: Session, asset_ids: Sequence[int], start: datetime, end: datetime) -> Levers:
+    """The KPIs of ``asset_ids`` together over ``[start, end)``."""
+    total = sum(tallies(session, asset_ids, start, end).values(), Tally())
+    return summarise_tally(total, max(end - start, timedelta()))
+
+
+@dataclass(frozen=True)
+class KpiRow:
+    """One line of the KPI table: a customer, a site or an asset, with its KPIs."""
+
+    level: str  # "customer" | "site" | "asset"
+    id: int
+    name: str
+    levers: Levers
+    parent: int | None = None
+
+
+def kpi_table(
+    session: Session, assets: Sequence[tuple[int, str, int, str, int, str]], start: datetime, end: datetime
+) -> list[KpiRow]:
+    """Customers, their sites and their assets with KPIs, in that order, from
+    (asset id, asset name, site id, site name, customer id, customer name) rows."""
+    per_asset = tallies(session, [a[0] for a in assets], start, end)
+    period = end - start
+    sites: dict[int, Tally] = defaultdict(Tally)
+    customers: dict[int, Tally] = defaultdict(Tally)
+    names: dict[tuple[str, int], str] = {}
+    site_customer: dict[int, int] = {}
+    for asset_id, _name, site_id, site_name, customer_id, customer_name in assets:
+        sites[site_id] = sites[site_id] + per_asset[asset_id]
+        customers[customer_id] = customers[customer_id] + per_asset[asset_id]
+        names[("site", site_id)] = site_name
+        names[("customer", customer_id)] = customer_name
+        site_customer[site_id] = customer_id
+    rows: list[KpiRow] = []
+    for customer_id in sorted(customers, key=lambda c: names[("customer", c)]):
+        rows.append(KpiRow("customer", customer_id, names[("customer", customer_id)],
+                           summarise_tally(customers[customer_id], period)))  # fmt: skip
+        for site_id in sorted(
+            (s for s in sites if site_customer[s] == customer_id), key=lambda s: names[("site", s)]
+        ):
+            rows.append(
+                KpiRow(
+                    "site",
+                    site_id,
+                    names[("site", site_id)],
+                    summarise_tally(sites[site_id], period),
+                    customer_id,
+                )
+            )
+            for asset_id, asset_name, a_site, *_ in assets:
+                if a_site == site_id:
+                    rows.append(
+                        KpiRow(
+                            "asset",
+                            asset_id,
+                            asset_name,
+                            summarise_tally(per_asset[asset_id], period),
+                            site_id,
+                        )
+                    )
+    return rows

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
@@ -22,10 +22,11 @@ from portal.db import utcnow
 from portal.extensions import db_session, get_availability, get_fragments
 from portal.feedback import views as feedback_views
 from portal.i18n import locale_code
+from portal.kpi import kpi_table
 from portal.live.page import page_config
 from portal.live.server import announce, timeline_event
 from portal.maintenance.visits import repair_visit
-from portal.models import Asset, AssetKind, Outage, Site, StakeholderGroup
+from portal.models import Asset, AssetKind, Customer, Outage, Site, StakeholderGroup
 from portal.web.fragments import Fragment
 
 bp = Blueprint("assets", __name__)
@@ -315,6 +316,30 @@ def _outage_timeline(session: Session, outage: Outage) -> dict[str, Any]:
         "tz": outage.asset.site.timezone,
         "timeline_url": url_for("assets.outage_timeline", outage_id=outage.id),
     }
+
+
+KPI_PERIODS = {"30d": timedelta(days=30), "90d": timedelta(days=90), "365d": timedelta(days=365)}
+
+
+@bp.get("/kpis")
+@login_required
+def kpis() -> ResponseReturnValue:
+    """Service KPIs per customer, site and asset (facility managers and vendor staff)."""
+    if current_user.group not in (StakeholderGroup.VENDOR_STAFF, StakeholderGroup.FACILITY_MANAGER):
+        abort(403, gettext("Service KPIs are for vendor staff and facility managers."))
+    period = request.args.get("period") or "90d"
+    if period not in KPI_PERIODS:
+        abort(400, gettext("Unknown period %(value)s.", value=period[:10]))
+    session, now = db_session(), utcnow()
+    rows = session.execute(
+        select(Asset.id, Asset.name, Site.id, Site.name, Customer.id, Customer.name)
+        .join(Site, Asset.site_id == Site.id)
+        .join(Customer, Site.customer_id == Customer.id)
+        .where(current_scope().asset_filter())
+        .order_by(Customer.name, Site.name, Asset.name)
+    ).all()
+    table = kpi_table(session, [tuple(r) for r in rows], now - KPI_PERIODS[period], now)  # type: ignore[misc]
+    return render_template("assets/kpis.html", table=table, period=period, periods=list(KPI_PERIODS))
 
 
 @bp.post("/outages/<int:outage_id>/assign")

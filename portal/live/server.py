@@ -160,16 +160,24 @@ def init_app(app: Flask) -> SocketIO:
 
 
 def announce(app: Flask, events: Iterable[Any]) -> None:
-    """Push events that this process caused (a check-in, a dispatch) to the rooms that may see
-    them, in the same shape as the ingester's events, and drop what they make stale.
+    """Push events that this process caused (a check-in, a dispatch) to every browser allowed
+    to see them, in the same shape as the ingester's events.
 
-    With ``SOCKETIO_MESSAGE_QUEUE`` the emit reaches every process's browsers; without it,
-    this process's. Best effort: the database is already committed."""
+    When this process's bridge is connected, the events go out on the live MQTT topic, so
+    every portal process (each has a bridge) pushes them to its browsers and drops what
+    they make stale. Otherwise they are emitted from here. Best effort: the database is
+    already committed, and pages re-sync on reconnect."""
+    settings: Settings = app.config["SETTINGS"]
+    bridge = app.extensions.get("portal.live_bridge")
+    client = bridge.client if bridge is not None and bridge.connected.is_set() else None
     directory = app.extensions.setdefault("portal.site_directory", _site_lookup(app))
     forget = _forget_cached(app)
     for raw in events:
         payload = raw.to_json() if hasattr(raw, "to_json") else json.dumps(raw).encode()
         try:
+            if client is not None:
+                client.publish(f"{settings.mqtt_live_topic.rstrip('/')}/portal", payload, qos=1)
+                continue
             event = decode(payload, directory)
             forget(event)
             socketio_of(app).emit(SOCKET_EVENT, event.data, to=event.rooms, namespace="/")

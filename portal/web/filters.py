@@ -105,6 +105,14 @@ MOMENT_LABELS = {
     "feedback_resolved": lazy_gettext("after their feedback was resolved"),
     "periodic": lazy_gettext("periodic (NPS)"),
 }
+EVENT_LABELS = {
+    "outage_opened": lazy_gettext("An outage starts on my equipment"),
+    "outage_closed": lazy_gettext("My equipment is back in service"),
+    "visit_scheduled": lazy_gettext("A maintenance visit is planned"),
+    "report_available": lazy_gettext("A visit report is available"),
+    "feedback_reply": lazy_gettext("Someone replies to my feedback"),
+    "meet_request": lazy_gettext("Someone asks to meet me at a visit"),
+}
 
 # Plain-words sentences ({name}: the asset's name, {time}: when it started, site time).
 STATUS_SENTENCES = {
@@ -132,7 +140,7 @@ _TABLES = {
     "state": STATE_LABELS, "kind": KIND_LABELS, "visit": VISIT_KIND_LABELS, "fault": FAULT_LABELS,
     "feedback_status": FEEDBACK_STATUS_LABELS, "feedback_category": FEEDBACK_CATEGORY_LABELS,
     "audience": AUDIENCE_LABELS, "topic": TOPIC_LABELS, "relation": RELATION_LABELS,
-    "follow_up_status": FOLLOW_UP_STATUS_LABELS, "moment": MOMENT_LABELS,
+    "follow_up_status": FOLLOW_UP_STATUS_LABELS, "moment": MOMENT_LABELS, "event": EVENT_LABELS,
 }  # fmt: skip
 
 
@@ -156,6 +164,11 @@ def follow_up_status_label(status: str) -> str:
 def moment_label(moment: str) -> str:
     """Why a survey question was asked."""
     return _labelled("moment", moment)
+
+
+def event_label(event: str) -> str:
+    """A notification event type, in words."""
+    return _labelled("event", event)
 
 
 def number(value: float | None, digits: int = 1) -> str:
@@ -261,6 +274,6 @@ def register(app: Flask) -> None:
     """Install the filters on ``app``."""
     for f in (state_label, kind_label, visit_kind_label, fault_label, duration, age, local_time, percent,
               feedback_status_label, feedback_category_label, audience_label, topic_label, relation_label,
-              follow_up_status_label, moment_label, number):  # fmt: skip
+              follow_up_status_label, moment_label, number, event_label):  # fmt: skip
         app.add_template_filter(f)
     app.add_template_global(status_sentence)

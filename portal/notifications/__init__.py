@@ -1,0 +1,1 @@
+"""Notifications: the notifier (events → notifications), preferences, the centre, the e-mail outbox."""

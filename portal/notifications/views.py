@@ -1,0 +1,61 @@
+"""The notification centre and each user's choices of what reaches them, and how."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext
+from flask_login import current_user, login_required
+
+from portal.db import utcnow
+from portal.extensions import db_session
+from portal.models import Channel
+from portal.notifications import service
+
+bp = Blueprint("notifications", __name__, url_prefix="/notifications")
+
+
+@bp.app_template_global()
+def notifications_unread() -> int:
+    """Unread notifications of the current user (the header badge), read once per request."""
+    if not current_user.is_authenticated:
+        return 0
+    if "notifications_unread" not in g:
+        g.notifications_unread = service.unread_count(db_session(), current_user)
+    return g.notifications_unread  # type: ignore[no-any-return]
+
+
+@bp.get("")
+@login_required
+def centre() -> ResponseReturnValue:
+    """The user's notifications, latest first, unread marked."""
+    items = service.centre(db_session(), current_user)
+    return render_template("notifications/centre.html", items=items)
+
+
+@bp.post("/read")
+@login_required
+def read_all() -> ResponseReturnValue:
+    """Mark every notification read."""
+    session = db_session()
+    service.mark_all_read(session, current_user, utcnow())
+    session.commit()
+    return redirect(url_for("notifications.centre"))
+
+
+@bp.route("/preferences", methods=["GET", "POST"])
+@login_required
+def preferences() -> ResponseReturnValue:
+    """Per event type and channel: on or off."""
+    session = db_session()
+    if request.method == "POST":
+        service.save_preferences(session, current_user, request.form)
+        session.commit()
+        flash(gettext("Your choices were saved."), "success")
+        return redirect(url_for("notifications.preferences"))
+    return render_template(
+        "notifications/preferences.html",
+        prefs=service.preferences(session, current_user),
+        events=service.EVENTS_FOR[current_user.group],
+        channels=list(Channel),
+    )

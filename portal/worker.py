@@ -1,0 +1,113 @@
+"""The background worker: ``python -m portal.worker``.
+
+Every ``WORKER_INTERVAL_S`` it tells people what happened (the notifier) and sends the
+e-mails that are due (the outbox); every ``PLAN_INTERVAL_S`` it lets maintenance plans
+schedule their visits (usage plans read their counters from InfluxDB). Each step runs
+in its own transaction and logs, never kills the loop, on error. SIGTERM or SIGINT stops
+it after the current step. Several workers may run: every step is idempotent and each
+record is marked in the same transaction as what it caused.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from datetime import timedelta
+
+from config import Settings, load_settings
+from portal.db import Database, utcnow
+from portal.maintenance.plans import TelemetryUsage, schedule
+from portal.notifications.events import NotifierSettings, dispatch
+from portal.notifications.outbox import SmtpSettings, send_due
+from portal.telemetry import TelemetryReader
+
+logger = logging.getLogger(__name__)
+
+
+def notifier_settings(settings: Settings) -> NotifierSettings:
+    """The notifier's part of the settings."""
+    return NotifierSettings(
+        public_url=settings.public_url.rstrip("/"),
+        quiet=timedelta(minutes=settings.notify_quiet_minutes),
+        max_age=timedelta(hours=settings.notify_max_age_hours),
+        visit_notice=timedelta(days=settings.notify_visit_notice_days),
+    )
+
+
+def smtp_settings(settings: Settings) -> SmtpSettings:
+    """The outbox's part of the settings."""
+    return SmtpSettings(
+        host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_from,
+        username=settings.smtp_username, password=settings.smtp_password, starttls=settings.smtp_starttls,
+        max_attempts=settings.smtp_max_attempts,
+    )  # fmt: skip
+
+
+class Worker:
+    """One worker process's loop (tests drive :meth:`tick` directly)."""
+
+    def __init__(self, settings: Settings, db: Database, reader: TelemetryReader) -> None:
+        self.settings = settings
+        self.db = db
+        self.usage = TelemetryUsage(reader)
+        self.notifier = notifier_settings(settings)
+        self.smtp = smtp_settings(settings)
+        self.next_plans = 0.0
+        self.stop = threading.Event()
+
+    def tick(self) -> None:
+        """One round: plans when due, then notifications, then e-mails."""
+        if time.monotonic() >= self.next_plans:
+            self._step("plans", self._plans)
+            self.next_plans = time.monotonic() + self.settings.plan_interval_s
+        self._step("notifier", self._notify)
+        self._step("outbox", lambda: send_due(self.db.sessionmaker, self.smtp, utcnow()))
+
+    def _plans(self) -> None:
+        horizon = timedelta(days=self.settings.plan_horizon_days)
+        with self.db.session() as session:
+            schedule(session, utcnow(), horizon=horizon, usage=self.usage)
+
+    def _notify(self) -> None:
+        with self.db.session() as session:
+            dispatch(session, utcnow(), self.notifier)
+
+    @staticmethod
+    def _step(name: str, fn: object) -> None:
+        try:
+            fn()  # type: ignore[operator]
+        except Exception:
+            logger.exception("worker step %s failed; retrying next round", name)
+
+    def run(self) -> None:
+        """Loop until stopped."""
+        logger.info("worker started (every %.0f s; SMTP %s)", self.settings.worker_interval_s,
+                    self.smtp.host or "not configured: e-mails stay queued")  # fmt: skip
+        while not self.stop.is_set():
+            self.tick()
+            self.stop.wait(self.settings.worker_interval_s)
+        logger.info("worker stopped")
+
+
+def main() -> None:
+    """Entry point of ``python -m portal.worker``."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings()
+    db = Database(settings.database_url)
+    reader = TelemetryReader(
+        settings.influx_url, settings.influx_bucket, settings.influx_token, settings.influx_timeout_s
+    )
+    worker = Worker(settings, db, reader)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: worker.stop.set())
+    try:
+        worker.run()
+    finally:
+        reader.close()
+        db.dispose()
+
+
+if __name__ == "__main__":
+    main()

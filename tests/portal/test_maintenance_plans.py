@@ -29,9 +29,15 @@ from tests.portal.satisfaction_world import World, build_world
 
 def _plan(**kw: object) -> MaintenancePlan:
     values: dict[str, object] = {
-        "kind": PlanKind.CALENDAR, "interval": 1, "interval_unit": IntervalUnit.MONTHS, "summary": "Monthly",
-        "start_hour": 9, "duration_minutes": 120, "first_due": date(2026, 1, 31), "visit_kind": VisitKind.PREVENTIVE,
-    }  # fmt: skip
+        "kind": PlanKind.CALENDAR,
+        "interval": 1,
+        "interval_unit": IntervalUnit.MONTHS,
+        "summary": "Monthly",
+        "start_hour": 9,
+        "duration_minutes": 120,
+        "first_due": date(2026, 1, 31),
+        "visit_kind": VisitKind.PREVENTIVE,
+    }
     values.update(kw)
     return MaintenancePlan(**values)
 
@@ -39,20 +45,30 @@ def _plan(**kw: object) -> MaintenancePlan:
 def test_monthly_plans_keep_their_day_across_month_ends() -> None:
     plan = _plan(first_due=date(2026, 1, 31))
     assert due_days(plan, date(2026, 1, 1), date(2026, 6, 30)) == [
-        date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 31), date(2026, 4, 30), date(2026, 5, 31), date(2026, 6, 30),
-    ]  # fmt: skip
+        date(2026, 1, 31),
+        date(2026, 2, 28),
+        date(2026, 3, 31),
+        date(2026, 4, 30),
+        date(2026, 5, 31),
+        date(2026, 6, 30),
+    ]
     assert add_months(date(2027, 11, 30), 3, 31) == date(2028, 2, 29)  # a leap year
     quarterly = _plan(first_due=date(2026, 11, 30), interval=3)
     assert due_days(quarterly, date(2026, 11, 1), date(2027, 9, 1)) == [
-        date(2026, 11, 30), date(2027, 2, 28), date(2027, 5, 30), date(2027, 8, 30),
-    ]  # fmt: skip
+        date(2026, 11, 30),
+        date(2027, 2, 28),
+        date(2027, 5, 30),
+        date(2027, 8, 30),
+    ]
 
 
 def test_day_and_week_intervals() -> None:
     every_10_days = _plan(interval=10, interval_unit=IntervalUnit.DAYS, first_due=date(2026, 1, 25))
     assert due_days(every_10_days, date(2026, 2, 1), date(2026, 3, 1)) == [
-        date(2026, 2, 4), date(2026, 2, 14), date(2026, 2, 24),
-    ]  # fmt: skip
+        date(2026, 2, 4),
+        date(2026, 2, 14),
+        date(2026, 2, 24),
+    ]
     fortnightly = _plan(interval=2, interval_unit=IntervalUnit.WEEKS, first_due=date(2025, 1, 6))
     days = due_days(fortnightly, date(2026, 3, 1), date(2026, 3, 31))
     assert days == [date(2026, 3, 2), date(2026, 3, 16), date(2026, 3, 30)]
@@ -117,8 +133,16 @@ def _staff(session: Session, w: World) -> User:
 
 
 def _form(**kw: str) -> dict[str, str]:
-    form = {"kind": "calendar", "interval": "1", "interval_unit": "months", "summary": "Monthly check",
-            "first_due": "2026-01-31", "start_hour": "9", "duration_minutes": "120", "visit_kind": "preventive"}  # fmt: skip
+    form = {
+        "kind": "calendar",
+        "interval": "1",
+        "interval_unit": "months",
+        "summary": "Monthly check",
+        "first_due": "2026-01-31",
+        "start_hour": "9",
+        "duration_minutes": "120",
+        "visit_kind": "preventive",
+    }
     form.update(kw)
     return form
 
@@ -133,7 +157,7 @@ def test_calendar_plans_schedule_within_the_horizon_once(world: tuple[Session, W
         datetime(2026, 1, 31, 8, tzinfo=UTC),
         datetime(2026, 2, 28, 8, tzinfo=UTC),
         datetime(2026, 3, 31, 7, tzinfo=UTC),
-    ]  # fmt: skip  (09:00 Paris: winter, winter, summer)
+    ]  # 09:00 Paris: winter, winter, summer
     assert all(v.status is VisitStatus.SCHEDULED and v.summary == "Monthly check" for v in created)
     assert plans.schedule(session, NOW, horizon=timedelta(days=75)) == []  # idempotent
     later = plans.schedule(session, NOW + timedelta(days=40), horizon=timedelta(days=75))

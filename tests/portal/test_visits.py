@@ -44,9 +44,16 @@ def world(db: Database) -> Iterator[tuple[Session, World]]:
         asset = session.get(Asset, w.asset_a)
         assert asset is not None
         PATH.tracker.apply(  # the gateway said it works, the day before
-            session, asset.id, StatusUpdate(asset.mqtt_id, int((NOW - timedelta(days=1)).timestamp() * 1000),
-                                            OperatingState.IN_SERVICE, None), NOW - timedelta(days=1),
-        )  # fmt: skip
+            session,
+            asset.id,
+            StatusUpdate(
+                asset.mqtt_id,
+                int((NOW - timedelta(days=1)).timestamp() * 1000),
+                OperatingState.IN_SERVICE,
+                None,
+            ),
+            NOW - timedelta(days=1),
+        )
         yield session, w
 
 
@@ -61,9 +68,13 @@ def _visit(
 ) -> Visit:
     values: dict[str, object] = {"kind": VisitKind.PREVENTIVE, "summary": "Monthly", **kw}
     visit = Visit(
-        asset_id=w.asset_a, status=VisitStatus.SCHEDULED, scheduled_start=start,
-        scheduled_end=start + timedelta(hours=2), technician_id=tech or w.tech_a, **values,
-    )  # fmt: skip
+        asset_id=w.asset_a,
+        status=VisitStatus.SCHEDULED,
+        scheduled_start=start,
+        scheduled_end=start + timedelta(hours=2),
+        technician_id=tech or w.tech_a,
+        **values,
+    )
     session.add(visit)
     session.flush()
     return visit
@@ -131,8 +142,14 @@ def test_bad_moves_are_refused_and_change_nothing(world: tuple[Session, World], 
         from portal.auth.service import create_user
         from portal.models import StakeholderGroup
 
-        rival = create_user(session, email="rival@test.example", name="Rival", password="correct horse battery staple",
-                            group=StakeholderGroup.FIELD_TECHNICIAN, site_ids=[w.site_a])  # fmt: skip
+        rival = create_user(
+            session,
+            email="rival@test.example",
+            name="Rival",
+            password="correct horse battery staple",
+            group=StakeholderGroup.FIELD_TECHNICIAN,
+            site_ids=[w.site_a],
+        )
         with pytest.raises(other) as exc:
             _check_in(session, w, visit, user=rival.id)
         expected = 403
@@ -200,8 +217,14 @@ def test_a_repair_keeps_the_outage_open_until_the_technician_leaves(world: tuple
     asset = session.get(Asset, w.asset_a)
     assert asset is not None
     down_at = NOW - timedelta(hours=1)
-    PATH.tracker.apply(session, asset.id, StatusUpdate(asset.mqtt_id, int(down_at.timestamp() * 1000),
-                                                       OperatingState.OUT_OF_SERVICE, "door_lock"), down_at)  # fmt: skip
+    PATH.tracker.apply(
+        session,
+        asset.id,
+        StatusUpdate(
+            asset.mqtt_id, int(down_at.timestamp() * 1000), OperatingState.OUT_OF_SERVICE, "door_lock"
+        ),
+        down_at,
+    )
     outage = session.scalars(select(Outage).where(Outage.asset_id == asset.id)).one()
     assert [s.done for s in timeline.steps(session, outage)] == [True, False, False, False, False]
     outage.technician_id, outage.assigned_at, outage.eta = w.tech_a, NOW - timedelta(minutes=50), NOW
@@ -235,8 +258,13 @@ def test_a_reported_outage_is_closed_by_the_technician(world: tuple[Session, Wor
     assert outage.on_site_at == NOW
     events = _check_out(session, w, visit, NOW + timedelta(hours=1))
     assert outage.ended_at == NOW + timedelta(hours=1)
-    assert {"type": "outage_closed", "asset_id": w.asset_a, "outage_id": outage.id,
-            "ts": (NOW + timedelta(hours=1)).isoformat(), "state": "in_service"} in events  # fmt: skip
+    assert {
+        "type": "outage_closed",
+        "asset_id": w.asset_a,
+        "outage_id": outage.id,
+        "ts": (NOW + timedelta(hours=1)).isoformat(),
+        "state": "in_service",
+    } in events
 
 
 def test_leaving_it_out_of_service_opens_an_outage(world: tuple[Session, World]) -> None:

@@ -106,9 +106,8 @@ def _grouped(user: User, count: int, asset: Asset) -> str:
 
 def _outages_opened(session: Session, now: datetime, s: NotifierSettings) -> int:
     told = 0
-    for outage in session.scalars(
-        select(Outage).where(Outage.opened_notified_at.is_(None)).order_by(Outage.id)
-    ):
+    opened = select(Outage).where(Outage.opened_notified_at.is_(None), Outage.started_at <= now)
+    for outage in session.scalars(opened.order_by(Outage.id)):
         outage.opened_notified_at = now
         if now - outage.started_at > s.max_age:
             continue
@@ -138,7 +137,11 @@ def _outages_closed(session: Session, now: datetime, s: NotifierSettings) -> int
     told = 0
     stmt = (
         select(Outage)
-        .where(Outage.ended_at.is_not(None), Outage.closed_notified_at.is_(None))
+        .where(
+            Outage.ended_at <= now,
+            Outage.closed_notified_at.is_(None),
+            Outage.opened_notified_at.is_not(None),
+        )
         .order_by(Outage.id)
     )
     for outage in session.scalars(stmt):

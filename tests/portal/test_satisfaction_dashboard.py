@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from portal.access import Scope
 from portal.db import Database
-from portal.kpi import levers
+from portal.kpi import kpi_table, levers
 from portal.models import (
     Asset,
     Audience,
@@ -179,11 +179,13 @@ def test_levers_on_a_hand_computed_fixture(world: tuple[Session, World]) -> None
                 asset_id=w.asset_a,
                 started_at=start + timedelta(days=1),
                 ended_at=start + timedelta(days=1, hours=2),
+                on_site_at=start + timedelta(days=1, minutes=40),
             ),
             Outage(
                 asset_id=w.asset_a,
                 started_at=start + timedelta(days=5),
                 ended_at=start + timedelta(days=5, hours=4),
+                on_site_at=start + timedelta(days=5, minutes=80),
             ),
         ]
     )
@@ -221,6 +223,26 @@ def test_levers_on_a_hand_computed_fixture(world: tuple[Session, World]) -> None
     assert lv.callbacks_per_unit_year == pytest.approx(2 * 365 / 30)
     assert (lv.visits_due, lv.visits_on_time) == (4, 75.0)
     assert (lv.feedback_resolved, lv.feedback_median_resolution) == (2, timedelta(hours=6))
+    assert lv.mtbf == timedelta(hours=(720 - 6) / 2)  # in-service time ÷ outages
+    assert (lv.response_time, lv.responses) == (timedelta(minutes=60), 2)  # (40 + 80) / 2
+    assert (lv.target, lv.meeting_target) == (99.5, 0)  # 99.17 % is below the 99.5 % target
+    rows = kpi_table(
+        session,
+        [(w.asset_a, "A1", w.site_a, "Site A", w.customer_a, "Customer A"),
+         (w.asset_b, "B1", w.site_b, "Site B", w.customer_b, "Customer B")],
+        start,
+        end,
+    )  # fmt: skip
+    assert [(r.level, r.name) for r in rows] == [
+        ("customer", "Customer A"), ("site", "Site A"), ("asset", "A1"),
+        ("customer", "Customer B"), ("site", "Site B"), ("asset", "B1"),
+    ]  # fmt: skip
+    assert rows[0].levers.availability == lv.availability
+    assert (rows[5].levers.availability, rows[5].levers.mtbf, rows[5].levers.meeting_target) == (
+        100.0,
+        None,
+        1,
+    )
 
 
 @pytest.mark.parametrize(
@@ -274,6 +296,19 @@ def _rows(client: FlaskClient, path: str) -> list[dict[str, str]]:
     assert resp.status_code == 200
     assert resp.mimetype == "text/csv"
     return list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
+
+
+def test_kpi_page_per_group(app: Flask, login: Callable[[str], FlaskClient]) -> None:
+    staff = login("staff@demo.example").get("/kpis?period=365d")
+    assert staff.status_code == 200
+    assert staff.data.count(b'data-level="customer"') == 2
+    fm = login("fm@demo.example").get("/kpis")
+    assert fm.data.count(b'data-level="customer"') == 1
+    assert b"Habitat" not in fm.data
+    assert fm.data.count(b'data-kpi="mtbf"') == 1 + 2 + 16  # customer, 2 sites, 16 units
+    assert login("fm@demo.example").get("/kpis?period=2y").status_code == 400
+    assert login("hoa.tilleuls@demo.example").get("/kpis").status_code == 403
+    assert login("tech@demo.example").get("/kpis").status_code == 403
 
 
 def test_csv_exports_follow_scope_and_filters(app: Flask, login: Callable[[str], FlaskClient]) -> None:

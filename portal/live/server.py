@@ -128,7 +128,7 @@ def on_join(data: Any) -> dict[str, Any]:
     try:
         for room in decision.rooms:
             join_room(room)
-    except ValueError:  # the browser left (navigated away) while its join was being checked
+    except (ValueError, KeyError):  # the browser left (navigated away) while its join was being checked
         return {"ok": False, "error": "disconnected"}
     if decision.refused_assets or decision.refused_sites:
         logger.info("live: refused rooms assets=%s sites=%s", decision.refused_assets, decision.refused_sites)

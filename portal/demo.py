@@ -30,11 +30,15 @@ from portal.models import (
     DetectedBy,
     FeedbackCategory,
     FeedbackStatus,
+    IntervalUnit,
+    MaintenancePlan,
     OperatingState,
     Outage,
+    PlanKind,
     Site,
     SiteKind,
     StakeholderGroup,
+    UsageMetric,
     User,
     Visit,
     VisitKind,
@@ -227,6 +231,7 @@ def _create(session: Session, rng: random.Random, now: datetime) -> None:
     session.flush()
     answers = load_demo_surveys(session, rng, now)
     logger.info("demo: %d survey answers over the year", answers)
+    _maintenance(session, rng, now)
 
 
 # (device id or None for the site, author e-mail or None for a resident, site, hours ago,
@@ -350,6 +355,97 @@ def _history(session: Session, rng: random.Random, asset: Asset, zone: ZoneInfo,
                 report="All checks passed; door rollers cleaned and adjusted." if past else None,
             )
         )
+
+
+FINDINGS = [
+    "Slight wear on the landing door rollers.",
+    "Brake lining at 60 %; fine until the next inspection.",
+]
+NEXT_ACTIONS = ["Replace the car door belt at the next visit.", "Check the levelling at floor 3 again."]
+ROUTE = ("Tour Lumière", "Résidence Les Tilleuls", "Résidence Le Belvédère")  # the demo technician's sites
+
+
+def _maintenance(session: Session, rng: random.Random, now: datetime) -> None:
+    """Plans behind the monthly visits, the technician's route, reports, response times,
+    a visit today for the technician and an HOA president's request to meet them."""
+    tech = session.scalars(select(User).where(User.email == "tech@demo.example")).one()
+    hoa = session.scalars(select(User).where(User.email == "hoa.tilleuls@demo.example")).one()
+    assets = list(session.scalars(select(Asset).order_by(Asset.mqtt_id)))
+    for asset in assets:
+        zone = ZoneInfo(asset.site.timezone)
+        on_route = asset.site.name in ROUTE
+        visits = list(
+            session.scalars(select(Visit).where(Visit.asset_id == asset.id).order_by(Visit.scheduled_start))
+        )
+        plan = MaintenancePlan(
+            asset_id=asset.id, kind=PlanKind.CALENDAR, interval=1, interval_unit=IntervalUnit.MONTHS,
+            summary="Monthly preventive maintenance: doors, brakes, ropes, leveling", start_hour=9,
+            duration_minutes=120, first_due=visits[0].scheduled_start.astimezone(zone).date(),
+            technician_id=tech.id if on_route else None,
+        )  # fmt: skip
+        session.add(plan)
+        session.flush()
+        for visit in visits:
+            visit.plan_id = plan.id
+            visit.technician_id = tech.id if on_route else None
+            if visit.report and rng.random() < 0.25:
+                visit.parts = rng.choice(["2 door rollers", "car door belt", "landing door lock contact"])
+                visit.findings = rng.choice(FINDINGS)
+                visit.next_action = rng.choice(NEXT_ACTIONS)
+            visit.scheduled_notified_at = visit.report_notified_at = now  # history: nobody to tell
+        closed = select(Outage).where(Outage.asset_id == asset.id, Outage.ended_at.is_not(None))
+        for outage in session.scalars(closed):
+            arrival = outage.started_at + timedelta(minutes=rng.randint(25, 120))
+            if outage.ended_at is not None and arrival < outage.ended_at:
+                outage.on_site_at = arrival
+                outage.assigned_at = outage.started_at + timedelta(minutes=10)
+                outage.technician_id = tech.id if on_route else None
+    for code in ("ELV-0101", "ELV-0102"):
+        asset = next(a for a in assets if a.mqtt_id == code)
+        session.add(
+            MaintenancePlan(
+                asset_id=asset.id,
+                kind=PlanKind.USAGE,
+                usage_metric=UsageMetric.DOOR_CYCLES,
+                usage_interval=150_000,
+                summary="Door operator service (every 150,000 door cycles)",
+                start_hour=7,
+                duration_minutes=90,
+                first_due=(now - timedelta(days=20)).date(),
+                technician_id=tech.id,
+            )
+        )
+    lumiere = next(a for a in assets if a.mqtt_id == "ELV-0104")
+    start = now + timedelta(hours=1)
+    session.add(
+        Visit(
+            asset_id=lumiere.id,
+            kind=VisitKind.REPAIR,
+            status=VisitStatus.SCHEDULED,
+            technician_id=tech.id,
+            scheduled_start=start,
+            scheduled_end=start + timedelta(hours=2),
+            summary="Check the door re-opening sensor after tenants' complaints",
+        )
+    )
+    tilleuls = next(a for a in assets if a.mqtt_id == "ELV-0301")
+    day = (now + timedelta(days=2)).astimezone(ZoneInfo(tilleuls.site.timezone)).date()
+    begin = datetime.combine(day, time(10), ZoneInfo(tilleuls.site.timezone)).astimezone(UTC)
+    session.add(
+        Visit(
+            asset_id=tilleuls.id,
+            kind=VisitKind.INSPECTION,
+            status=VisitStatus.SCHEDULED,
+            technician_id=tech.id,
+            scheduled_start=begin,
+            scheduled_end=begin + timedelta(hours=2),
+            summary="Annual safety inspection with the inspection body",
+            meet_requested_by=hoa.id,
+            meet_requested_at=now - timedelta(hours=3),
+            meet_note="Je serai dans le hall ; code de la porte 4512B.",
+        )
+    )
+    session.flush()
 
 
 def _current_states(session: Session, now: datetime) -> None:

@@ -1,5 +1,6 @@
 """``make run``'s stack (``python -m devstack.run``): serves the portal with demo data,
-runs broker, InfluxDB, ingester and simulator, and leaves no process behind on Ctrl-C."""
+runs broker, InfluxDB, ingester, simulator, worker and a mail catcher, and leaves no process
+behind on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -64,8 +65,12 @@ def test_run_stack_serves_demo_and_stops_cleanly(tmp_path: Path) -> None:
         # the ingester receives the simulator's telemetry
         assert wait_for(lambda: "connected to" in (tmp_path / "run.log").read_text(), 30)
         assert wait_for(lambda: "simulating" in (tmp_path / "run.log").read_text(), 30)
+        # the worker tells people about the demo's open outages; the e-mails land in the local catcher
+        assert wait_for(lambda: "worker started" in (tmp_path / "run.log").read_text(), 30)
+        assert wait_for(lambda: "mail to fm@demo.example" in (tmp_path / "run.log").read_text(), 40)
+        assert list((tmp_path / "var" / "mail").glob("*.eml"))
         family = _children(proc.pid)
-        assert len(family) >= 5  # broker, influxd, ingester, simulator, gunicorn (+ worker)
+        assert len(family) >= 7  # broker, influxd, mail, ingester, simulator, worker, gunicorn
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 0

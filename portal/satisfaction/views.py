@@ -7,6 +7,7 @@ import csv
 import io
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,6 +23,7 @@ from flask import (
     request,
     url_for,
 )
+from flask import session as cookie_session
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
@@ -50,6 +52,8 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("satisfaction", __name__)
 BROWSER_COOKIE = "survey_browser"
 DISMISSED_COOKIE = "survey_dismissed"
+QUIET_KEY = "survey_quiet_until"
+QUIET_S = 300  # after finding nothing to ask, look again in five minutes
 SCALE = {SurveyKind.CSAT: range(1, 6), SurveyKind.CES: range(1, 8), SurveyKind.NPS: range(0, 11)}
 QUESTIONS = {
     Moment.OUTAGE_CLOSED: lazy_gettext("How easy was it to get this outage resolved?"),
@@ -118,6 +122,8 @@ def survey_prompt() -> Question | None:
         return None
     if "survey_prompt" in g:
         return g.survey_prompt  # type: ignore[no-any-return]
+    if cookie_session.get(QUIET_KEY, 0) > time.time():  # nothing to ask a moment ago: spare the queries
+        return None
     question = None
     try:
         with get_db().session() as session:
@@ -134,6 +140,8 @@ def survey_prompt() -> Question | None:
     except Exception:  # a survey must never break a page
         logger.exception("could not choose a survey question for user %s", current_user.id)
     g.survey_prompt = question
+    if question is None:
+        cookie_session[QUIET_KEY] = time.time() + QUIET_S
     return question
 
 

@@ -113,7 +113,7 @@ def _outages_opened(session: Session, now: datetime, s: NotifierSettings) -> int
             continue
         asset = outage.asset
         groups = (*CUSTOMER_SIDE, StakeholderGroup.FIELD_TECHNICIAN, StakeholderGroup.VENDOR_STAFF)
-        link = f"{s.public_url}/outages/{outage.id}"
+        link = f"/outages/{outage.id}"
 
         def build(user: User, asset: Asset = asset, outage: Outage = outage, link: str = link) -> Message:
             t = translator(user.locale)
@@ -128,7 +128,7 @@ def _outages_opened(session: Session, now: datetime, s: NotifierSettings) -> int
 
         told += notify_many(
             session, people_of_site(session, asset.site, groups), build, now, quiet=s.quiet,
-            grouped_title=lambda u, n, a=asset: _grouped(u, n, a),
+            base_url=s.public_url, grouped_title=lambda u, n, a=asset: _grouped(u, n, a),
         )  # fmt: skip
     return told
 
@@ -151,7 +151,7 @@ def _outages_closed(session: Session, now: datetime, s: NotifierSettings) -> int
         asset = outage.asset
         groups = (*CUSTOMER_SIDE, StakeholderGroup.FIELD_TECHNICIAN, StakeholderGroup.VENDOR_STAFF)
         down = _duration(outage.ended_at - outage.started_at)
-        link = f"{s.public_url}/outages/{outage.id}"
+        link = f"/outages/{outage.id}"
 
         def build(user: User, asset: Asset = asset, down: str = down, link: str = link) -> Message:
             t = translator(user.locale)
@@ -165,7 +165,7 @@ def _outages_closed(session: Session, now: datetime, s: NotifierSettings) -> int
 
         told += notify_many(
             session, people_of_site(session, asset.site, groups), build, now, quiet=s.quiet,
-            grouped_title=lambda u, n, a=asset: _grouped(u, n, a),
+            base_url=s.public_url, grouped_title=lambda u, n, a=asset: _grouped(u, n, a),
         )  # fmt: skip
     return told
 
@@ -186,7 +186,7 @@ def _visits_scheduled(session: Session, now: datetime, s: NotifierSettings) -> i
         if visit.scheduled_start <= now:
             continue
         asset, site = visit.asset, visit.asset.site
-        link = f"{s.public_url}/visits/{visit.id}"
+        link = f"/visits/{visit.id}"
 
         def build(user: User, visit: Visit = visit, asset: Asset = asset, link: str = link) -> Message:
             t = translator(user.locale)
@@ -219,6 +219,7 @@ def _visits_scheduled(session: Session, now: datetime, s: NotifierSettings) -> i
             build,
             now,
             quiet=s.quiet,
+            base_url=s.public_url,
             grouped_title=grouped,
         )
     return told
@@ -234,7 +235,7 @@ def _reports(session: Session, now: datetime, s: NotifierSettings) -> int:
         if visit.checked_out_at is None or now - visit.checked_out_at > s.max_age:
             continue
         asset = visit.asset
-        link = f"{s.public_url}/visits/{visit.id}"
+        link = f"/visits/{visit.id}"
 
         def build(user: User, visit: Visit = visit, asset: Asset = asset, link: str = link) -> Message:
             t = translator(user.locale)
@@ -247,7 +248,12 @@ def _reports(session: Session, now: datetime, s: NotifierSettings) -> int:
             )
 
         told += notify_many(
-            session, people_of_site(session, asset.site, CUSTOMER_SIDE), build, now, quiet=s.quiet
+            session,
+            people_of_site(session, asset.site, CUSTOMER_SIDE),
+            build,
+            now,
+            quiet=s.quiet,
+            base_url=s.public_url,
         )
     return told
 
@@ -263,7 +269,7 @@ def _replies(session: Session, now: datetime, s: NotifierSettings) -> int:
         if author is None or reply.author_id == author.id or now - reply.created_at > s.max_age:
             continue  # residents read answers through their link
         place = item.asset.name if item.asset else item.site.name
-        link = f"{s.public_url}/feedback/{item.id}"
+        link = f"/feedback/{item.id}"
 
         def build(user: User, reply: FeedbackReply = reply, place: str = place, link: str = link) -> Message:
             t = translator(user.locale)
@@ -275,7 +281,7 @@ def _replies(session: Session, now: datetime, s: NotifierSettings) -> int:
                 link,
             )
 
-        told += notify_many(session, [author], build, now, quiet=s.quiet)
+        told += notify_many(session, [author], build, now, quiet=s.quiet, base_url=s.public_url)
     return told
 
 
@@ -294,7 +300,7 @@ def _meet_requests(session: Session, now: datetime, s: NotifierSettings) -> int:
         seen = select(Notification.id).where(Notification.user_id == tech.id, Notification.group_key == key)
         if session.scalar(seen) is not None:
             continue
-        link = f"{s.public_url}/visits/{visit.id}"
+        link = f"/visits/{visit.id}"
 
         def build(user: User, visit: Visit = visit, key: str = key, link: str = link) -> Message:
             t = translator(user.locale)
@@ -312,5 +318,5 @@ def _meet_requests(session: Session, now: datetime, s: NotifierSettings) -> int:
                 link,
             )
 
-        told += notify_many(session, [tech], build, now, quiet=timedelta(0))
+        told += notify_many(session, [tech], build, now, quiet=timedelta(0), base_url=s.public_url)
     return told

@@ -151,10 +151,12 @@ def notify(
     quiet: timedelta,
     grouped_title: Callable[[int], str] | None = None,
     prefs: Mapping[tuple[EventType, Channel], bool] | None = None,
+    base_url: str = "",
 ) -> Notification | None:
     """Tell ``user`` (portal and/or e-mail per their preferences); group repeats within ``quiet``.
 
-    ``grouped_title(count)`` words an entry that stands for several events."""
+    ``grouped_title(count)`` words an entry that stands for several events. Links are
+    stored as paths; e-mails get them absolute, on ``base_url``."""
     if not user.is_active:
         return None
     prefs = prefs if prefs is not None else preferences(session, user)
@@ -184,7 +186,7 @@ def notify(
         session.execute(  # not yet sent: tell the latest; already sent: stay quiet
             update(OutboxEmail)
             .where(OutboxEmail.notification_id == recent.id, OutboxEmail.sent_at.is_(None))
-            .values(subject=recent.title, body=_email_body(recent.body, recent.link))
+            .values(subject=recent.title, body=_email_body(recent.body, recent.link, base_url))
         )
         session.flush()
         return recent
@@ -198,15 +200,15 @@ def notify(
         session.add(
             OutboxEmail(
                 notification_id=item.id, to_address=user.email, subject=message.title,
-                body=_email_body(message.body, message.link), created_at=now, next_attempt_at=now,
+                body=_email_body(message.body, message.link, base_url), created_at=now, next_attempt_at=now,
             )
         )  # fmt: skip
         session.flush()
     return item
 
 
-def _email_body(body: str, link: str | None) -> str:
-    return body + (f"\n\n{link}" if link else "")
+def _email_body(body: str, link: str | None, base_url: str) -> str:
+    return body + (f"\n\n{base_url}{link}" if link else "")
 
 
 def notify_many(
@@ -217,12 +219,16 @@ def notify_many(
     *,
     quiet: timedelta,
     grouped_title: Callable[[User, int], str] | None = None,
+    base_url: str = "",
 ) -> int:
     """:func:`notify` each user with a message built in their language; returns how many were told."""
     told = 0
     for user in users:
         titled = (lambda n, u=user: grouped_title(u, n)) if grouped_title else None
-        if notify(session, user, build(user), now, quiet=quiet, grouped_title=titled) is not None:
+        if (
+            notify(session, user, build(user), now, quiet=quiet, grouped_title=titled, base_url=base_url)
+            is not None
+        ):
             told += 1
     return told
 

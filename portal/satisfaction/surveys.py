@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from flask_babel import LazyString, lazy_gettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from portal.access import Scope
 from portal.models import (
@@ -109,6 +109,7 @@ def next_prompt(
         return None
     latest = session.scalar(
         select(SurveyPrompt)
+        .options(joinedload(SurveyPrompt.site), joinedload(SurveyPrompt.asset))
         .where(SurveyPrompt.user_id == user.id)
         .order_by(SurveyPrompt.created_at.desc())
         .limit(1)

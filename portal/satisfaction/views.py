@@ -31,7 +31,7 @@ from flask_login import current_user, login_required
 from portal.access import NotVisible, resident_asset
 from portal.auth.scope import current_scope
 from portal.db import utcnow
-from portal.extensions import db_session, get_db
+from portal.extensions import db_session
 from portal.feedback.service import hash_ip
 from portal.models import (
     Asset,
@@ -42,7 +42,6 @@ from portal.models import (
     Moment,
     StakeholderGroup,
     SurveyKind,
-    User,
 )
 from portal.satisfaction import dashboard, follow_ups, surveys
 from portal.satisfaction.charts import bars, line_chart
@@ -117,27 +116,31 @@ def _about(site_name: str | None, asset_name: str | None, at: datetime | None) -
 def survey_prompt() -> Question | None:
     """The question to show the current user on this page, if any (created here when due).
 
-    Uses its own short transaction, so rendering never commits the request's session."""
+    One query while a question waits (the usual case); a new prompt is committed at once
+    (GET pages have nothing else pending by the time they render)."""
     if not current_user.is_authenticated or request.method != "GET" or request.blueprint == "satisfaction":
         return None
+    if current_user.group is StakeholderGroup.VENDOR_STAFF:
+        return None  # never surveyed
     if "survey_prompt" in g:
         return g.survey_prompt  # type: ignore[no-any-return]
     if cookie_session.get(QUIET_KEY, 0) > time.time():  # nothing to ask a moment ago: spare the queries
         return None
     question = None
+    session, now = db_session(), utcnow()
     try:
-        with get_db().session() as session:
-            user = session.get(User, current_user.id)
-            if user is not None:
-                prompt = surveys.next_prompt(session, user, current_scope(), utcnow(), rules())
-                if prompt is not None:
-                    about = _about(
-                        prompt.site.name if prompt.site else None,
-                        prompt.asset.name if prompt.asset else None,
-                        prompt.moment_at if prompt.moment is not Moment.PERIODIC else None,
-                    )
-                    question = _question(prompt.id, prompt.kind, prompt.moment, about)
+        prompt = surveys.next_prompt(session, current_user, current_scope(), now, rules())
+        if session.dirty or (prompt is not None and prompt.created_at == now):
+            session.commit()  # a new prompt (flushed by next_prompt), or an expired one closed
+        if prompt is not None:
+            about = _about(
+                prompt.site.name if prompt.site else None,
+                prompt.asset.name if prompt.asset else None,
+                prompt.moment_at if prompt.moment is not Moment.PERIODIC else None,
+            )
+            question = _question(prompt.id, prompt.kind, prompt.moment, about)
     except Exception:  # a survey must never break a page
+        session.rollback()
         logger.exception("could not choose a survey question for user %s", current_user.id)
     g.survey_prompt = question
     if question is None:

@@ -71,10 +71,11 @@ def test_an_outage_tells_the_people_of_its_site_once(world: tuple[Session, World
         (note,) = _notes(session, user_id)
         assert note.event is EventType.OUTAGE_OPENED
         assert note.title == "Elevator 1 at Site A is out of service"
-        assert note.link == f"https://portal.example/outages/{outage.id}"
+        assert note.link == f"/outages/{outage.id}"
     assert _notes(session, w.fm_b) == []
     # e-mail per the groups' defaults: facility managers and HOA presidents, not staff or technicians
     assert {e.to_address for e in _emails(session)} == {"fm.a@test.example", "hoa.a@test.example"}
+    assert all(e.body.endswith(f"\n\nhttps://portal.example/outages/{outage.id}") for e in _emails(session))
     assert dispatch(session, NOW + timedelta(minutes=1), SETTINGS) == 0  # told once
     outage.ended_at = NOW + timedelta(hours=2)
     assert dispatch(session, NOW + timedelta(hours=2, minutes=1), SETTINGS) == 4

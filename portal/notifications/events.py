@@ -12,6 +12,7 @@ announced when they come within ``visit_notice`` of their day.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -38,6 +39,7 @@ from portal.notifications.service import N_, Message, notify_many, translator
 
 logger = logging.getLogger(__name__)
 CUSTOMER_SIDE = (StakeholderGroup.FACILITY_MANAGER, StakeholderGroup.HOA_PRESIDENT)
+OUTAGE_GROUPS = (*CUSTOMER_SIDE, StakeholderGroup.FIELD_TECHNICIAN, StakeholderGroup.VENDOR_STAFF)
 OPENED_BODY = N_(
     "Since %(time)s (%(fault)s). The service team has been told; follow the repair on the portal."
 )
@@ -112,7 +114,6 @@ def _outages_opened(session: Session, now: datetime, s: NotifierSettings) -> int
         if now - outage.started_at > s.max_age:
             continue
         asset = outage.asset
-        groups = (*CUSTOMER_SIDE, StakeholderGroup.FIELD_TECHNICIAN, StakeholderGroup.VENDOR_STAFF)
         link = f"/outages/{outage.id}"
 
         def build(user: User, asset: Asset = asset, outage: Outage = outage, link: str = link) -> Message:
@@ -126,11 +127,18 @@ def _outages_opened(session: Session, now: datetime, s: NotifierSettings) -> int
                 link,
             )  # fmt: skip
 
-        told += notify_many(
-            session, people_of_site(session, asset.site, groups), build, now, quiet=s.quiet,
-            base_url=s.public_url, grouped_title=lambda u, n, a=asset: _grouped(u, n, a),
-        )  # fmt: skip
+        told += _tell_outage(session, asset, build, now, s)
     return told
+
+
+def _tell_outage(
+    session: Session, asset: Asset, build: Callable[[User], Message], now: datetime, s: NotifierSettings
+) -> int:
+    """Tell everyone of the asset's site about one of its outages; repeats group per asset."""
+    return notify_many(
+        session, people_of_site(session, asset.site, OUTAGE_GROUPS), build, now, quiet=s.quiet,
+        base_url=s.public_url, grouped_title=lambda u, n: _grouped(u, n, asset),
+    )  # fmt: skip
 
 
 def _outages_closed(session: Session, now: datetime, s: NotifierSettings) -> int:
@@ -149,7 +157,6 @@ def _outages_closed(session: Session, now: datetime, s: NotifierSettings) -> int
         if outage.ended_at is None or now - outage.ended_at > s.max_age:
             continue
         asset = outage.asset
-        groups = (*CUSTOMER_SIDE, StakeholderGroup.FIELD_TECHNICIAN, StakeholderGroup.VENDOR_STAFF)
         down = _duration(outage.ended_at - outage.started_at)
         link = f"/outages/{outage.id}"
 
@@ -163,10 +170,7 @@ def _outages_closed(session: Session, now: datetime, s: NotifierSettings) -> int
                 link,
             )
 
-        told += notify_many(
-            session, people_of_site(session, asset.site, groups), build, now, quiet=s.quiet,
-            base_url=s.public_url, grouped_title=lambda u, n, a=asset: _grouped(u, n, a),
-        )  # fmt: skip
+        told += _tell_outage(session, asset, build, now, s)
     return told
 
 

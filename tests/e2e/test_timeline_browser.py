@@ -70,6 +70,14 @@ def test_resident_follows_the_repair_live(browser: Any, stack: Stack, artifacts_
     _step_done(resident, "asked")
     resident.screenshot(path=str(artifacts_dir / "timeline-resident-restored.png"), full_page=True)
 
+    # staff read the same timeline on the outage's own page
+    staff.goto(f"{stack.portal.url}/outages")
+    staff.locator("li", has_text=target.name).get_by_role("link", name=target.name).first.click()
+    staff.wait_for_load_state()
+    assert "/outages/" in staff.url
+    assert staff.locator('.timeline [data-done="true"]').count() == 5
+    staff.screenshot(path=str(artifacts_dir / "timeline-outage-page-staff.png"), full_page=True)
+
     # the technician writes the report; the HOA president can read it
     tech.goto(f"{stack.portal.url}/visits")
     tech.locator(".visit-card", has_text=target.name).get_by_role("link").last.click()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import LazyString, lazy_gettext
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from portal.models import (
@@ -55,6 +55,13 @@ def listing(status: FollowUpStatus | None = None) -> Select[tuple[FollowUp]]:
     if status is not None:
         stmt = stmt.where(FollowUp.status == status)
     return stmt
+
+
+def open_count(session: Session) -> int:
+    """How many follow-ups wait for someone to take them."""
+    return int(
+        session.scalar(select(func.count(FollowUp.id)).where(FollowUp.status == FollowUpStatus.OPEN)) or 0
+    )
 
 
 def get(session: Session, follow_up_id: int) -> FollowUp:

@@ -379,7 +379,7 @@ def board() -> ResponseReturnValue:
     }
     open_follow_ups = 0
     if follow_ups.is_staff(current_user):
-        open_follow_ups = len(list(session.scalars(follow_ups.listing(FollowUpStatus.OPEN))))
+        open_follow_ups = follow_ups.open_count(session)
     return render_template(
         "satisfaction/dashboard.html",
         board=built,

@@ -338,7 +338,9 @@ def test_csv_cells_never_run_as_formulas(app: Flask, login: Callable[[str], Flas
     with app.app_context():
         db = app.extensions["portal.db"]
         with db.session() as s:
-            r = s.scalars(select(SurveyResponse).where(SurveyResponse.comment.is_(None)).limit(1)).one()
+            # the newest answer: the export covers whole months up to today, whatever today is
+            newest = select(SurveyResponse).where(SurveyResponse.comment.is_(None))
+            r = s.scalars(newest.order_by(SurveyResponse.created_at.desc()).limit(1)).one()
             r.comment = '=HYPERLINK("http://evil.example","click")'
             rid = r.id
     try:

@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key"  # noqa: S105 - refused in production
-DEFAULT_DATABASE_URL = f"sqlite:///{ROOT / 'instance' / 'portal.db'}"
+DEFAULT_DATABASE_URL = f"sqlite:///{ROOT / 'instance' / 'fleet.db'}"
 
 
 class Profile(StrEnum):

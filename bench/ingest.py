@@ -29,10 +29,10 @@ from pathlib import Path
 from bench.mqtt_tools import asset_ids
 from config import ROOT
 from devstack.servers import Influxd, Mosquitto, free_port
+from fleet.db import Database
+from fleet.schema import upgrade
 from ingest.metrics import histogram_quantile
-from portal.db import Database
-from portal.schema import upgrade
-from portal.telemetry import TelemetryReader
+from portal.influxql import TelemetryReader
 from tests.ingest.conftest import add_assets
 
 DB = "bench"
@@ -157,7 +157,7 @@ def main() -> None:
     broker, influx = Mosquitto(tmp / "mosquitto"), Influxd(tmp / "influxd")
     broker.start()
     influx.start()
-    db_url = f"sqlite:///{tmp / 'portal.db'}"
+    db_url = f"sqlite:///{tmp / 'fleet.db'}"
     upgrade(db_url)
     db = Database(db_url)
     add_assets(db, asset_ids())

@@ -18,7 +18,7 @@ import time
 
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from ingest.mqtt import BrokerAddress, connect_properties, make_client
+from fleet.mqtt import BrokerAddress, connect_properties, make_client
 from ingest.publish import WindowedPublisher
 
 ASSETS = 100

@@ -47,9 +47,8 @@ from sqlalchemy import create_engine, text
 
 from config import ROOT
 from devstack.servers import Influxd, Mosquitto, free_port, port_open
-from portal.auth.passwords import hash_password
-from portal.db import Database
-from portal.models import (
+from fleet.db import Database
+from fleet.models import (
     Asset,
     AssetKind,
     AssetStatus,
@@ -64,7 +63,8 @@ from portal.models import (
     Visit,
     VisitKind,
 )
-from portal.schema import upgrade
+from fleet.schema import upgrade
+from portal.auth.passwords import hash_password
 
 PASSWORD = "bench-portal-2026"  # noqa: S105 - a throw-away benchmark account
 EMAIL = "fm.bench@example.com"

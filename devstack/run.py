@@ -84,7 +84,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _signal)
     signal.signal(signal.SIGINT, _signal)  # also when started with SIGINT ignored (background)
     env = dict(os.environ)
-    env.setdefault("DATABASE_URL", f"sqlite:///{VAR / 'portal.db'}")
+    env.setdefault("DATABASE_URL", f"sqlite:///{VAR / 'fleet.db'}")
     env.setdefault("SECRET_KEY", "dev-run-" + os.urandom(16).hex())
     try:
         if "MQTT_URL" not in os.environ:

@@ -38,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if all(ok for _, ok, _ in results) else 1
 
     if args.dead_letters:
+        from fleet.db import Database
         from ingest.deadletters import recent
-        from portal.db import Database
 
         db = Database(settings.database_url)
         with db.session() as session:

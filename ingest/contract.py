@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from portal.models import MQTT_ID_RE, OperatingState
+from fleet.models import MQTT_ID_RE, OperatingState
+from fleet.status import StatusUpdate
+from fleet.telemetry_schema import FIELD_RE
 
-FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 CODE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 MAX_STRING = 256
 MAX_BATCH = 1000
@@ -109,16 +110,6 @@ class Reading:
     ts_ms: int
     numbers: dict[str, float]
     texts: dict[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class StatusUpdate:
-    """A device-reported operating state."""
-
-    asset: str
-    ts_ms: int
-    state: OperatingState
-    fault: str | None
 
 
 @dataclass(frozen=True, slots=True)

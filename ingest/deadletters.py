@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from portal.db import utcnow
-from portal.models import DeadLetter
+from fleet.db import utcnow
+from fleet.models import DeadLetter
 
 logger = logging.getLogger(__name__)
 PAYLOAD_KEEP = 1024

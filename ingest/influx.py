@@ -19,6 +19,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
 from config import Settings
+from fleet.telemetry_schema import auth_headers
 
 logger = logging.getLogger(__name__)
 IDENT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -48,14 +49,6 @@ class Writer(Protocol):
         """Release connections."""
 
 
-def _auth_headers(token: str) -> dict[str, str]:
-    if not token:
-        return {}
-    if ":" in token:  # v1 "user:password"
-        return urllib3.make_headers(basic_auth=token)
-    return {"Authorization": f"Token {token}"}
-
-
 def _classify(status: int, body: str) -> Exception:
     text = body.strip()[:300]
     if status in (400, 413, 422):
@@ -74,7 +67,7 @@ class V1Writer:
         self.database = database
         self.retention_days = retention_days
         self.write_url = f"{self.url}/write?{urlencode({'db': database, 'precision': 'ms'})}"
-        self.headers = {"Content-Type": "text/plain; charset=utf-8", **_auth_headers(token)}
+        self.headers = {"Content-Type": "text/plain; charset=utf-8", **auth_headers(token)}
         self.http = urllib3.PoolManager(
             num_pools=2, maxsize=4, timeout=urllib3.Timeout(connect=2.0, read=timeout_s), retries=False
         )

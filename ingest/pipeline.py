@@ -18,15 +18,16 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import DBAPIError
 
+from fleet.db import Database
+from fleet.live import LiveEvent
+from fleet.status import StatusTracker
+from fleet.telemetry_schema import EVENT_MEASUREMENT, MEASUREMENT, STATUS_MEASUREMENT, TEXT_MEASUREMENT
 from ingest.contract import Contract, Event, GatewayPresence, Invalid, Reading, Reason, StatusUpdate
 from ingest.deadletters import DeadLetters, Rejected
 from ingest.influx import RejectedWrite, RetryableWrite, Writer
 from ingest.lineprotocol import line, numeric_line, point_prefix
 from ingest.metrics import Metrics
 from ingest.registry import AssetRegistry
-from ingest.status import LiveEvent, StatusTracker
-from portal.db import Database
-from portal.telemetry import EVENT_MEASUREMENT, MEASUREMENT, STATUS_MEASUREMENT, TEXT_MEASUREMENT
 
 logger = logging.getLogger(__name__)
 

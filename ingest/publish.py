@@ -12,7 +12,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from ingest.mqtt import BrokerAddress, connect_properties, make_client
+from fleet.mqtt import BrokerAddress, connect_properties, make_client
 
 logger = logging.getLogger(__name__)
 

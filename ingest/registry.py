@@ -7,8 +7,8 @@ import time
 
 from sqlalchemy import select
 
-from portal.db import Database
-from portal.models import Asset
+from fleet.db import Database
+from fleet.models import Asset
 
 logger = logging.getLogger(__name__)
 

@@ -26,15 +26,16 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from config import Settings
+from fleet.db import Database, make_engine
+from fleet.live import LiveEvent, announce
+from fleet.mqtt import BrokerAddress, connect_properties, make_client
+from fleet.status import StatusTracker
 from ingest.contract import Contract
 from ingest.deadletters import DeadLetters
 from ingest.influx import Writer, make_writer, redact
 from ingest.metrics import Metrics
-from ingest.mqtt import BrokerAddress, connect_properties, make_client
 from ingest.pipeline import Inbound, Pipeline, Stopped
 from ingest.registry import AssetRegistry
-from ingest.status import LiveEvent, StatusTracker
-from portal.db import Database, make_engine
 
 logger = logging.getLogger(__name__)
 SESSION_EXPIRY_S = 7 * 24 * 3600
@@ -46,7 +47,7 @@ def ingest_database(url: str) -> Database:
     """A :class:`Database` whose SQLite transactions take the write lock up front.
 
     With several ingesters on one SQLite file, ``BEGIN IMMEDIATE`` avoids snapshot
-    conflicts; PostgreSQL uses row locks instead (see :mod:`ingest.status`).
+    conflicts; PostgreSQL uses row locks instead (see :mod:`fleet.status`).
     """
     db = Database(url)
     if db.engine.dialect.name == "sqlite":
@@ -194,9 +195,9 @@ class Ingester:
 
     def publish_live(self, events: list[LiveEvent]) -> None:
         """Publish outage and status changes for the portal's live push."""
+        announce(self.client, self.settings.mqtt_live_topic, events)
         for ev in events:
-            self.client.publish(f"{self.settings.mqtt_live_topic}/{ev.asset}", ev.to_json(), qos=1)
-            self.metrics.live_events.labels(ev.type).inc()
+            self.metrics.live_events.labels(ev.kind.value).inc()
 
     def _work(self) -> None:
         try:
@@ -320,7 +321,7 @@ def check(settings: Settings, timeout: float = 5.0) -> list[tuple[str, bool, str
         engine = make_engine(settings.database_url)
         from sqlalchemy import func, select
 
-        from portal.models import Asset
+        from fleet.models import Asset
 
         with engine.connect() as conn:
             count = conn.execute(select(func.count(Asset.id))).scalar_one()

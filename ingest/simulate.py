@@ -211,8 +211,8 @@ def specs_from_db(database_url: str) -> list[AssetSpec]:
     """Elevators and escalators registered in the business database, with their last known state."""
     from sqlalchemy import select
 
-    from portal.db import Database
-    from portal.models import Asset, AssetKind, AssetStatus, Site, SiteKind
+    from fleet.db import Database
+    from fleet.models import Asset, AssetKind, AssetStatus, Site, SiteKind
 
     db = Database(database_url)
     with db.session() as s:

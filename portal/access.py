@@ -1,7 +1,7 @@
 """The access rule, in one place: who may see which customers, sites and assets.
 
 Every view, API endpoint and live channel asks this module. A principal is either a
-logged-in :class:`~portal.models.User` or an anonymous resident holding one asset's
+logged-in :class:`~fleet.models.User` or an anonymous resident holding one asset's
 link. Objects outside a principal's scope are reported as *not found*
 (:class:`NotVisible`), never as forbidden, so their existence does not leak.
 
@@ -23,7 +23,7 @@ from typing import TypeVar
 from sqlalchemy import ColumnElement, Select, false, select, true
 from sqlalchemy.orm import Session
 
-from portal.models import Asset, Customer, Site, StakeholderGroup, User
+from fleet.models import Asset, Customer, Site, StakeholderGroup, User
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -15,14 +15,14 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from config import ROOT, Settings
+from fleet.db import Database
+from fleet.models import User
 from portal import i18n
 from portal.access import NotVisible
-from portal.db import Database
 from portal.extensions import csrf, db_session, get_fragments, login_manager
+from portal.influxql import TelemetryReader
 from portal.kpi import AvailabilityCache
 from portal.live import server as live_server
-from portal.models import User
-from portal.telemetry import TelemetryReader
 from portal.web import filters
 from portal.web.fragments import FragmentCache
 
@@ -53,11 +53,11 @@ def create_app(settings: Settings) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
     db = Database(settings.database_url, echo=settings.database_echo)
-    app.extensions["portal.db"] = db
+    app.extensions["fleet.db"] = db
     app.teardown_appcontext(lambda _exc: db.scoped.remove())
     app.extensions["portal.availability"] = AvailabilityCache(settings.availability_cache_s)
     app.extensions["portal.fragments"] = FragmentCache(settings.page_cache_s)
-    app.extensions["portal.telemetry"] = TelemetryReader(
+    app.extensions["portal.influxql"] = TelemetryReader(
         settings.influx_url, settings.influx_bucket, settings.influx_token, settings.influx_timeout_s
     )
 

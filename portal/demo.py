@@ -16,12 +16,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.auth.service import create_user
-from portal.db import utcnow
-from portal.feedback.service import FeedbackInput, new_submission_id
-from portal.feedback.service import reply as feedback_reply
-from portal.feedback.service import submit as submit_feedback
-from portal.models import (
+from fleet.db import utcnow
+from fleet.models import (
     Asset,
     AssetKind,
     AssetStatus,
@@ -44,6 +40,10 @@ from portal.models import (
     VisitKind,
     VisitStatus,
 )
+from portal.auth.service import create_user
+from portal.feedback.service import FeedbackInput, new_submission_id
+from portal.feedback.service import reply as feedback_reply
+from portal.feedback.service import submit as submit_feedback
 from portal.satisfaction.demo import load_demo_surveys
 
 logger = logging.getLogger(__name__)

@@ -7,9 +7,9 @@ from flask_login import LoginManager
 from flask_wtf import CSRFProtect
 from sqlalchemy.orm import Session
 
-from portal.db import Database
+from fleet.db import Database
+from portal.influxql import TelemetryReader
 from portal.kpi import AvailabilityCache
-from portal.telemetry import TelemetryReader
 from portal.web.fragments import FragmentCache
 
 login_manager = LoginManager()
@@ -18,7 +18,7 @@ csrf = CSRFProtect()
 
 def get_db() -> Database:
     """The application's :class:`Database`."""
-    return current_app.extensions["portal.db"]  # type: ignore[no-any-return]
+    return current_app.extensions["fleet.db"]  # type: ignore[no-any-return]
 
 
 def db_session() -> Session:
@@ -28,7 +28,7 @@ def db_session() -> Session:
 
 def get_telemetry() -> TelemetryReader:
     """The application's telemetry reader (InfluxQL over ``/query``)."""
-    return current_app.extensions["portal.telemetry"]  # type: ignore[no-any-return]
+    return current_app.extensions["portal.influxql"]  # type: ignore[no-any-return]
 
 
 def get_fragments() -> FragmentCache:

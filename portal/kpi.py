@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from portal.models import MaintenancePeriod, Outage
+from fleet.models import MaintenancePeriod, Outage
 
 Interval = tuple[datetime, datetime]
 
@@ -230,7 +230,7 @@ def _mean(values: Sequence[timedelta]) -> timedelta | None:
 
 def tallies(session: Session, asset_ids: Sequence[int], start: datetime, end: datetime) -> dict[int, Tally]:
     """Each asset's tally over ``[start, end)`` (a handful of queries for any number of assets)."""
-    from portal.models import Asset, Feedback, Visit, VisitStatus  # local: keeps kpi's import surface small
+    from fleet.models import Asset, Feedback, Visit, VisitStatus  # local: keeps kpi's import surface small
 
     ids = list(asset_ids)
     out = {a: Tally(assets=1) for a in ids}

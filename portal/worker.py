@@ -17,11 +17,11 @@ import time
 from datetime import timedelta
 
 from config import Settings, load_settings
-from portal.db import Database, utcnow
+from fleet.db import Database, utcnow
+from portal.influxql import TelemetryReader
 from portal.maintenance.plans import TelemetryUsage, schedule
 from portal.notifications.events import NotifierSettings, dispatch
 from portal.notifications.outbox import SmtpSettings, send_due
-from portal.telemetry import TelemetryReader
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from sqlalchemy.engine import make_url
 
 from config import Settings
 from devstack.servers import Influxd, Mosquitto, Postgres, ServerError, VictoriaMetrics, port_open
-from portal.db import Database
-from portal.schema import upgrade
+from fleet.db import Database
+from fleet.schema import upgrade
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -104,7 +104,7 @@ def fresh_postgres_database(server_url: str) -> Iterator[str]:
 def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """URL of an empty database, once on SQLite and once on PostgreSQL."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'portal.db'}"
+        yield f"sqlite:///{tmp_path / 'fleet.db'}"
     else:
         with fresh_postgres_database(request.getfixturevalue("postgres_server")) as url:
             yield url
@@ -134,7 +134,7 @@ def _load_demo(url: str) -> str:
 def demo_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated database with the demo data, on SQLite and on PostgreSQL (per module)."""
     if request.param == "sqlite":
-        yield _load_demo(f"sqlite:///{tmp_path_factory.mktemp('demo') / 'portal.db'}")
+        yield _load_demo(f"sqlite:///{tmp_path_factory.mktemp('demo') / 'fleet.db'}")
         return
     with fresh_postgres_database(request.getfixturevalue("postgres_server")) as url:
         yield _load_demo(url)
@@ -143,7 +143,7 @@ def demo_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
 @pytest.fixture(scope="module")
 def sqlite_demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A migrated SQLite database with the demo data (per module)."""
-    return _load_demo(f"sqlite:///{tmp_path_factory.mktemp('demo-sqlite') / 'portal.db'}")
+    return _load_demo(f"sqlite:///{tmp_path_factory.mktemp('demo-sqlite') / 'fleet.db'}")
 
 
 # --- real servers for ingest and end-to-end tests ------------------------------------------

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from fleet.models import Customer, Feedback, Outage, Site, User, Visit
 from portal.assets.service import AssetSummary
-from portal.models import Customer, Feedback, Outage, Site, User, Visit
 
 
 def _ts(value: datetime | None) -> str | None:

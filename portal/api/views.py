@@ -9,16 +9,16 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
+from fleet.db import utcnow
+from fleet.models import Feedback
 from portal.access import NotVisible, resident_asset
 from portal.api import serializers as ser
 from portal.api.openapi import spec
 from portal.assets import charts, service
 from portal.auth.scope import current_scope
-from portal.db import utcnow
 from portal.extensions import db_session, get_telemetry
 from portal.feedback import service as feedback_service
-from portal.models import Feedback
-from portal.telemetry import TelemetryError
+from portal.influxql import TelemetryError
 
 logger = logging.getLogger(__name__)
 MAX_IDS = 1000

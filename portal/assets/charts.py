@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from flask_babel import LazyString, lazy_gettext
 
-from portal.telemetry import Series
+from portal.influxql import Series
 
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 MAX_POINTS = 720
@@ -41,7 +41,7 @@ CHARTS: tuple[ChartSpec, ...] = (
 
 
 class SeriesReader(Protocol):
-    """What charts need from :class:`portal.telemetry.TelemetryReader`."""
+    """What charts need from :class:`portal.influxql.TelemetryReader`."""
 
     def series(
         self,

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from portal.models import Outage, StakeholderGroup, User
+from fleet.models import Outage, StakeholderGroup, User
 
 logger = logging.getLogger(__name__)
 MAX_AHEAD = timedelta(days=7)

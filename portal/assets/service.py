@@ -14,9 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
-from portal.access import Scope
-from portal.kpi import Availability, AvailabilityCache, combined_availability
-from portal.models import (
+from fleet.models import (
     Age,
     Asset,
     AssetKind,
@@ -31,6 +29,8 @@ from portal.models import (
     VisitStatus,
     age_between,
 )
+from portal.access import Scope
+from portal.kpi import Availability, AvailabilityCache, combined_availability
 
 
 @dataclass(frozen=True)

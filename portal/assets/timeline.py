@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from portal.models import Outage, SurveyResponse
+from fleet.models import Outage, SurveyResponse
 
 STEPS = ("detected", "assigned", "on_site", "restored", "asked")
 RECENT = timedelta(days=7)  # a closed outage stays on the timeline this long

@@ -15,10 +15,11 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from fleet.db import utcnow
+from fleet.models import Asset, AssetKind, Customer, Outage, Site, StakeholderGroup
 from portal.access import NotVisible, Scope
 from portal.assets import charts, dispatch, service, timeline
 from portal.auth.scope import current_scope
-from portal.db import utcnow
 from portal.extensions import db_session, get_availability, get_fragments
 from portal.feedback import views as feedback_views
 from portal.i18n import locale_code
@@ -26,7 +27,6 @@ from portal.kpi import kpi_table
 from portal.live.page import page_config
 from portal.live.server import announce, timeline_event
 from portal.maintenance.visits import repair_visit
-from portal.models import Asset, AssetKind, Customer, Outage, Site, StakeholderGroup
 from portal.web.fragments import Fragment
 
 bp = Blueprint("assets", __name__)
@@ -373,7 +373,7 @@ def assign(outage_id: int) -> ResponseReturnValue:
         return redirect(url_for("assets.outages"), 303)
     repair_visit(session, outage)
     session.commit()
-    announce(current_app, [timeline_event(outage)])
+    announce(current_app, [timeline_event(outage, utcnow())])
     get_fragments().clear()
     flash(gettext("Technician assigned."), "success")
     return redirect(url_for("assets.outages"))

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from fleet.db import utcnow
+from fleet.models import LoginAttempt, Site, StakeholderGroup, User, normalise_email
 from portal.auth.passwords import check_policy, dummy_verify, hash_password, verify_password
-from portal.db import utcnow
-from portal.models import LoginAttempt, Site, StakeholderGroup, User, normalise_email
 
 logger = logging.getLogger(__name__)
 

@@ -11,11 +11,11 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from fleet.models import Site, StakeholderGroup
+from fleet.schema import model_drift, upgrade
 from portal.auth.passwords import PasswordPolicyError
 from portal.auth.service import AccountError, create_user, prune_login_attempts
 from portal.extensions import get_db
-from portal.models import Site, StakeholderGroup
-from portal.schema import model_drift, upgrade
 
 logger = logging.getLogger(__name__)
 

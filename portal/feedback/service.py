@@ -19,9 +19,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from portal.access import Scope
-from portal.feedback.topics import topics
-from portal.models import (
+from fleet.models import (
     Asset,
     Audience,
     Feedback,
@@ -34,6 +32,8 @@ from portal.models import (
     StakeholderGroup,
     User,
 )
+from portal.access import Scope
+from portal.feedback.topics import topics
 from portal.web.filters import feedback_status_label as status_label
 
 logger = logging.getLogger(__name__)

@@ -11,17 +11,16 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload
 
+from fleet.db import utcnow
+from fleet.models import Asset, Feedback, FeedbackCategory, FeedbackStatus, Site, StakeholderGroup
 from portal.access import NotVisible, resident_asset
 from portal.auth.scope import current_scope
-from portal.db import utcnow
 from portal.extensions import db_session, get_fragments
 from portal.feedback import service
 from portal.feedback.service import FeedbackError
 from portal.feedback.topics import TOPIC_SIGNALS
 from portal.i18n import locale_code
-from portal.live.rooms import asset_room, site_room
-from portal.live.server import socketio_of
-from portal.models import Asset, Feedback, FeedbackCategory, FeedbackStatus, Site, StakeholderGroup
+from portal.live.server import announce, feedback_event
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("feedback", __name__)
@@ -59,13 +58,8 @@ def box_context(**extra: Any) -> dict[str, Any]:
 
 
 def _announce(item: Feedback) -> None:
-    """Tell open pages of the site and asset that feedback arrived (ids only, never the text)."""
-    rooms = [site_room(item.site_id)] + ([asset_room(item.asset_id)] if item.asset_id else [])
-    data = {"type": "feedback", "asset_id": item.asset_id, "site_id": item.site_id, "feedback_id": item.id}
-    try:
-        socketio_of(current_app).emit("live", data, to=rooms, namespace="/")
-    except Exception:  # live push is best effort; the item is stored
-        logger.exception("could not announce feedback %s", item.id)
+    """Tell open pages of the site and asset, in every portal process, that feedback arrived."""
+    announce(current_app, [feedback_event(item)])
 
 
 def _refused(exc: FeedbackError, action: str, **page: Any) -> ResponseReturnValue:

@@ -16,7 +16,6 @@ after a reconnect, and the database stays the source of truth.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import queue
@@ -30,14 +29,13 @@ from typing import Any, Protocol
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
-from ingest.mqtt import BrokerAddress, make_client
+from fleet.live import InvalidLiveEvent, LiveEvent
+from fleet.mqtt import BrokerAddress, make_client
 from portal.live.rooms import asset_room, site_room
 
 logger = logging.getLogger(__name__)
 
-EVENT_TYPES = frozenset({"status", "outage_opened", "outage_closed", "feedback", "timeline"})
 SOCKET_EVENT = "live"
-_STRING_FIELDS = ("asset", "ts", "state", "fault", "summary")
 
 
 class Emitter(Protocol):
@@ -46,53 +44,36 @@ class Emitter(Protocol):
     def emit(self, event: str, data: Any, *, to: Any = ..., namespace: str | None = ...) -> Any: ...
 
 
-class InvalidLiveEvent(ValueError):
-    """A live message that is not one of ours (logged and dropped)."""
-
-
 @dataclass(frozen=True)
 class BrowserEvent:
     """What browsers receive: the live event plus its site."""
 
-    data: dict[str, Any]
-    asset_id: int
+    event: LiveEvent
     site_id: int | None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The Socket.IO payload (``asset_id`` and ``site_id`` always present)."""
+        return {**self.event.to_dict(), "asset_id": self.event.asset_id, "site_id": self.site_id}
 
     @property
     def rooms(self) -> list[str]:
         """The rooms that may see this event (one emit; Socket.IO sends once per client)."""
-        rooms = [asset_room(self.asset_id)]
+        rooms = [asset_room(self.event.asset_id)] if self.event.asset_id is not None else []
         if self.site_id is not None:
             rooms.append(site_room(self.site_id))
         return rooms
 
 
+def for_browsers(event: LiveEvent, site_of: Callable[[int], int | None]) -> BrowserEvent:
+    """Attach the asset's site (looked up, never trusted from the payload) to an event."""
+    site_id = site_of(event.asset_id) if event.asset_id is not None else event.site_id
+    return BrowserEvent(event, site_id)
+
+
 def decode(payload: bytes, site_of: Callable[[int], int | None]) -> BrowserEvent:
     """Validate one live MQTT payload and attach the asset's site."""
-    try:
-        raw = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidLiveEvent(f"not JSON: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise InvalidLiveEvent("not an object")
-    kind = raw.get("type")
-    asset_id = raw.get("asset_id")
-    if kind not in EVENT_TYPES:
-        raise InvalidLiveEvent(f"unknown type {str(kind)[:40]!r}")
-    if isinstance(asset_id, bool) or not isinstance(asset_id, int) or asset_id <= 0:
-        raise InvalidLiveEvent("asset_id must be a positive integer")
-    data: dict[str, Any] = {"type": kind, "asset_id": asset_id}
-    for key in _STRING_FIELDS:
-        value = raw.get(key)
-        if value is not None:
-            data[key] = str(value)[:500]
-    for key in ("outage_id", "feedback_id"):
-        value = raw.get(key)
-        if isinstance(value, int) and not isinstance(value, bool):
-            data[key] = value
-    site_id = site_of(asset_id)
-    data["site_id"] = site_id
-    return BrowserEvent(data, asset_id, site_id)
+    return for_browsers(LiveEvent.decode(payload), site_of)
 
 
 class SiteDirectory:

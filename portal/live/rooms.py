@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fleet.models import Asset, Site
 from portal.access import Scope
-from portal.models import Asset, Site
 
 MAX_IDS_PER_JOIN = 2_000
 

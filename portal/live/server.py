@@ -10,10 +10,10 @@ lists what was refused. Events arrive as ``live`` messages (see :mod:`portal.liv
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app, session
@@ -22,12 +22,14 @@ from flask_socketio import SocketIO, join_room
 from sqlalchemy import select
 
 from config import Settings
+from fleet import live as fleet_live
+from fleet.db import utcnow
+from fleet.live import LiveEvent, LiveKind
+from fleet.models import Asset, Feedback, Outage
 from portal.access import NotVisible, Scope, resident_asset
-from portal.db import utcnow
 from portal.extensions import db_session
-from portal.live.bridge import SOCKET_EVENT, BrowserEvent, LiveBridge, SiteDirectory, decode
+from portal.live.bridge import SOCKET_EVENT, BrowserEvent, LiveBridge, SiteDirectory, for_browsers
 from portal.live.rooms import BadJoin, asset_room, decide_join, parse_ids
-from portal.models import Asset, Outage
 
 logger = logging.getLogger(__name__)
 _RESIDENT_KEY = "live_resident_asset"
@@ -40,7 +42,7 @@ def socketio_of(app: Flask) -> SocketIO:
 
 
 def _site_lookup(app: Flask) -> SiteDirectory:
-    db = app.extensions["portal.db"]
+    db = app.extensions["fleet.db"]
 
     def lookup(asset_id: int) -> int | None:
         with db.session() as s:
@@ -55,8 +57,8 @@ def _forget_cached(app: Flask) -> Callable[[BrowserEvent], None]:
     fragments = app.extensions["portal.fragments"]
 
     def listener(event: BrowserEvent) -> None:
-        if str(event.data["type"]).startswith("outage_"):
-            availability.forget(event.asset_id)
+        if event.event.kind in (LiveKind.OUTAGE_OPENED, LiveKind.OUTAGE_CLOSED) and event.event.asset_id:
+            availability.forget(event.event.asset_id)
         fragments.clear()
 
     return listener
@@ -159,37 +161,49 @@ def init_app(app: Flask) -> SocketIO:
     return sio
 
 
-def announce(app: Flask, events: Iterable[Any]) -> None:
-    """Push events that this process caused (a check-in, a dispatch) to every browser allowed
-    to see them, in the same shape as the ingester's events.
+def announce(app: Flask, events: Iterable[LiveEvent], *, connect_timeout_s: float = 5.0) -> None:
+    """Push changes this process committed (a check-in, a dispatch, new feedback) the same
+    way as the ingester's: on the live MQTT topic, so every portal process's bridge pushes
+    them to its browsers and drops what they make stale.
 
-    When this process's bridge is connected, the events go out on the live MQTT topic, so
-    every portal process (each has a bridge) pushes them to its browsers and drops what
-    they make stale. Otherwise they are emitted from here. Best effort: the database is
-    already committed, and pages re-sync on reconnect."""
+    With live push off (one process, no broker) they are emitted from here. If the broker
+    cannot be reached in ``connect_timeout_s`` they are emitted from here too and the
+    other processes' pages catch up when they re-sync. Never fails the request."""
+    events = list(events)
+    if not events:
+        return
     settings: Settings = app.config["SETTINGS"]
-    bridge = app.extensions.get("portal.live_bridge")
-    client = bridge.client if bridge is not None and bridge.connected.is_set() else None
+    bridge = ensure_bridge(app)
+    if bridge is not None and bridge.client is not None and bridge.connected.wait(connect_timeout_s):
+        fleet_live.announce(bridge.client, settings.mqtt_live_topic, events)
+        return
+    if bridge is not None:
+        logger.warning("live: broker unreachable, %d event(s) pushed from this process only", len(events))
     directory = app.extensions.setdefault("portal.site_directory", _site_lookup(app))
     forget = _forget_cached(app)
-    for raw in events:
-        payload = raw.to_json() if hasattr(raw, "to_json") else json.dumps(raw).encode()
+    for event in events:
         try:
-            if client is not None:
-                client.publish(f"{settings.mqtt_live_topic.rstrip('/')}/portal", payload, qos=1)
-                continue
-            event = decode(payload, directory)
-            forget(event)
-            socketio_of(app).emit(SOCKET_EVENT, event.data, to=event.rooms, namespace="/")
+            browser_event = for_browsers(event, directory)
+            forget(browser_event)
+            socketio_of(app).emit(SOCKET_EVENT, browser_event.data, to=browser_event.rooms, namespace="/")
         except Exception:  # never fail the request that caused it
-            logger.exception("could not announce a live event")
+            logger.exception("could not push a live event")
 
 
-def timeline_event(outage: Outage) -> dict[str, Any]:
+def timeline_event(outage: Outage, now: datetime) -> LiveEvent:
     """A live event telling pages that an outage's timeline moved."""
-    return {
-        "type": "timeline",
-        "asset_id": outage.asset_id,
-        "outage_id": outage.id,
-        "ts": utcnow().isoformat(),
-    }
+    return LiveEvent(
+        LiveKind.TIMELINE, outage.asset_id, now.isoformat(), outage.asset.mqtt_id, outage_id=outage.id
+    )
+
+
+def feedback_event(item: Feedback) -> LiveEvent:
+    """A live event telling pages of the asset and site that feedback arrived (ids only, never the text)."""
+    return LiveEvent(
+        LiveKind.FEEDBACK,
+        item.asset_id,
+        (item.created_at or utcnow()).isoformat(),
+        item.asset.mqtt_id if item.asset is not None else "",
+        feedback_id=item.id,
+        site_id=item.site_id,
+    )

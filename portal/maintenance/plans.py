@@ -27,7 +27,7 @@ from flask_babel import LazyString, lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import (
+from fleet.models import (
     Asset,
     IntervalUnit,
     MaintenancePlan,
@@ -105,7 +105,7 @@ class UsageSource(Protocol):
 
 
 class TelemetryUsage:
-    """Usage counters read from InfluxDB through :class:`portal.telemetry.TelemetryReader`."""
+    """Usage counters read from InfluxDB through :class:`portal.influxql.TelemetryReader`."""
 
     def __init__(self, reader: object) -> None:
         self.reader = reader

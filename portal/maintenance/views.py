@@ -12,15 +12,16 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
+from fleet.db import utcnow
+from fleet.live import LiveEvent
+from fleet.models import IntervalUnit, MaintenancePlan, PlanKind, StakeholderGroup, UsageMetric, VisitKind
 from portal.access import NotVisible
 from portal.auth.scope import current_scope
-from portal.db import utcnow
 from portal.extensions import db_session, get_availability, get_fragments, get_telemetry
 from portal.live.server import announce
 from portal.maintenance import plans, visits
 from portal.maintenance.plans import PlanError
 from portal.maintenance.visits import VisitError
-from portal.models import IntervalUnit, MaintenancePlan, PlanKind, StakeholderGroup, UsageMetric, VisitKind
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("maintenance", __name__)
@@ -70,7 +71,7 @@ def visit(visit_id: int) -> ResponseReturnValue:
     return _render(_visit_or_404(visit_id))
 
 
-def _after_status_change(events: list[object], asset_id: int) -> None:
+def _after_status_change(events: list[LiveEvent], asset_id: int) -> None:
     get_availability().forget(asset_id)
     get_fragments().clear()
     announce(current_app, events)

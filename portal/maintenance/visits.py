@@ -2,7 +2,7 @@
 HOA presidents' requests to meet the technician.
 
 Check-in and check-out change the asset's status through the same path as the sensors
-(:class:`StatusPath`, in production :class:`ingest.status.StatusTracker`): checking in on
+(:class:`StatusPath`, in production :class:`fleet.status.StatusTracker`): checking in on
 a working asset puts it *under maintenance* (a maintenance period, not an outage, so it
 does not count against availability); checking out puts it back in service, or leaves
 it out of service when the technician says so. Checking in on an asset that is down
@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from flask_babel import LazyString, lazy_gettext
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from portal.access import Scope
-from portal.models import (
+from fleet.live import LiveEvent, LiveKind
+from fleet.models import (
     Asset,
     AssetStatus,
     OperatingState,
@@ -38,6 +38,8 @@ from portal.models import (
     VisitKind,
     VisitStatus,
 )
+from fleet.status import StatusTracker, StatusUpdate
+from portal.access import Scope
 
 logger = logging.getLogger(__name__)
 EARLY_CHECK_IN = timedelta(hours=12)  # a technician may start a visit this long before its window
@@ -57,21 +59,19 @@ class VisitError(ValueError):
 class StatusPath(Protocol):
     """Records a status for an asset the way a sensor message would; returns live events."""
 
-    def apply(self, session: Session, asset: Asset, state: OperatingState, at: datetime) -> list[Any]: ...
+    def apply(
+        self, session: Session, asset: Asset, state: OperatingState, at: datetime
+    ) -> list[LiveEvent]: ...
 
 
 class TrackerPath:
-    """The ingester's :class:`~ingest.status.StatusTracker`, fed as if a gateway had sent it."""
+    """The ingester's :class:`~fleet.status.StatusTracker`, fed as if a gateway had sent it."""
 
     def __init__(self, offline_after: timedelta) -> None:
-        from ingest.status import StatusTracker  # the one status path, shared with the ingester
-
         self.tracker = StatusTracker(offline_after)
 
-    def apply(self, session: Session, asset: Asset, state: OperatingState, at: datetime) -> list[Any]:
+    def apply(self, session: Session, asset: Asset, state: OperatingState, at: datetime) -> list[LiveEvent]:
         """Record ``state`` at ``at`` (idempotent per timestamp) and re-derive periods."""
-        from ingest.contract import StatusUpdate
-
         update_ = StatusUpdate(asset=asset.mqtt_id, ts_ms=int(at.timestamp() * 1000), state=state, fault=None)
         return self.tracker.apply(session, asset.id, update_, at)
 
@@ -144,7 +144,7 @@ def _technician_of(visit: Visit, user: User, scope: Scope, session: Session) -> 
 
 def check_in(
     session: Session, visit: Visit, tech: User, scope: Scope, now: datetime, path: StatusPath
-) -> list[Any]:
+) -> list[LiveEvent]:
     """Start the visit; returns the live events of the status change (if any)."""
     _technician_of(visit, tech, scope, session)
     if visit.status is VisitStatus.IN_PROGRESS:
@@ -187,19 +187,20 @@ def check_in(
         session.flush()
         logger.info("technician %s on site for outage %s", tech.id, open_outage.id)
         return [
-            {
-                "type": "timeline",
-                "asset_id": visit.asset_id,
-                "outage_id": open_outage.id,
-                "ts": now.isoformat(),
-            }
+            LiveEvent(
+                LiveKind.TIMELINE,
+                visit.asset_id,
+                now.isoformat(),
+                visit.asset.mqtt_id,
+                outage_id=open_outage.id,
+            )
         ]
     return path.apply(session, visit.asset, OperatingState.MAINTENANCE, now)
 
 
 def check_out(
     session: Session, visit: Visit, tech: User, scope: Scope, report: Report, now: datetime, path: StatusPath
-) -> list[Any]:
+) -> list[LiveEvent]:
     """Finish the visit with its report; the asset goes back in service unless told otherwise."""
     _technician_of(visit, tech, scope, session)
     if visit.status is VisitStatus.SCHEDULED:
@@ -222,8 +223,15 @@ def check_out(
             select(Outage).where(Outage.asset_id == visit.asset_id, Outage.ended_at.is_(None))
         ):
             outage.ended_at = at
-            events.append({"type": "outage_closed", "asset_id": visit.asset_id, "outage_id": outage.id,
-                           "ts": at.isoformat(), "state": OperatingState.IN_SERVICE.value})  # fmt: skip
+            closed = LiveEvent(LiveKind.OUTAGE_CLOSED, visit.asset_id, at.isoformat(), visit.asset.mqtt_id)
+            events.append(
+                replace(
+                    closed,
+                    state=OperatingState.IN_SERVICE.value,
+                    fault=outage.fault_code,
+                    outage_id=outage.id,
+                )
+            )
         session.flush()
     return events
 

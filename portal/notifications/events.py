@@ -21,7 +21,7 @@ from babel.dates import format_datetime, format_time
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
-from portal.models import (
+from fleet.models import (
     Asset,
     EventType,
     Feedback,

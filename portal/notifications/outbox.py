@@ -19,7 +19,7 @@ from email.utils import format_datetime, make_msgid
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from portal.models import OutboxEmail
+from fleet.models import OutboxEmail
 
 logger = logging.getLogger(__name__)
 

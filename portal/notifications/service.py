@@ -27,7 +27,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from config import ROOT
-from portal.models import (
+from fleet.models import (
     Channel,
     EventType,
     Notification,

@@ -7,9 +7,9 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
-from portal.db import utcnow
+from fleet.db import utcnow
+from fleet.models import Channel
 from portal.extensions import db_session
-from portal.models import Channel
 from portal.notifications import service
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")

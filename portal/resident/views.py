@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, render_template, url_for
 from flask.typing import ResponseReturnValue
 
+from fleet.db import utcnow
 from portal.access import resident_asset
 from portal.assets import service
 from portal.assets.views import timeline_context
-from portal.db import utcnow
 from portal.extensions import db_session
 from portal.feedback.views import box_context
 from portal.live.page import page_config

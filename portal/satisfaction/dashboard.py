@@ -16,9 +16,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import ColumnElement, Row, or_, select, true
 from sqlalchemy.orm import Session
 
-from portal.access import Scope
-from portal.kpi import Levers, availability, levers
-from portal.models import (
+from fleet.models import (
     Asset,
     AssetKind,
     Audience,
@@ -29,6 +27,8 @@ from portal.models import (
     SurveyKind,
     SurveyResponse,
 )
+from portal.access import Scope
+from portal.kpi import Levers, availability, levers
 from portal.satisfaction.scores import SMALL_SAMPLE, Score, ces, csat, nps
 
 GROUPS = (Audience.FACILITY_MANAGER, Audience.HOA_PRESIDENT, Audience.FIELD_TECHNICIAN, Audience.RESIDENT)

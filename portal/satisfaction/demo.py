@@ -19,9 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.access import Scope
-from portal.kpi import availability
-from portal.models import (
+from fleet.models import (
     Asset,
     Audience,
     FollowUp,
@@ -37,6 +35,8 @@ from portal.models import (
     Visit,
     VisitStatus,
 )
+from portal.access import Scope
+from portal.kpi import availability
 from portal.satisfaction.surveys import Answer, Rules, answer_prompt
 
 GROUP_OFFSET = {

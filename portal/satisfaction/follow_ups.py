@@ -14,7 +14,7 @@ from flask_babel import LazyString, lazy_gettext
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from portal.models import (
+from fleet.models import (
     Asset,
     Feedback,
     FollowUp,

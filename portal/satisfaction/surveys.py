@@ -17,7 +17,7 @@ prompt can be dismissed; vendor staff are never asked. Prompts are created when 
 next opens a page, from the records themselves, so the ingester and every other writer
 need no survey hook.
 
-A detractor (NPS ≤ 6) or a CSAT ≤ 2 opens a :class:`~portal.models.FollowUp` for
+A detractor (NPS ≤ 6) or a CSAT ≤ 2 opens a :class:`~fleet.models.FollowUp` for
 vendor staff (the closed loop).
 """
 
@@ -35,8 +35,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from portal.access import Scope
-from portal.models import (
+from fleet.models import (
     Asset,
     Audience,
     Feedback,
@@ -54,6 +53,7 @@ from portal.models import (
     Visit,
     VisitStatus,
 )
+from portal.access import Scope
 from portal.satisfaction.scores import CES_RANGE, CSAT_RANGE, NPS_RANGE
 
 logger = logging.getLogger(__name__)

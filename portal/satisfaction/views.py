@@ -28,12 +28,8 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
 
-from portal.access import NotVisible, resident_asset
-from portal.auth.scope import current_scope
-from portal.db import utcnow
-from portal.extensions import db_session
-from portal.feedback.service import hash_ip
-from portal.models import (
+from fleet.db import utcnow
+from fleet.models import (
     Asset,
     AssetKind,
     Audience,
@@ -43,6 +39,10 @@ from portal.models import (
     StakeholderGroup,
     SurveyKind,
 )
+from portal.access import NotVisible, resident_asset
+from portal.auth.scope import current_scope
+from portal.extensions import db_session
+from portal.feedback.service import hash_ip
 from portal.satisfaction import dashboard, follow_ups, surveys
 from portal.satisfaction.charts import bars, line_chart
 from portal.satisfaction.surveys import SurveyError

@@ -10,8 +10,8 @@ from babel.numbers import get_decimal_symbol
 from flask import Flask
 from flask_babel import gettext, lazy_gettext, ngettext
 
+from fleet.models import Age
 from portal.i18n import locale_code
-from portal.models import Age
 
 STATE_LABELS = {
     "in_service": lazy_gettext("Working"),

@@ -18,13 +18,13 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from devstack.servers import Influxd, Mosquitto, free_port
+from fleet.db import Database
+from fleet.models import Asset
 from ingest.publish import WindowedPublisher
 from ingest.service import Ingester
 from portal.app import create_app
-from portal.db import Database
 from portal.demo import DEMO_PASSWORD
 from portal.live.server import stop_bridge
-from portal.models import Asset
 from tests.conftest import make_settings
 from tests.e2e.ingest_rig import Rig
 
@@ -65,7 +65,7 @@ def live_portal(sqlite_demo_url: str) -> Iterator[LiveServer]:
     app = create_app(make_settings(sqlite_demo_url, login_max_failures_per_ip=10_000))
     with LiveServer(app) as server:
         yield server
-    app.extensions["portal.db"].dispose()
+    app.extensions["fleet.db"].dispose()
 
 
 @pytest.fixture(scope="session")
@@ -132,7 +132,7 @@ def stack(
     publisher.close()
     stop_bridge(app)
     ingester.stop(timeout=10)
-    app.extensions["portal.db"].dispose()
+    app.extensions["fleet.db"].dispose()
     broker.stop()
 
 

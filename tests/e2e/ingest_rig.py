@@ -15,13 +15,13 @@ from typing import Any
 
 from config import ROOT, Settings
 from devstack.servers import Mosquitto
+from fleet.db import Database
+from fleet.schema import upgrade
 from ingest.publish import WindowedPublisher
 from ingest.service import Ingester
-from portal.db import Database
-from portal.schema import upgrade
-from portal.telemetry import TelemetryReader
+from portal.influxql import TelemetryReader
 from tests.conftest import make_settings
-from tests.ingest.conftest import add_assets
+from tests.fleet.conftest import add_assets
 
 ASSETS = [f"ELV-{n}" for n in range(10)]
 
@@ -49,7 +49,7 @@ class Rig:
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.db_url = f"sqlite:///{self.tmp / 'portal.db'}"
+        self.db_url = f"sqlite:///{self.tmp / 'fleet.db'}"
         upgrade(self.db_url)
         self.db = Database(self.db_url)
         self.asset_ids = add_assets(self.db, ASSETS)

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from portal.db import Database
+from fleet.db import Database
+from fleet.models import Asset
 from portal.demo import DEMO_PASSWORD
-from portal.models import Asset
 from tests.e2e.conftest import LiveServer
 
 pytestmark = pytest.mark.browser

@@ -10,9 +10,9 @@ import urllib.request
 import pytest
 from sqlalchemy import func, select
 
-from ingest.mqtt import BrokerAddress, make_client
+from fleet.models import AssetStatus, DeadLetter, OperatingState, Outage
+from fleet.mqtt import BrokerAddress, make_client
 from ingest.service import check
-from portal.models import AssetStatus, DeadLetter, OperatingState, Outage
 from tests.e2e.ingest_rig import ASSETS, Rig, reading_messages, wait_for
 
 pytestmark = pytest.mark.e2e

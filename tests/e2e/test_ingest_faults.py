@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from devstack.servers import Influxd, Mosquitto
-from portal.models import Outage
+from fleet.models import Outage
 from tests.e2e.ingest_rig import Rig, reading_messages, wait_for
 
 pytestmark = pytest.mark.e2e

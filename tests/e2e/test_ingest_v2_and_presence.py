@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from devstack.servers import Mosquitto, VictoriaMetrics
+from fleet.models import AssetStatus, OperatingState, Outage
 from ingest.publish import WindowedPublisher
-from portal.models import AssetStatus, OperatingState, Outage
 from tests.e2e.ingest_rig import Rig, reading_messages, wait_for
 
 pytestmark = pytest.mark.e2e

@@ -14,9 +14,9 @@ import socketio
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from fleet.models import AssetStatus, OperatingState, Site
 from portal.demo import DEMO_PASSWORD
 from portal.live.server import socketio_of
-from portal.models import AssetStatus, OperatingState, Site
 from tests.e2e.conftest import Stack, login_page, wait_joined, wait_state
 
 pytestmark = pytest.mark.browser
@@ -168,7 +168,7 @@ def test_asset_page_charts_come_from_influxdb(browser: Any, stack: Stack, artifa
                 "motor_temp_c": 30 + i / 10, "vibration_mm_s": 1.2, "leveling_error_mm": 0.5}  # fmt: skip
         stack.publisher.publish("equipment/ELV-0106/telemetry", json.dumps(body).encode())
     stack.publisher.wait_all(10)
-    reader = stack.portal.app.extensions["portal.telemetry"]
+    reader = stack.portal.app.extensions["portal.influxql"]
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and reader.count("telemetry", "motor_temp_c", "ELV-0106") < 144:
         time.sleep(0.2)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from portal.db import Database
-from portal.models import Asset, Moment, PromptState, SurveyKind, SurveyPrompt, User, Visit, VisitStatus
+from fleet.db import Database
+from fleet.models import Asset, Moment, PromptState, SurveyKind, SurveyPrompt, User, Visit, VisitStatus
 from tests.e2e.conftest import LiveServer, login_page
 
 pytestmark = pytest.mark.browser

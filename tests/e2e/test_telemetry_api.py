@@ -11,9 +11,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from devstack.servers import Influxd
+from fleet.models import Asset
 from ingest.influx import V1Writer
 from portal.app import create_app
-from portal.models import Asset
 from tests.conftest import logged_in_client, make_settings
 
 pytestmark = pytest.mark.e2e
@@ -42,11 +42,11 @@ def app(sqlite_demo_url: str, influxd: Influxd) -> Iterator[Flask]:
     )
     application.config["WTF_CSRF_ENABLED"] = False
     yield application
-    application.extensions["portal.db"].dispose()
+    application.extensions["fleet.db"].dispose()
 
 
 def _asset_id(app: Flask, mqtt_id: str) -> int:
-    with app.extensions["portal.db"].session() as s:
+    with app.extensions["fleet.db"].session() as s:
         return s.scalars(select(Asset.id).where(Asset.mqtt_id == mqtt_id)).one()
 
 
@@ -114,7 +114,7 @@ def test_an_asset_without_readings_gets_empty_series(app: Flask) -> None:
 
 def test_injection_attempts_stay_values(app: Flask) -> None:
     """The device id is a bound parameter: an id with quotes cannot change the query."""
-    reader = app.extensions["portal.telemetry"]
+    reader = app.extensions["portal.influxql"]
     start = datetime.now(UTC) - timedelta(days=1)
     (s,) = reader.series("ELV-0101' OR asset =~ /.*/ --", ["motor_temp_c"], start, datetime.now(UTC))
     assert s.values == []

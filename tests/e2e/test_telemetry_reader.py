@@ -9,7 +9,7 @@ import pytest
 
 from devstack.servers import Influxd
 from ingest.influx import V1Writer
-from portal.telemetry import TelemetryReader, bucket_interval
+from portal.influxql import TelemetryReader, bucket_interval
 
 pytestmark = pytest.mark.e2e
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from fleet.models import OperatingState
 from ingest.contract import Contract, Event, GatewayPresence, Invalid, Reading, Reason, StatusUpdate, parse_ts
-from portal.models import OperatingState
 
 NOW = 1_763_900_000_000  # 2025-11-23T12:13:20Z
 C = Contract(

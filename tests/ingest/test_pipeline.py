@@ -9,15 +9,15 @@ import time
 import pytest
 from sqlalchemy import select
 
+from fleet.db import Database
+from fleet.models import DeadLetter
+from fleet.status import StatusTracker
 from ingest.contract import Contract
 from ingest.deadletters import DeadLetters
 from ingest.influx import RejectedWrite, RetryableWrite
 from ingest.metrics import Metrics
 from ingest.pipeline import Backoff, Inbound, Pipeline, Stopped
 from ingest.registry import AssetRegistry
-from ingest.status import StatusTracker
-from portal.db import Database
-from portal.models import DeadLetter
 
 NOW_S = 1_763_900_000.0
 

@@ -27,7 +27,7 @@ def app(demo_db_url: str) -> Iterator[Flask]:
     )
     application.config["WTF_CSRF_ENABLED"] = False
     yield application
-    application.extensions["portal.db"].dispose()
+    application.extensions["fleet.db"].dispose()
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from fleet.models import Asset, AssetKind, Customer, Site, SiteKind, StakeholderGroup, User
 from portal.auth.service import create_user
-from portal.models import Asset, AssetKind, Customer, Site, SiteKind, StakeholderGroup, User
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery staple"

@@ -13,8 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from fleet.models import Asset, Customer, Site
 from portal.live.server import socketio_of
-from portal.models import Asset, Customer, Site
 
 OFFICE = "Lumière Immobilier"
 HOMES = "Habitat Rhône-Léman"
@@ -42,7 +42,7 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
 @pytest.fixture(scope="module")
 def objects(app: Flask) -> dict[str, dict[str, int]]:
     """Ids of every customer, site and asset, by name (assets keyed 'site/asset')."""
-    session = app.extensions["portal.db"].sessionmaker()
+    session = app.extensions["fleet.db"].sessionmaker()
     with session:
         customers = {c.name: c.id for c in session.scalars(select(Customer))}
         sites = {s.name: s.id for s in session.scalars(select(Site))}
@@ -116,7 +116,7 @@ def test_not_found_page_does_not_leak_other_tenant_data(
 
 
 def test_resident_link_reaches_one_asset_only(app: Flask, objects: dict[str, dict[str, int]]) -> None:
-    session = app.extensions["portal.db"].sessionmaker()
+    session = app.extensions["fleet.db"].sessionmaker()
     with session:
         asset = session.scalar(select(Asset).where(Asset.mqtt_id == "ELV-0301"))
         assert asset is not None

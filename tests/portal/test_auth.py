@@ -10,10 +10,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from fleet.models import LoginAttempt, User
 from portal.app import create_app
 from portal.auth.passwords import PasswordPolicyError, check_policy
 from portal.demo import DEMO_PASSWORD
-from portal.models import LoginAttempt, User
 from tests.conftest import make_settings
 
 
@@ -39,7 +39,7 @@ def _login(client, email: str, password: str, **kwargs):  # type: ignore[no-unty
 
 
 def _attempts(app: Flask, email: str) -> int:
-    with app.extensions["portal.db"].sessionmaker() as s:
+    with app.extensions["fleet.db"].sessionmaker() as s:
         return s.scalar(select(func.count()).where(LoginAttempt.email == email)) or 0
 
 
@@ -133,7 +133,7 @@ def test_rotating_session_token_logs_out_everywhere(sqlite_demo_url: str) -> Non
     client = app.test_client()
     client.post("/auth/login", data={"email": "tech@demo.example", "password": DEMO_PASSWORD})
     assert client.get("/work").status_code == 200
-    with app.extensions["portal.db"].session() as s:
+    with app.extensions["fleet.db"].session() as s:
         user = s.scalar(select(User).where(User.email == "tech@demo.example"))
         assert user is not None
         user.session_token = "rotated-" + user.session_token

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from fleet.models import Asset, AssetKind, Site, StakeholderGroup, User
 from portal.app import create_app
-from portal.models import Asset, AssetKind, Site, StakeholderGroup, User
 from tests.conftest import make_settings
 
 
@@ -28,7 +28,7 @@ def test_upgrade_demo_and_users_commands(tmp_path: Path) -> None:
     second = runner.invoke(args=["demo", "load"])
     assert "already present" in second.output
 
-    with app.extensions["portal.db"].session() as s:
+    with app.extensions["fleet.db"].session() as s:
         assert s.scalar(select(func.count(Site.id))) == 6
         elevators = s.scalar(select(func.count()).where(Asset.kind == AssetKind.ELEVATOR))
         escalators = s.scalar(select(func.count()).where(Asset.kind == AssetKind.ESCALATOR))
@@ -65,20 +65,20 @@ def test_upgrade_demo_and_users_commands(tmp_path: Path) -> None:
     )  # fmt: skip
     assert noscope.exit_code != 0
     assert "needs a customer or a list of sites" in noscope.output
-    with app.extensions["portal.db"].session() as s:
+    with app.extensions["fleet.db"].session() as s:
         assert s.scalar(select(func.count()).where(User.email.in_(["x@example.org", "y@example.org"]))) == 0
 
 
 def test_prune_logins_keeps_recent_attempts(tmp_path: Path) -> None:
     from datetime import timedelta
 
-    from portal.db import utcnow
-    from portal.models import LoginAttempt
+    from fleet.db import utcnow
+    from fleet.models import LoginAttempt
 
     app = create_app(make_settings(f"sqlite:///{tmp_path / 'cli.db'}"))
     runner = app.test_cli_runner()
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
-    with app.extensions["portal.db"].session() as s:
+    with app.extensions["fleet.db"].session() as s:
         for age in (1, 10, 40, 90):
             s.add(
                 LoginAttempt(
@@ -88,6 +88,6 @@ def test_prune_logins_keeps_recent_attempts(tmp_path: Path) -> None:
     result = runner.invoke(args=["users", "prune-logins", "--days", "30"])
     assert result.exit_code == 0, result.output
     assert "removed 2 login attempts" in result.output
-    with app.extensions["portal.db"].session() as s:
+    with app.extensions["fleet.db"].session() as s:
         assert s.scalar(select(func.count(LoginAttempt.id))) == 2
     assert runner.invoke(args=["users", "prune-logins", "--days", "0"]).exit_code != 0

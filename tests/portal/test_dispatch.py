@@ -11,14 +11,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from fleet.db import utcnow
+from fleet.models import Asset, DetectedBy, Outage, StakeholderGroup, User
 from portal.access import Scope
 from portal.assets.service import detected_before_reported
-from portal.db import utcnow
-from portal.models import Asset, DetectedBy, Outage, StakeholderGroup, User
 
 
 def _open_outage(app: Flask, mqtt_id: str) -> tuple[int, Asset]:
-    with app.extensions["portal.db"].session() as s:
+    with app.extensions["fleet.db"].session() as s:
         asset = s.scalars(select(Asset).where(Asset.mqtt_id == mqtt_id)).one()
         outage = s.scalars(select(Outage).where(Outage.asset_id == asset.id, Outage.ended_at.is_(None))).one()
         s.expunge(asset)
@@ -26,12 +26,12 @@ def _open_outage(app: Flask, mqtt_id: str) -> tuple[int, Asset]:
 
 
 def _user_id(app: Flask, group: StakeholderGroup) -> int:
-    with app.extensions["portal.db"].session() as s:
+    with app.extensions["fleet.db"].session() as s:
         return s.scalars(select(User.id).where(User.group == group)).first()  # type: ignore[return-value]
 
 
 def _state(app: Flask, outage_id: int) -> tuple[int | None, object]:
-    with app.extensions["portal.db"].session() as s:
+    with app.extensions["fleet.db"].session() as s:
         o = s.get(Outage, outage_id)
         assert o is not None
         return o.technician_id, o.eta
@@ -102,7 +102,7 @@ def test_two_staff_assigning_at_once_one_wins(app: Flask, login: Callable[[str],
 
 def test_share_of_outages_the_sensors_detected_first(app: Flask, login: Callable[[str], FlaskClient]) -> None:
     now = utcnow()
-    db = app.extensions["portal.db"]
+    db = app.extensions["fleet.db"]
     with db.session() as s:
         base = detected_before_reported(s, Scope(everything=True), now - timedelta(days=90))
         asset_id = s.scalars(select(Asset.id).where(Asset.mqtt_id == "ELV-0404")).one()

@@ -11,10 +11,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from portal.db import utcnow
+from fleet.db import utcnow
+from fleet.models import Asset, Feedback, FeedbackStatus, Outage
 from portal.feedback import service
 from portal.feedback.topics import topics
-from portal.models import Asset, Feedback, FeedbackStatus, Outage
 
 SUBMISSION = re.compile(r'name="submission_id" value="([0-9a-f]+)"')
 ITEM_URL = re.compile(r"/feedback/(\d+)$")
@@ -79,7 +79,7 @@ def test_accounts_never_leave_a_contact(app: Flask) -> None:
 
 
 def _asset(app: Flask, mqtt_id: str) -> Asset:
-    with app.extensions["portal.db"].session() as s:
+    with app.extensions["fleet.db"].session() as s:
         asset = s.scalars(select(Asset).where(Asset.mqtt_id == mqtt_id)).one()
         s.expunge(asset)
         return asset
@@ -99,7 +99,7 @@ def _post(client: FlaskClient, asset: Asset, text: str, **extra: str) -> tuple[i
 
 
 def _count(app: Flask) -> int:
-    with app.extensions["portal.db"].session() as s:
+    with app.extensions["fleet.db"].session() as s:
         return s.scalar(select(func.count()).select_from(Feedback)) or 0
 
 
@@ -221,7 +221,7 @@ def test_handling_status_owner_and_replies(app: Flask, login: Callable[[str], Fl
     assert back.status_code == 409
     assert fm.post(f"/feedback/{item_id}/status", data={"status": "bogus"}).status_code == 400
     assert fm.post(f"/feedback/{item_id}/owner", data={"owner_id": "1"}).status_code == 403
-    with app.extensions["portal.db"].session() as s:
+    with app.extensions["fleet.db"].session() as s:
         staff_id = next(u.id for u in service.staff_members(s))
         fm_id = s.scalar(select(Feedback.author_id).where(Feedback.id == item_id))
     assert staff.post(f"/feedback/{item_id}/owner", data={"owner_id": str(fm_id)}).status_code == 400
@@ -234,7 +234,7 @@ def test_handling_status_owner_and_replies(app: Flask, login: Callable[[str], Fl
     assert (
         staff.post(f"/feedback/{item_id}/status", data={"status": "in_progress"}).status_code == 302
     )  # reopen
-    with app.extensions["portal.db"].session() as s:
+    with app.extensions["fleet.db"].session() as s:
         item = s.get(Feedback, item_id)
         assert item is not None
         assert item.status is FeedbackStatus.IN_PROGRESS
@@ -274,7 +274,7 @@ def _unread(app: Flask, client: FlaskClient) -> set[int]:
 def test_item_shows_outages_around_it(app: Flask, login: Callable[[str], FlaskClient]) -> None:
     asset = _asset(app, "ELV-0402")
     now = utcnow()
-    with app.extensions["portal.db"].session() as s:
+    with app.extensions["fleet.db"].session() as s:
         start = now - timedelta(hours=30)
         s.add(
             Outage(

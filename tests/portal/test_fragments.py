@@ -12,10 +12,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from fleet.live import LiveEvent, LiveKind
+from fleet.models import Asset
 from portal.app import create_app
 from portal.live.bridge import BrowserEvent
 from portal.live.server import _forget_cached
-from portal.models import Asset
 from portal.web.fragments import FragmentCache
 from tests.conftest import logged_in_client, make_settings
 
@@ -62,7 +63,7 @@ def cached_app(sqlite_demo_url: str) -> Iterator[Flask]:
     )
     application.config["WTF_CSRF_ENABLED"] = False
     yield application
-    application.extensions["portal.db"].dispose()
+    application.extensions["fleet.db"].dispose()
 
 
 def _names(client: FlaskClient, query: str = "") -> dict[int, str]:
@@ -78,7 +79,7 @@ def _live_config(client: FlaskClient) -> dict[str, object]:
 
 
 def _rename(app: Flask, asset_id: int, name: str) -> None:
-    with app.extensions["portal.db"].session() as s:
+    with app.extensions["fleet.db"].session() as s:
         s.scalars(select(Asset).where(Asset.id == asset_id)).one().name = name
         s.commit()
 
@@ -97,7 +98,9 @@ def test_portfolio_is_served_from_cache_until_a_write_or_a_live_event(cached_app
     _rename(cached_app, asset_id, "Renamed again")
     assert _names(staff)[asset_id] == "Renamed behind the cache"
     # so does a live event from the MQTT bridge
-    _forget_cached(cached_app)(BrowserEvent({"type": "status", "state": "in_service"}, asset_id, None))
+    _forget_cached(cached_app)(
+        BrowserEvent(LiveEvent(LiveKind.STATUS, asset_id, "", state="in_service"), None)
+    )
     assert _names(staff)[asset_id] == "Renamed again"
 
 

@@ -12,8 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from config import ROOT
+from fleet.models import Age
 from portal.i18n import fmt_datetime, fmt_number
-from portal.models import Age
 from portal.web.filters import age, duration, percent, status_sentence
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd0-9]*|\{(\w+)\}")

@@ -14,11 +14,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from devstack.servers import Mosquitto
+from fleet.models import Asset
 from ingest.publish import WindowedPublisher
 from portal.live.bridge import SOCKET_EVENT, InvalidLiveEvent, LiveBridge, SiteDirectory, decode
 from portal.live.rooms import BadJoin, parse_ids
 from portal.live.server import socketio_of
-from portal.models import Asset
 
 
 def test_decode_adds_the_site_and_keeps_only_known_fields() -> None:
@@ -123,7 +123,7 @@ def test_socket_refuses_anonymous_and_unknown_resident_links(app: Flask) -> None
 
 
 def test_resident_socket_is_limited_to_its_asset(app: Flask) -> None:
-    with app.extensions["portal.db"].session() as s:
+    with app.extensions["fleet.db"].session() as s:
         mine = s.scalars(select(Asset).where(Asset.mqtt_id == "ELV-0301")).one()
         other = s.scalars(select(Asset).where(Asset.mqtt_id == "ELV-0101")).one()
         token, mine_id, other_id, site_id = mine.public_token, mine.id, other.id, mine.site_id

@@ -10,10 +10,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.db import Database
-from portal.maintenance import plans
-from portal.maintenance.plans import PlanError, add_months, due_days, forecast, visit_window
-from portal.models import (
+from fleet.db import Database
+from fleet.models import (
     Asset,
     IntervalUnit,
     MaintenancePlan,
@@ -24,6 +22,8 @@ from portal.models import (
     VisitKind,
     VisitStatus,
 )
+from portal.maintenance import plans
+from portal.maintenance.plans import PlanError, add_months, due_days, forecast, visit_window
 from tests.portal.satisfaction_world import World, build_world
 
 

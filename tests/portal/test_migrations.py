@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import inspect
 
-from portal.db import Base, make_engine
-from portal.schema import downgrade, model_drift, upgrade
+from fleet.db import Base, make_engine
+from fleet.schema import downgrade, model_drift, upgrade
 
 
 def test_migrations_match_models_and_round_trip(empty_db_url: str) -> None:

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from portal.db import Database
-from portal.models import Asset, AssetKind, Customer, Outage, Site, SiteKind, age_between
+from fleet.db import Database
+from fleet.models import Asset, AssetKind, Customer, Outage, Site, SiteKind, age_between
 
 
 @pytest.mark.parametrize(

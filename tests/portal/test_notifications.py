@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from devstack.mailcatcher import MailCatcher
 from devstack.servers import free_port
-from portal.db import Database
-from portal.models import (
+from fleet.db import Database
+from fleet.models import (
     Audience,
     Channel,
     EventType,
@@ -247,7 +247,7 @@ def test_centre_and_preferences_pages(login: Callable[[str], FlaskClient], app: 
     assert b'name="outage_opened:email"' in page.data
     assert b'name="meet_request:portal"' not in page.data
     assert client.post("/notifications/preferences", data={"visit_scheduled:portal": "1"}).status_code == 302
-    with app.app_context(), app.extensions["portal.db"].session() as s:
+    with app.app_context(), app.extensions["fleet.db"].session() as s:
         user = s.scalars(select(User).where(User.email == "hoa.montroyal@demo.example")).one()
         prefs = service.preferences(s, user)
         assert [k for k, on in prefs.items() if on] == [(EventType.VISIT_SCHEDULED, Channel.PORTAL)]

@@ -14,10 +14,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.access import Scope
-from portal.db import Database
-from portal.kpi import kpi_table, levers
-from portal.models import (
+from fleet.db import Database
+from fleet.models import (
     Asset,
     Audience,
     Customer,
@@ -36,6 +34,8 @@ from portal.models import (
     VisitKind,
     VisitStatus,
 )
+from portal.access import Scope
+from portal.kpi import kpi_table, levers
 from portal.satisfaction import dashboard
 from portal.satisfaction.dashboard import BadFilter, Filters, band_of, pearson
 from tests.portal.satisfaction_world import NOW, World, build_world
@@ -270,7 +270,7 @@ def test_dashboard_access_per_group(app: Flask, login: Callable[[str], FlaskClie
     assert page.status_code == 200
     assert b'id="f-customer"' not in page.data  # one customer: no customer filter
     with app.app_context():
-        db = app.extensions["portal.db"]
+        db = app.extensions["fleet.db"]
         with db.session() as s:
             other = s.scalars(select(Customer).where(Customer.name == "Habitat Rhône-Léman")).one().id
             other_site = s.scalars(select(Site).where(Site.customer_id == other)).first().id  # type: ignore[union-attr]
@@ -336,7 +336,7 @@ def test_csv_exports_follow_scope_and_filters(app: Flask, login: Callable[[str],
 
 def test_csv_cells_never_run_as_formulas(app: Flask, login: Callable[[str], FlaskClient]) -> None:
     with app.app_context():
-        db = app.extensions["portal.db"]
+        db = app.extensions["fleet.db"]
         with db.session() as s:
             # the newest answer: the export covers whole months up to today, whatever today is
             newest = select(SurveyResponse).where(SurveyResponse.comment.is_(None))
@@ -347,14 +347,14 @@ def test_csv_cells_never_run_as_formulas(app: Flask, login: Callable[[str], Flas
         rows = _rows(login("staff@demo.example"), "/satisfaction/responses.csv")
         assert '\'=HYPERLINK("http://evil.example","click")' in {row["comment"] for row in rows}
     finally:
-        with app.app_context(), app.extensions["portal.db"].session() as s:
+        with app.app_context(), app.extensions["fleet.db"].session() as s:
             s.get(SurveyResponse, rid).comment = None  # type: ignore[union-attr]
 
 
 def _pending(app: Flask, email: str) -> tuple[int, SurveyKind]:
     """Put a fresh CSAT question after a visit completed an hour ago before ``email``."""
     now = datetime.now(UTC)
-    with app.app_context(), app.extensions["portal.db"].session() as s:
+    with app.app_context(), app.extensions["fleet.db"].session() as s:
         user = s.scalars(select(User).where(User.email == email)).one()
         site = user.sites[0]
         visit = Visit(
@@ -405,7 +405,7 @@ def test_the_question_card_through_http(app: Flask, login: Callable[[str], Flask
     assert ok.headers["Location"] == "/"  # never off-site
     again = client.post(f"/surveys/{pid}", data={"score": "5"})
     assert again.status_code == 409
-    with app.app_context(), app.extensions["portal.db"].session() as s:
+    with app.app_context(), app.extensions["fleet.db"].session() as s:
         answers = list(s.scalars(select(SurveyResponse).where(SurveyResponse.prompt_id == pid)))
         assert len(answers) == 1
         assert (answers[0].kind, answers[0].group, answers[0].comment) == (
@@ -429,7 +429,7 @@ def test_dismissing_through_http(app: Flask, login: Callable[[str], FlaskClient]
 
 
 def test_resident_question_on_the_cabin_page(app: Flask) -> None:
-    with app.app_context(), app.extensions["portal.db"].session() as s:
+    with app.app_context(), app.extensions["fleet.db"].session() as s:
         outage = s.scalars(select(Outage).where(Outage.ended_at.is_not(None)).order_by(Outage.id)).first()
         assert outage is not None
         outage.ended_at = datetime.now(UTC) - timedelta(hours=2)  # just back in service
@@ -455,7 +455,7 @@ def test_resident_question_on_the_cabin_page(app: Flask) -> None:
 
 
 def test_demo_has_a_year_of_answers_and_follow_ups(app: Flask) -> None:
-    with app.app_context(), app.extensions["portal.db"].session() as s:
+    with app.app_context(), app.extensions["fleet.db"].session() as s:
         responses = list(s.scalars(select(SurveyResponse)))
         months = {(r.created_at.year, r.created_at.month) for r in responses}
         assert len(months) >= 11
@@ -469,7 +469,7 @@ def test_demo_has_a_year_of_answers_and_follow_ups(app: Flask) -> None:
 
 
 def test_a_resident_rates_their_resolved_feedback_through_their_link(app: Flask) -> None:
-    with app.app_context(), app.extensions["portal.db"].session() as s:
+    with app.app_context(), app.extensions["fleet.db"].session() as s:
         token = s.scalars(select(Asset.public_token).where(Asset.mqtt_id == "ELV-0303")).one()
     resident = app.test_client()
     page = resident.get(f"/r/{token}").get_data(as_text=True)
@@ -480,7 +480,7 @@ def test_a_resident_rates_their_resolved_feedback_through_their_link(app: Flask)
     reader_url = sent.headers["Location"]
     reader = reader_url.rsplit("/", 1)[1]
     assert b"survey-card" not in resident.get(reader_url).data  # not resolved yet: nothing to ask
-    with app.app_context(), app.extensions["portal.db"].session() as s:
+    with app.app_context(), app.extensions["fleet.db"].session() as s:
         item = s.scalars(select(Feedback).where(Feedback.text == "La porte grince fort")).one()
         item.status, item.resolved_at = FeedbackStatus.RESOLVED, datetime.now(UTC)
         item_id = item.id
@@ -494,7 +494,7 @@ def test_a_resident_rates_their_resolved_feedback_through_their_link(app: Flask)
     assert resident.post(action, data={"score": "1", "comment": "Toujours du bruit"}).status_code == 302
     assert resident.post(action, data={"score": "1"}).status_code == 409  # once, however often it is posted
     assert b"survey-card" not in resident.get(reader_url).data
-    with app.app_context(), app.extensions["portal.db"].session() as s:
+    with app.app_context(), app.extensions["fleet.db"].session() as s:
         response = s.scalars(
             select(SurveyResponse).where(SurveyResponse.moment_key == f"feedback:{item_id}")
         ).one()

@@ -10,9 +10,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.access import Scope
-from portal.db import Database
-from portal.models import (
+from fleet.db import Database
+from fleet.models import (
     Asset,
     Audience,
     DetectedBy,
@@ -31,6 +30,7 @@ from portal.models import (
     VisitKind,
     VisitStatus,
 )
+from portal.access import Scope
 from portal.satisfaction import follow_ups, surveys
 from portal.satisfaction.surveys import Answer, Rules, SurveyError
 from tests.portal.satisfaction_world import NOW, World, build_world

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from flask import Flask
 from flask.testing import FlaskClient
 
+from fleet.db import Database
+from fleet.models import AssetStatus, OperatingState, Outage, Visit, VisitKind
 from portal.access import Scope
 from portal.assets.service import outage_board, work_list
-from portal.db import Database
-from portal.models import AssetStatus, OperatingState, Outage, Visit, VisitKind
-from tests.ingest.conftest import add_assets
+from tests.fleet.conftest import add_assets
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

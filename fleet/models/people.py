@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Column, ForeignKey, Index, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from portal.db import Base, utcnow
-from portal.models._types import enum_type
+from fleet.db import Base, utcnow
+from fleet.models._types import enum_type
 
 if TYPE_CHECKING:
-    from portal.models.organisation import Customer, Site
+    from fleet.models.organisation import Customer, Site
 
 
 class StakeholderGroup(StrEnum):

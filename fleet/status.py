@@ -13,18 +13,17 @@ and reconciled with the stored rows (updated in place, so their ids survive).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
-from ingest.contract import StatusUpdate
-from portal.models import (
+from fleet.live import LiveEvent, LiveKind
+from fleet.models import (
     Asset,
     AssetStatus,
     DetectedBy,
@@ -42,21 +41,14 @@ def ms_to_dt(ts_ms: int) -> datetime:
     return datetime.fromtimestamp(ts_ms / 1000, UTC)
 
 
-@dataclass(frozen=True)
-class LiveEvent:
-    """A change the portal pushes to browsers (published on the live MQTT topic)."""
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    """A reported operating state: from a device (MQTT) or from a person (a check-in)."""
 
-    type: str  # "status" | "outage_opened" | "outage_closed"
-    asset: str
-    asset_id: int
-    ts: str
-    state: str
-    fault: str | None = None
-    outage_id: int | None = None
-
-    def to_json(self) -> bytes:
-        """The MQTT payload."""
-        return json.dumps(asdict(self), separators=(",", ":")).encode()
+    asset: str  # the MQTT id
+    ts_ms: int
+    state: OperatingState
+    fault: str | None
 
 
 @dataclass
@@ -65,6 +57,26 @@ class _Run:
     start: datetime
     fault: str | None
     end: datetime | None = None
+
+
+def _state_after(runs: Sequence[_Run], run: _Run) -> OperatingState:
+    """The state the asset went to when ``run`` ended (runs are consecutive: the next one starts then)."""
+    for candidate in runs:
+        if candidate.start == run.end:
+            return candidate.state
+    return OperatingState.IN_SERVICE
+
+
+def _closed(mqtt_id: str, asset_id: int, end: datetime, state: OperatingState, fault: str | None,
+            outage_id: int) -> LiveEvent:  # fmt: skip
+    return LiveEvent(
+        LiveKind.OUTAGE_CLOSED, asset_id, end.isoformat(), mqtt_id, state.value, fault, outage_id
+    )
+
+
+def _opened(mqtt_id: str, asset_id: int, start: datetime, fault: str | None, outage_id: int) -> LiveEvent:
+    return LiveEvent(LiveKind.OUTAGE_OPENED, asset_id, start.isoformat(), mqtt_id,
+                     OperatingState.OUT_OF_SERVICE.value, fault, outage_id)  # fmt: skip
 
 
 def _runs(changes: Sequence[StatusChange]) -> list[_Run]:
@@ -199,8 +211,9 @@ class StatusTracker:
                 was_open = row.ended_at is None
                 row.ended_at = runs[0].start
                 if model is Outage and was_open:
-                    events.append(LiveEvent("outage_closed", mqtt_id, asset_id, runs[0].start.isoformat(),
-                                            runs[0].state.value, row.fault_code, row.id))  # fmt: skip
+                    events.append(
+                        _closed(mqtt_id, asset_id, runs[0].start, runs[0].state, row.fault_code, row.id)
+                    )
         matches: dict[int, Any] = {}
         free = list(existing)
         for i, run in enumerate(wanted):
@@ -231,25 +244,28 @@ class StatusTracker:
             if model is Outage:
                 row.fault_code = run.fault  # sensor-derived; people's notes go in ``cause``
             if model is Outage and was_open and run.end is not None:
-                events.append(LiveEvent("outage_closed", mqtt_id, asset_id, run.end.isoformat(),
-                                        OperatingState.IN_SERVICE.value, row.fault_code, row.id))  # fmt: skip
+                events.append(
+                    _closed(mqtt_id, asset_id, run.end, _state_after(runs, run), row.fault_code, row.id)
+                )
             elif model is Outage and not was_open and run.end is None:
-                events.append(LiveEvent("outage_opened", mqtt_id, asset_id, run.start.isoformat(),
-                                        state.value, row.fault_code, row.id))  # fmt: skip
+                events.append(_opened(mqtt_id, asset_id, run.start, row.fault_code, row.id))
         session.flush()
         for run, row in new_rows:
             if model is Outage and run.end is None:
-                events.append(LiveEvent("outage_opened", mqtt_id, asset_id, run.start.isoformat(),
-                                        state.value, run.fault, row.id))  # fmt: skip
-            elif model is Outage:
-                events.append(LiveEvent("outage_closed", mqtt_id, asset_id, run.end.isoformat(),  # type: ignore[union-attr]
-                                        OperatingState.IN_SERVICE.value, run.fault, row.id))  # fmt: skip
+                events.append(_opened(mqtt_id, asset_id, run.start, run.fault, row.id))
+            elif model is Outage and run.end is not None:
+                events.append(_closed(mqtt_id, asset_id, run.end, _state_after(runs, run), run.fault, row.id))
         return events
 
     @staticmethod
     def _status_event(mqtt_id: str, asset_id: int, status: AssetStatus) -> LiveEvent:
         return LiveEvent(
-            "status", mqtt_id, asset_id, status.since.isoformat(), status.state.value, status.fault_code
+            LiveKind.STATUS,
+            asset_id,
+            status.since.isoformat(),
+            mqtt_id,
+            status.state.value,
+            status.fault_code,
         )
 
     # --- presence and silence -------------------------------------------------------------

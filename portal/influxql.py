@@ -11,20 +11,23 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import urllib3
 
+from fleet.telemetry_schema import (
+    EVENT_MEASUREMENT,
+    FIELD_RE,
+    MEASUREMENT,
+    STATUS_MEASUREMENT,
+    TEXT_MEASUREMENT,
+    auth_headers,
+)
+
 logger = logging.getLogger(__name__)
 
-FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-MEASUREMENT = "telemetry"
-TEXT_MEASUREMENT = "telemetry_text"
-STATUS_MEASUREMENT = "status"
-EVENT_MEASUREMENT = "event"
 _NICE_STEPS_S = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
 
 
@@ -67,13 +70,7 @@ class TelemetryReader:
     def __init__(self, url: str, database: str, token: str = "", timeout_s: float = 10.0) -> None:
         self.url = url.rstrip("/")
         self.database = database
-        self.headers: dict[str, str] = {}
-        if token:
-            self.headers = (
-                urllib3.make_headers(basic_auth=token)
-                if ":" in token
-                else {"Authorization": f"Token {token}"}
-            )
+        self.headers = auth_headers(token)
         self.http = urllib3.PoolManager(
             maxsize=8, timeout=urllib3.Timeout(connect=2.0, read=timeout_s), retries=False
         )

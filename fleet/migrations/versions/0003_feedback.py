@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import portal.db
+import fleet.db
 
 
 revision: str = '0003'
@@ -40,9 +40,9 @@ def upgrade() -> None:
     sa.Column('submission_id', sa.String(length=64), nullable=False),
     sa.Column('reader_token_hash', sa.String(length=64), nullable=True),
     sa.Column('ip_hash', sa.String(length=64), nullable=True),
-    sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_activity_at', portal.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('resolved_at', portal.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', fleet.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_activity_at', fleet.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('resolved_at', fleet.db.UTCDateTime(timezone=True), nullable=True),
     sa.CheckConstraint('rating IS NULL OR (rating >= 1 AND rating <= 5)', name=op.f('ck_feedback_rating_range')),
     sa.ForeignKeyConstraint(['asset_id'], ['assets.id'], name=op.f('fk_feedback_asset_id_assets'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_feedback_author_id_users'), ondelete='SET NULL'),
@@ -62,7 +62,7 @@ def upgrade() -> None:
     op.create_table('feedback_reads',
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('feedback_id', sa.Integer(), nullable=False),
-    sa.Column('read_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('read_at', fleet.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['feedback_id'], ['feedback.id'], name=op.f('fk_feedback_reads_feedback_id_feedback'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_feedback_reads_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('user_id', 'feedback_id', name=op.f('pk_feedback_reads'))
@@ -73,7 +73,7 @@ def upgrade() -> None:
     sa.Column('author_id', sa.Integer(), nullable=True),
     sa.Column('author_group', sa.Enum('facility_manager', 'hoa_president', 'field_technician', 'vendor_staff', 'resident', name='audience', native_enum=False, length=32), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
-    sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', fleet.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_feedback_replies_author_id_users'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['feedback_id'], ['feedback.id'], name=op.f('fk_feedback_replies_feedback_id_feedback'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_feedback_replies'))

@@ -11,9 +11,9 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine
 
-import portal.models  # noqa: F401  (registers every table)
+import fleet.models  # noqa: F401  (registers every table)
 from config import ROOT
-from portal.db import Base, make_engine
+from fleet.db import Base, make_engine
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 def alembic_config(url: str) -> Config:
     """An Alembic config bound to ``url``, independent of the working directory."""
     cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "portal" / "migrations"))
+    cfg.set_main_option("script_location", str(ROOT / "fleet" / "migrations"))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 

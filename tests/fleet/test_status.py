@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from ingest.contract import StatusUpdate
-from ingest.status import LiveEvent, StatusTracker
-from portal.db import Database
-from portal.models import AssetStatus, MaintenancePeriod, OperatingState, Outage
+from fleet.db import Database
+from fleet.models import AssetStatus, MaintenancePeriod, OperatingState, Outage
+from fleet.live import LiveEvent, LiveKind
+from fleet.status import StatusTracker, StatusUpdate
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 IN, OUT, MAINT, DEG = (
@@ -73,8 +73,12 @@ def test_outage_opens_and_closes_with_events(db: Database, asset_ids: dict[str, 
     events = _apply(db, aid, SEQUENCE)
     assert _outages(db, aid) == EXPECTED_OUTAGES
     assert _maintenance(db, aid) == EXPECTED_MAINT
-    kinds = [e.type for e in events if e.type.startswith("outage")]
-    assert kinds == ["outage_opened", "outage_closed", "outage_opened"]
+    outage_events = [e for e in events if e.kind in (LiveKind.OUTAGE_OPENED, LiveKind.OUTAGE_CLOSED)]
+    assert [(e.kind, e.state) for e in outage_events] == [
+        (LiveKind.OUTAGE_OPENED, "out_of_service"),
+        (LiveKind.OUTAGE_CLOSED, "in_service"),
+        (LiveKind.OUTAGE_OPENED, "out_of_service"),
+    ]
     with db.session() as s:
         status = s.get(AssetStatus, aid)
         assert status is not None
@@ -112,7 +116,7 @@ def test_every_permutation_of_a_short_history(db: Database, asset_ids: dict[str,
             for model in (Outage, MaintenancePeriod):
                 for row in s.scalars(select(model).where(model.asset_id == aid)):
                     s.delete(row)
-            from portal.models import StatusChange
+            from fleet.models import StatusChange
 
             for row in s.scalars(select(StatusChange).where(StatusChange.asset_id == aid)):
                 s.delete(row)
@@ -144,11 +148,11 @@ def test_silence_makes_an_asset_offline_and_a_message_brings_it_back(
     with db.session() as s:
         assert tracker.sweep_offline(s, ids, _at(3)) == []
         events = tracker.sweep_offline(s, ids, _at(6))
-    assert [(e.type, e.state) for e in events] == [("status", "offline")]
+    assert [(e.kind, e.state) for e in events] == [("status", "offline")]
     with db.session() as s:
         assert s.get(AssetStatus, aid).state == OperatingState.OFFLINE  # type: ignore[union-attr]
         events = tracker.touch(s, {aid: _at(7)}, ids)
-    assert [(e.type, e.state) for e in events] == [("status", "in_service")]
+    assert [(e.kind, e.state) for e in events] == [("status", "in_service")]
     with db.session() as s:
         status = s.get(AssetStatus, aid)
         assert status is not None
@@ -177,7 +181,7 @@ def test_an_outage_recorded_without_history_is_closed_not_erased(
         s.add(Outage(asset_id=aid, started_at=_at(0), fault_code="door_lock"))
     events = _apply(db, aid, [(30, IN, None)])
     assert _outages(db, aid) == [(_at(0), _at(30), "door_lock")]
-    assert [e.type for e in events if e.type.startswith("outage")] == ["outage_closed"]
+    assert [e.kind for e in events if e.kind.startswith("outage")] == ["outage_closed"]
 
 
 def test_an_outage_recorded_without_history_continues(db: Database, asset_ids: dict[str, int]) -> None:
@@ -186,3 +190,26 @@ def test_an_outage_recorded_without_history_continues(db: Database, asset_ids: d
         s.add(Outage(asset_id=aid, started_at=_at(0), fault_code="door_lock"))
     _apply(db, aid, [(30, OUT, "door_lock"), (50, IN, None)])
     assert _outages(db, aid) == [(_at(0), _at(50), "door_lock")]
+
+
+@pytest.mark.parametrize("after", [DEG, MAINT, IN])
+def test_a_closed_outage_says_the_state_the_asset_went_to(
+    db: Database, asset_ids: dict[str, int], after: OperatingState
+) -> None:
+    aid = asset_ids["ELV-1"]
+    events = _apply(db, aid, [(0, IN, None), (10, OUT, "door_lock"), (30, after, None)])
+    closed = [e for e in events if e.kind is LiveKind.OUTAGE_CLOSED]
+    assert [(e.state, e.ts) for e in closed] == [(after.value, _at(30).isoformat())]
+    status = [e for e in events if e.kind is LiveKind.STATUS][-1]
+    assert status.state == closed[0].state
+
+
+def test_a_late_message_that_closes_an_outage_says_the_state_after_it(
+    db: Database, asset_ids: dict[str, int]
+) -> None:
+    aid = asset_ids["ELV-1"]
+    _apply(db, aid, [(0, IN, None), (10, OUT, "door_lock"), (50, IN, None)])
+    events = _apply(db, aid, [(30, DEG, "leveling")])  # arrives late, ends the outage earlier
+    closed = [e for e in events if e.kind is LiveKind.OUTAGE_CLOSED]
+    assert all(e.state == DEG.value for e in closed)
+    assert _outages(db, aid) == [(_at(10), _at(30), "door_lock")]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import portal.models  # noqa: F401  (registers every table on Base.metadata)
+import fleet.models  # noqa: F401  (registers every table on Base.metadata)
 from config import load_settings
-from portal.db import Base, make_engine
+from fleet.db import Base, make_engine
 
 target_metadata = Base.metadata
 

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.db import Base, utcnow
-from portal.models._types import enum_type
-from portal.models.feedback import Audience
+from fleet.db import Base, utcnow
+from fleet.models._types import enum_type
+from fleet.models.feedback import Audience
 
 if TYPE_CHECKING:
-    from portal.models.organisation import Asset, Customer, Site
-    from portal.models.people import User
+    from fleet.models.organisation import Asset, Customer, Site
+    from fleet.models.people import User
 
 
 class SurveyKind(StrEnum):

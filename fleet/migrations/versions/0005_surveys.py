@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import portal.db
+import fleet.db
 
 
 revision: str = '0005'
@@ -29,13 +29,13 @@ def upgrade() -> None:
     sa.Column('kind', sa.Enum('csat', 'ces', 'nps', name='surveykind', native_enum=False, length=32), nullable=False),
     sa.Column('moment', sa.Enum('outage_closed', 'visit_completed', 'feedback_resolved', 'periodic', name='moment', native_enum=False, length=32), nullable=False),
     sa.Column('moment_key', sa.String(length=64), nullable=False),
-    sa.Column('moment_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('moment_at', fleet.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=True),
     sa.Column('site_id', sa.Integer(), nullable=True),
     sa.Column('asset_id', sa.Integer(), nullable=True),
     sa.Column('state', sa.Enum('pending', 'answered', 'dismissed', 'expired', name='promptstate', native_enum=False, length=32), nullable=False),
-    sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('closed_at', portal.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', fleet.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', fleet.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['asset_id'], ['assets.id'], name=op.f('fk_survey_prompts_asset_id_assets'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_survey_prompts_customer_id_customers'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_survey_prompts_site_id_sites'), ondelete='CASCADE'),
@@ -61,8 +61,8 @@ def upgrade() -> None:
     sa.Column('asset_id', sa.Integer(), nullable=True),
     sa.Column('moment', sa.Enum('outage_closed', 'visit_completed', 'feedback_resolved', 'periodic', name='moment', native_enum=False, length=32), nullable=False),
     sa.Column('moment_key', sa.String(length=64), nullable=False),
-    sa.Column('moment_at', portal.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('moment_at', fleet.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', fleet.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("(kind = 'csat' AND score BETWEEN 1 AND 5) OR (kind = 'ces' AND score BETWEEN 1 AND 7) OR (kind = 'nps' AND score BETWEEN 0 AND 10)", name=op.f('ck_survey_responses_score_range')),
     sa.ForeignKeyConstraint(['asset_id'], ['assets.id'], name=op.f('fk_survey_responses_asset_id_assets'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_survey_responses_customer_id_customers'), ondelete='CASCADE'),
@@ -86,8 +86,8 @@ def upgrade() -> None:
     sa.Column('status', sa.Enum('open', 'in_progress', 'closed', name='followupstatus', native_enum=False, length=32), nullable=False),
     sa.Column('owner_id', sa.Integer(), nullable=True),
     sa.Column('outcome', sa.Text(), nullable=True),
-    sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('closed_at', portal.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', fleet.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', fleet.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['owner_id'], ['users.id'], name=op.f('fk_follow_ups_owner_id_users'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['response_id'], ['survey_responses.id'], name=op.f('fk_follow_ups_response_id_survey_responses'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_follow_ups')),

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.db import Base, utcnow
-from portal.models._types import enum_type
+from fleet.db import Base, utcnow
+from fleet.models._types import enum_type
 
 if TYPE_CHECKING:
-    from portal.models.organisation import Asset
-    from portal.models.people import User
+    from fleet.models.organisation import Asset
+    from fleet.models.people import User
 
 
 class OperatingState(StrEnum):

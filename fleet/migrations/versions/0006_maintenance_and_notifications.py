@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import portal.db
+import fleet.db
 
 
 revision: str = '0006'
@@ -42,9 +42,9 @@ def upgrade() -> None:
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('link', sa.String(length=300), nullable=True),
     sa.Column('count', sa.Integer(), nullable=False),
-    sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', portal.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('read_at', portal.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', fleet.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', fleet.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('read_at', fleet.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('in_portal', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_notifications_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notifications'))
@@ -68,7 +68,7 @@ def upgrade() -> None:
     sa.Column('technician_id', sa.Integer(), nullable=True),
     sa.Column('first_due', sa.Date(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', fleet.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('duration_minutes > 0', name=op.f('ck_maintenance_plans_duration_positive')),
     sa.CheckConstraint('interval IS NULL OR interval > 0', name=op.f('ck_maintenance_plans_interval_positive')),
     sa.CheckConstraint('usage_interval IS NULL OR usage_interval > 0', name=op.f('ck_maintenance_plans_usage_positive')),
@@ -85,11 +85,11 @@ def upgrade() -> None:
     sa.Column('to_address', sa.String(length=254), nullable=False),
     sa.Column('subject', sa.String(length=300), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
-    sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('next_attempt_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', fleet.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('next_attempt_at', fleet.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('sent_at', portal.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('failed_at', portal.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', fleet.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('failed_at', fleet.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.String(length=500), nullable=True),
     sa.ForeignKeyConstraint(['notification_id'], ['notifications.id'], name=op.f('fk_outbox_emails_notification_id_notifications'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_emails')),
@@ -99,12 +99,12 @@ def upgrade() -> None:
         batch_op.create_index('ix_outbox_due', ['sent_at', 'next_attempt_at'], unique=False)
 
     with op.batch_alter_table('feedback_replies', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('notified_at', portal.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('notified_at', fleet.db.UTCDateTime(timezone=True), nullable=True))
 
     with op.batch_alter_table('outages', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('on_site_at', portal.db.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('opened_notified_at', portal.db.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('closed_notified_at', portal.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('on_site_at', fleet.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('opened_notified_at', fleet.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('closed_notified_at', fleet.db.UTCDateTime(timezone=True), nullable=True))
 
     with op.batch_alter_table('visits', schema=None) as batch_op:
         batch_op.add_column(sa.Column('parts', sa.Text(), nullable=True))
@@ -113,10 +113,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('plan_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('outage_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('meet_requested_by', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('meet_requested_at', portal.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('meet_requested_at', fleet.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('meet_note', sa.String(length=500), nullable=True))
-        batch_op.add_column(sa.Column('scheduled_notified_at', portal.db.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('report_notified_at', portal.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('scheduled_notified_at', fleet.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('report_notified_at', fleet.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index(batch_op.f('ix_visits_outage_id'), ['outage_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_visits_plan_id'), ['plan_id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_visits_plan_id_maintenance_plans'), 'maintenance_plans', ['plan_id'], ['id'], ondelete='SET NULL')

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.db import Base, utcnow
-from portal.models._types import enum_type
+from fleet.db import Base, utcnow
+from fleet.models._types import enum_type
 
 if TYPE_CHECKING:
-    from portal.models.organisation import Asset, Site
-    from portal.models.people import User
+    from fleet.models.organisation import Asset, Site
+    from fleet.models.people import User
 
 
 class Audience(StrEnum):

@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Date, ForeignKey, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from portal.db import Base, utcnow
-from portal.models._types import enum_type
+from fleet.db import Base, utcnow
+from fleet.models._types import enum_type
 
 if TYPE_CHECKING:
-    from portal.models.operations import AssetStatus
+    from fleet.models.operations import AssetStatus
 
 MQTT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 

@@ -7,9 +7,9 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.db import Base, utcnow
-from portal.models._types import enum_type
-from portal.models.operations import OperatingState
+from fleet.db import Base, utcnow
+from fleet.models._types import enum_type
+from fleet.models.operations import OperatingState
 
 
 class StatusChange(Base):

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import portal.db
+import fleet.db
 
 
 revision: str = '0001'
@@ -26,7 +26,7 @@ def upgrade() -> None:
     op.create_table('customers',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', fleet.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_customers')),
     sa.UniqueConstraint('name', name=op.f('uq_customers_name'))
     )
@@ -34,7 +34,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
     sa.Column('ip', sa.String(length=64), nullable=False),
-    sa.Column('at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', fleet.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('success', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_login_attempts'))
     )
@@ -69,8 +69,8 @@ def upgrade() -> None:
     sa.Column('locale', sa.String(length=8), nullable=False),
     sa.Column('is_active', sa.Boolean(), nullable=False),
     sa.Column('session_token', sa.String(length=64), nullable=False),
-    sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_login_at', portal.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', fleet.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_login_at', fleet.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_users_customer_id_customers'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('email', name=op.f('uq_users_email'))
@@ -113,17 +113,17 @@ def upgrade() -> None:
     sa.Column('asset_id', sa.Integer(), nullable=False),
     sa.Column('state', sa.Enum('in_service', 'out_of_service', 'maintenance', 'degraded', 'offline', name='operatingstate', native_enum=False, length=32), nullable=False),
     sa.Column('fault_code', sa.String(length=64), nullable=True),
-    sa.Column('since', portal.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('reported_at', portal.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_seen_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('since', fleet.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('reported_at', fleet.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', fleet.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['asset_id'], ['assets.id'], name=op.f('fk_asset_status_asset_id_assets'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('asset_id', name=op.f('pk_asset_status'))
     )
     op.create_table('maintenance_periods',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('asset_id', sa.Integer(), nullable=False),
-    sa.Column('started_at', portal.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ended_at', portal.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', fleet.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', fleet.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['asset_id'], ['assets.id'], name=op.f('fk_maintenance_periods_asset_id_assets'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_maintenance_periods')),
     sa.UniqueConstraint('asset_id', 'started_at', name=op.f('uq_maintenance_periods_asset_id_started_at'))
@@ -134,12 +134,12 @@ def upgrade() -> None:
     op.create_table('outages',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('asset_id', sa.Integer(), nullable=False),
-    sa.Column('started_at', portal.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ended_at', portal.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', fleet.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', fleet.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('fault_code', sa.String(length=64), nullable=True),
     sa.Column('cause', sa.String(length=300), nullable=True),
     sa.Column('detected_by', sa.Enum('sensor', 'report', 'technician', name='detectedby', native_enum=False, length=32), nullable=False),
-    sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', fleet.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['asset_id'], ['assets.id'], name=op.f('fk_outages_asset_id_assets'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outages')),
     sa.UniqueConstraint('asset_id', 'started_at', name=op.f('uq_outages_asset_id_started_at'))
@@ -153,12 +153,12 @@ def upgrade() -> None:
     sa.Column('asset_id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.Enum('preventive', 'repair', 'inspection', 'modernisation', name='visitkind', native_enum=False, length=32), nullable=False),
     sa.Column('status', sa.Enum('scheduled', 'in_progress', 'completed', 'cancelled', name='visitstatus', native_enum=False, length=32), nullable=False),
-    sa.Column('scheduled_start', portal.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('scheduled_end', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('scheduled_start', fleet.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('scheduled_end', fleet.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('summary', sa.String(length=300), nullable=False),
     sa.Column('technician_id', sa.Integer(), nullable=True),
-    sa.Column('checked_in_at', portal.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('checked_out_at', portal.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('checked_in_at', fleet.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('checked_out_at', fleet.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('report', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['asset_id'], ['assets.id'], name=op.f('fk_visits_asset_id_assets'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['technician_id'], ['users.id'], name=op.f('fk_visits_technician_id_users'), ondelete='SET NULL'),

@@ -1,7 +1,8 @@
 """SQLAlchemy 2.0 typed models, shared by the portal and the ingester (no Flask here)."""
 
-from portal.db import Base
-from portal.models.feedback import (
+from fleet.db import Base
+from fleet.models.device_records import DeadLetter, StatusChange
+from fleet.models.feedback import (
     Audience,
     Feedback,
     FeedbackCategory,
@@ -9,14 +10,14 @@ from portal.models.feedback import (
     FeedbackReply,
     FeedbackStatus,
 )
-from portal.models.notifications import (
+from fleet.models.notifications import (
     Channel,
     EventType,
     Notification,
     NotificationPreference,
     OutboxEmail,
 )
-from portal.models.operations import (
+from fleet.models.operations import (
     AssetStatus,
     DetectedBy,
     IntervalUnit,
@@ -30,7 +31,7 @@ from portal.models.operations import (
     VisitKind,
     VisitStatus,
 )
-from portal.models.organisation import (
+from fleet.models.organisation import (
     MQTT_ID_RE,
     Age,
     Asset,
@@ -41,8 +42,8 @@ from portal.models.organisation import (
     SiteKind,
     age_between,
 )
-from portal.models.people import LoginAttempt, StakeholderGroup, User, normalise_email, user_sites
-from portal.models.satisfaction import (
+from fleet.models.people import LoginAttempt, StakeholderGroup, User, normalise_email, user_sites
+from fleet.models.satisfaction import (
     FollowUp,
     FollowUpStatus,
     Moment,
@@ -51,7 +52,6 @@ from portal.models.satisfaction import (
     SurveyPrompt,
     SurveyResponse,
 )
-from portal.models.telemetry import DeadLetter, StatusChange
 
 __all__ = [
     "MQTT_ID_RE",

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from fleet.db import Database
-from fleet.models import AssetStatus, MaintenancePeriod, OperatingState, Outage
 from fleet.live import LiveEvent, LiveKind
+from fleet.models import AssetStatus, MaintenancePeriod, OperatingState, Outage
 from fleet.status import StatusTracker, StatusUpdate
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)

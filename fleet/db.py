@@ -28,6 +28,24 @@ NAMING_CONVENTION = {
 }
 
 
+# Ids are ``integer`` columns: PostgreSQL's is 32-bit signed, so a larger number is no id
+# of ours on any database (and would make PostgreSQL raise instead of finding nothing).
+MAX_ID = 2**31 - 1
+
+
+def parse_id(raw: object) -> int | None:
+    """``raw`` (a string of digits or an int) as a database id, or None if it cannot be one."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        value = raw
+    elif isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 10:
+        value = int(raw)
+    else:
+        return None
+    return value if 1 <= value <= MAX_ID else None
+
+
 def utcnow() -> datetime:
     """Current time, timezone-aware in UTC."""
     return datetime.now(UTC)

@@ -5,28 +5,55 @@ logged-in :class:`~fleet.models.User` or an anonymous resident holding one asset
 link. Objects outside a principal's scope are reported as *not found*
 (:class:`NotVisible`), never as forbidden, so their existence does not leak.
 
-Rules:
+Visibility (which objects exist for a principal):
 - vendor staff see every customer, site and asset;
 - other users with an explicit list of sites see those sites (and their assets);
 - other users with only a customer see every site of that customer;
 - a user with neither sees nothing;
-- a resident link sees its one asset, and no site or customer page.
+- a resident link sees its one asset, and no site or customer page;
+- outages, visits and maintenance plans are visible with their asset; feedback to staff,
+  to facility managers and HOA presidents of its site, and to its author; a survey
+  question to the person asked; a follow-up to vendor staff.
+
+Permissions (what a principal may do with what it sees) are the named rules at the end
+of this module: views use them through :func:`requires`, templates through ``can(...)``,
+services by calling them. An object outside the scope answers 404 everywhere (raise
+:class:`NotVisible`); 403 is only for an object in scope that the role may not act on.
+Nothing outside this module compares stakeholder groups.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from functools import wraps
+from typing import ParamSpec, TypeVar
 
-from sqlalchemy import ColumnElement, Select, false, select, true
+from flask_babel import LazyString
+from sqlalchemy import ColumnElement, Select, false, or_, select, true
 from sqlalchemy.orm import Session
 
-from fleet.models import Asset, Customer, Site, StakeholderGroup, User
+from fleet.models import (
+    Asset,
+    Customer,
+    Feedback,
+    FollowUp,
+    MaintenancePlan,
+    Outage,
+    Site,
+    StakeholderGroup,
+    SurveyPrompt,
+    User,
+    Visit,
+)
+from portal.refusal import Refused
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
@@ -130,6 +157,51 @@ class Scope:
         """The asset, or :class:`NotVisible`."""
         return _one(session, select(Asset).where(Asset.id == asset_id, self.asset_filter()))
 
+    def _on_visible_asset(self, model: type[T], column: ColumnElement[int]) -> Select[tuple[T]]:
+        return select(model).where(column.in_(select(Asset.id).where(self.asset_filter())))
+
+    def get_outage(self, session: Session, outage_id: int) -> Outage:
+        """An outage of an asset in scope, or :class:`NotVisible`."""
+        return _one(session, self._on_visible_asset(Outage, Outage.asset_id).where(Outage.id == outage_id))
+
+    def get_visit(self, session: Session, visit_id: int) -> Visit:
+        """A visit on an asset in scope, or :class:`NotVisible`."""
+        return _one(session, self._on_visible_asset(Visit, Visit.asset_id).where(Visit.id == visit_id))
+
+    def get_plan(self, session: Session, plan_id: int) -> MaintenancePlan:
+        """A maintenance plan of an asset in scope, or :class:`NotVisible`."""
+        stmt = self._on_visible_asset(MaintenancePlan, MaintenancePlan.asset_id)
+        return _one(session, stmt.where(MaintenancePlan.id == plan_id))
+
+    def get_follow_up(self, session: Session, follow_up_id: int) -> FollowUp:
+        """A follow-up (vendor staff only: they are the vendor's own work), or :class:`NotVisible`."""
+        if not self.everything:
+            raise NotVisible
+        return _one(session, select(FollowUp).where(FollowUp.id == follow_up_id))
+
+
+def feedback_filter(user: User, scope: Scope) -> ColumnElement[bool]:
+    """A WHERE clause on :class:`Feedback` for what ``user`` may read: vendor staff all;
+    facility managers and HOA presidents their sites'; anyone their own."""
+    if can(user, "see_every_customer"):
+        return true()
+    own = Feedback.author_id == user.id
+    if can(user, "see_others_feedback"):
+        return or_(own, Feedback.site_id.in_(select(Site.id).where(scope.site_filter())))
+    return own
+
+
+def get_feedback(session: Session, user: User, scope: Scope, feedback_id: int) -> Feedback:
+    """One feedback item ``user`` may read, or :class:`NotVisible`."""
+    return _one(session, select(Feedback).where(Feedback.id == feedback_id, feedback_filter(user, scope)))
+
+
+def get_survey_prompt(session: Session, user: User, prompt_id: int) -> SurveyPrompt:
+    """A survey question put to ``user`` (nobody else's), or :class:`NotVisible`."""
+    return _one(
+        session, select(SurveyPrompt).where(SurveyPrompt.id == prompt_id, SurveyPrompt.user_id == user.id)
+    )
+
 
 def _one(session: Session, stmt: Select[tuple[T]]) -> T:
     obj = session.scalar(stmt)
@@ -146,3 +218,86 @@ def resident_asset(session: Session, token: str) -> Asset:
     if asset is None:
         raise NotVisible
     return asset
+
+
+# --- permissions: named rules ----------------------------------------------------------------
+class Forbidden(Refused):
+    """The object is in scope but this role may not act on it (answered 403 with the message)."""
+
+    def __init__(self, message: str | LazyString) -> None:
+        super().__init__(message, 403)
+
+
+STAFF, FM, HOA, TECH = (
+    StakeholderGroup.VENDOR_STAFF,
+    StakeholderGroup.FACILITY_MANAGER,
+    StakeholderGroup.HOA_PRESIDENT,
+    StakeholderGroup.FIELD_TECHNICIAN,
+)
+
+# Each rule answers "may this account …?" by the groups allowed; views, templates, services
+# and SQL (:func:`accounts_who`) use the same names.
+RULES: dict[str, frozenset[StakeholderGroup]] = {
+    "dispatch": frozenset({STAFF}),  # assign a technician to an outage
+    "manage_plans": frozenset({STAFF}),  # add and stop maintenance plans
+    "handle_follow_ups": frozenset({STAFF}),  # call back detractors and unhappy customers
+    "own_feedback": frozenset({STAFF}),  # be the owner of a feedback item
+    "see_feedback_contacts": frozenset({STAFF}),  # residents' contact details
+    "see_every_customer": frozenset({STAFF}),
+    "see_kpis": frozenset({STAFF, FM}),
+    "see_satisfaction": frozenset({STAFF, FM}),  # the aggregate dashboard and its exports
+    "handle_feedback": frozenset({STAFF, FM}),  # move feedback along its statuses
+    "see_others_feedback": frozenset({STAFF, FM, HOA}),  # technicians read only their own
+    "be_surveyed": frozenset({FM, HOA, TECH}),  # vendor staff are never asked
+    "be_asked_about_assets": frozenset({FM, HOA}),  # after outages and visits on their assets
+    "meet_technician": frozenset({FM, HOA}),  # ask to meet the technician at a visit
+    "read_visit_reports": frozenset({FM, HOA, STAFF}),
+    "do_visits": frozenset({TECH}),  # check in and out; be dispatched; the visit list
+    "work_across_customers": frozenset({TECH}),  # a site list may span customers (a route)
+    "be_told_of_outages": frozenset({FM, HOA, TECH, STAFF}),
+    "be_told_as_customer": frozenset({FM, HOA}),
+    "hear_in_plain_words": frozenset({HOA}),  # the building page, plain sentences
+}
+
+
+def can(user: object, rule: str) -> bool:
+    """True if ``user`` (an account; anything else is anonymous) may do what ``rule`` names."""
+    groups = RULES[rule]  # a KeyError for a misspelt rule, never a silent False
+    return isinstance(user, User) and bool(user.is_active) and user.group in groups
+
+
+def accounts_who(rule: str) -> ColumnElement[bool]:
+    """A WHERE clause on :class:`User`: the active accounts that ``rule`` allows."""
+    return (User.group.in_(RULES[rule])) & User.is_active.is_(True)
+
+
+def check(user: object, rule: str, message: str | LazyString) -> None:
+    """Raise :class:`Forbidden` with ``message`` unless ``user`` may do what ``rule`` names."""
+    if not can(user, rule):
+        raise Forbidden(message)
+
+
+def requires(rule: str, message: str | LazyString) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """View decorator: 403 with ``message`` unless the signed-in user may do what ``rule`` names.
+
+    Put it under ``@login_required``; the user comes from Flask-Login (imported here
+    lazily so that this module stays usable without a request)."""
+    RULES[rule]
+
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
+        @wraps(view)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            from flask_login import current_user
+
+            check(current_user._get_current_object(), rule, message)  # type: ignore[attr-defined]
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def is_group(user: object, group: str) -> bool:
+    """True if ``user`` is an account of stakeholder group ``group`` (by value): for the
+    few places that show a different page per group (the home page, labels)."""
+    return isinstance(user, User) and user.group.value == group

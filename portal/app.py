@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
-from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
+from flask import Flask, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import LazyString, force_locale, lazy_gettext
 from flask_wtf.csrf import CSRFError
@@ -15,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from config import ROOT, Settings
-from fleet.db import Database
+from fleet.db import Database, parse_id
 from fleet.models import User
 from portal import i18n
 from portal.access import NotVisible
@@ -23,6 +24,7 @@ from portal.extensions import csrf, db_session, get_fragments, login_manager
 from portal.influxql import TelemetryReader
 from portal.kpi import AvailabilityCache
 from portal.live import server as live_server
+from portal.refusal import Refused
 from portal.web import filters
 from portal.web.fragments import FragmentCache
 
@@ -92,9 +94,19 @@ def create_app(settings: Settings) -> Flask:
     register_cli(app)
     live_server.init_app(app)
     _register_error_handlers(app)
+    app.url_value_preprocessor(_ids_that_cannot_exist_are_not_found)
     app.after_request(_security_headers)
     app.after_request(_forget_fragments_after_writes)
     return app
+
+
+def _ids_that_cannot_exist_are_not_found(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """Every ``<int:…>`` of every route is a database id: one out of range is a missing object
+    (404, before any view or login check), never a database error (PostgreSQL raises on
+    an integer above 2**31 - 1 instead of finding nothing)."""
+    for value in (values or {}).values():
+        if isinstance(value, int) and parse_id(value) is None:
+            abort(404)
 
 
 def _forget_fragments_after_writes(response: Response) -> Response:
@@ -136,8 +148,15 @@ def _error(status: int, message: str | LazyString) -> ResponseReturnValue:
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(NotVisible)
     def not_visible(_exc: NotVisible) -> ResponseReturnValue:
+        db_session().rollback()
         logger.info("not found or out of scope: %s %s", request.method, request.path)
         return _error(404, lazy_gettext("Not found."))
+
+    @app.errorhandler(Refused)
+    def refused(exc: Refused) -> ResponseReturnValue:
+        db_session().rollback()  # nothing of a refused action is kept
+        logger.info("refused %s %s: %s (%s)", request.method, request.path, exc.message, exc.status)
+        return _error(exc.status, exc.message)
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> ResponseReturnValue:

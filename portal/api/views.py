@@ -9,7 +9,7 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
-from fleet.db import utcnow
+from fleet.db import MAX_ID, parse_id, utcnow
 from fleet.models import Feedback
 from portal.access import NotVisible, resident_asset
 from portal.api import serializers as ser
@@ -19,6 +19,7 @@ from portal.auth.scope import current_scope
 from portal.extensions import db_session, get_telemetry
 from portal.feedback import service as feedback_service
 from portal.influxql import TelemetryError
+from portal.refusal import Refused
 
 logger = logging.getLogger(__name__)
 MAX_IDS = 1000
@@ -41,7 +42,7 @@ def feedback_item(feedback_id: int) -> ResponseReturnValue:
     """One feedback item with its thread."""
     try:
         obj = feedback_service.get_visible(db_session(), current_user, current_scope(), feedback_id)
-    except feedback_service.FeedbackError:
+    except Refused:
         raise NotVisible from None
     return jsonify(ser.feedback(obj, with_thread=True))
 
@@ -99,10 +100,10 @@ def _ids_arg(name: str) -> list[int] | None:
     raw = request.args.get(name)
     if raw is None:
         return None
-    parts = [p for p in raw.split(",") if p.strip()]
-    if len(parts) > MAX_IDS or not all(p.strip().isdigit() for p in parts):
-        raise BadQuery(f"{name} must be a comma-separated list of at most {MAX_IDS} ids")
-    return [int(p) for p in parts]
+    ids = [parse_id(p.strip()) for p in raw.split(",") if p.strip()]
+    if len(ids) > MAX_IDS or None in ids:
+        raise BadQuery(f"{name} must be a comma-separated list of at most {MAX_IDS} ids (1 to {MAX_ID})")
+    return [i for i in ids if i is not None]
 
 
 def _ts_arg(name: str) -> datetime | None:

@@ -15,9 +15,9 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from fleet.db import utcnow
-from fleet.models import Asset, AssetKind, Customer, Outage, Site, StakeholderGroup
-from portal.access import NotVisible, Scope
+from fleet.db import parse_id, utcnow
+from fleet.models import Asset, AssetKind, Customer, Outage, Site
+from portal.access import NotVisible, Scope, can, requires
 from portal.assets import charts, dispatch, service, timeline
 from portal.auth.scope import current_scope
 from portal.extensions import db_session, get_availability, get_fragments
@@ -27,6 +27,7 @@ from portal.kpi import kpi_table
 from portal.live.page import page_config
 from portal.live.server import announce, timeline_event
 from portal.maintenance.visits import repair_visit
+from portal.refusal import Refused
 from portal.web.fragments import Fragment
 
 bp = Blueprint("assets", __name__)
@@ -59,9 +60,9 @@ def _resync_url(asset_ids: list[int]) -> str:
 def home() -> ResponseReturnValue:
     """Each group's home: HOA presidents their building(s), technicians their work list,
     facility managers and vendor staff the portfolio."""
-    if current_user.group is StakeholderGroup.FIELD_TECHNICIAN:
+    if can(current_user, "do_visits"):
         return redirect(url_for("assets.work"))
-    if current_user.group is StakeholderGroup.HOA_PRESIDENT:
+    if can(current_user, "hear_in_plain_words"):
         now = utcnow()
         items = service.buildings(db_session(), current_scope(), now)
         ids = [r.asset.id for b in items for r in b.rows]
@@ -246,7 +247,7 @@ def outages() -> ResponseReturnValue:
     session = db_session()
     scope = current_scope()
     open_, closed = service.outage_board(session, scope, now)
-    techs = dispatch.technicians(session) if current_user.group is StakeholderGroup.VENDOR_STAFF else []
+    techs = dispatch.technicians(session) if can(current_user, "dispatch") else []
     detection = service.detected_before_reported(session, scope, now - timedelta(days=90))
     page = {"open_outages": open_, "closed": closed, "now": now, "technicians": techs, "detection": detection}
     return render_template("assets/outages.html", **page)
@@ -323,10 +324,9 @@ KPI_PERIODS = {"30d": timedelta(days=30), "90d": timedelta(days=90), "365d": tim
 
 @bp.get("/kpis")
 @login_required
+@requires("see_kpis", lazy_gettext("Service KPIs are for vendor staff and facility managers."))
 def kpis() -> ResponseReturnValue:
     """Service KPIs per customer, site and asset (facility managers and vendor staff)."""
-    if current_user.group not in (StakeholderGroup.VENDOR_STAFF, StakeholderGroup.FACILITY_MANAGER):
-        abort(403, gettext("Service KPIs are for vendor staff and facility managers."))
     period = request.args.get("period") or "90d"
     if period not in KPI_PERIODS:
         abort(400, gettext("Unknown period %(value)s.", value=period[:10]))
@@ -347,29 +347,28 @@ def kpis() -> ResponseReturnValue:
 def assign(outage_id: int) -> ResponseReturnValue:
     """Vendor staff assign a technician and an expected arrival (site time) to an open outage."""
     session = db_session()
+    outage = current_scope().get_outage(session, outage_id)  # 404 out of scope, like a missing one
     form = request.form
     try:
-        outage = session.get(Outage, outage_id)
-        if outage is None:
-            raise dispatch.DispatchError(gettext("Not found."), 404)
-        tz = ZoneInfo(outage.asset.site.timezone)
-        try:
-            eta = datetime.fromisoformat(form.get("eta", "")).replace(tzinfo=tz)
-            technician_id = int(form.get("technician_id", ""))
-            raw_expected = form.get("expected", "")
-            expected = int(raw_expected) if raw_expected else None
-        except ValueError:
-            raise dispatch.DispatchError(
-                gettext("Choose a technician and an arrival date and time.")
-            ) from None
-        outage = dispatch.assign_technician(session, outage_id=outage_id, by=current_user,
-                                            technician_id=technician_id, eta=eta,
-                                            expected_technician_id=expected, now=utcnow())  # fmt: skip
-    except dispatch.DispatchError as exc:
+        eta = datetime.fromisoformat(form.get("eta", "")).replace(tzinfo=ZoneInfo(outage.asset.site.timezone))
+        technician_id = parse_id(form.get("technician_id", ""))
+        raw_expected = form.get("expected", "")
+        expected = parse_id(raw_expected) if raw_expected else None
+        if technician_id is None or (raw_expected and expected is None):
+            raise ValueError(raw_expected)
+    except ValueError:
+        flash(gettext("Choose a technician and an arrival date and time."), "error")
+        return redirect(url_for("assets.outages"), 303)
+    try:
+        outage = dispatch.assign_technician(
+            session, outage=outage, by=current_user, technician_id=technician_id,
+            eta=eta, expected_technician_id=expected, now=utcnow(),
+        )  # fmt: skip
+    except Refused as exc:
+        if exc.status == 403:
+            raise
         session.rollback()
         flash(str(exc.message), "error")
-        if exc.status == 403:
-            return render_template("error.html", status=403, message=str(exc.message)), 403
         return redirect(url_for("assets.outages"), 303)
     repair_visit(session, outage)
     session.commit()

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from fleet.db import utcnow
 from fleet.models import LoginAttempt, Site, StakeholderGroup, User, normalise_email
+from portal.access import RULES
 from portal.auth.passwords import check_policy, dummy_verify, hash_password, verify_password
 
 logger = logging.getLogger(__name__)
@@ -131,9 +132,9 @@ def create_user(
         raise AccountError("Unknown site id in the site list.")
     if customer_id is not None and any(s.customer_id != customer_id for s in sites):
         raise AccountError("Every listed site must belong to the user's customer.")
-    if group is not StakeholderGroup.VENDOR_STAFF and customer_id is None and not sites:
+    if group not in RULES["see_every_customer"] and customer_id is None and not sites:
         raise AccountError("This group needs a customer or a list of sites.")
-    if customer_id is None and sites and group is not StakeholderGroup.FIELD_TECHNICIAN:
+    if customer_id is None and sites and group not in RULES["work_across_customers"]:
         customers = {s.customer_id for s in sites}
         if len(customers) == 1:
             customer_id = customers.pop()

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_babel import LazyString, lazy_gettext
+from flask_babel import lazy_gettext
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
@@ -29,11 +29,11 @@ from fleet.models import (
     FeedbackStatus,
     Outage,
     Site,
-    StakeholderGroup,
     User,
 )
-from portal.access import Scope
+from portal.access import NotVisible, Scope, accounts_who, can, feedback_filter
 from portal.feedback.topics import topics
+from portal.refusal import Refused
 from portal.web.filters import feedback_status_label as status_label
 
 logger = logging.getLogger(__name__)
@@ -43,15 +43,6 @@ MIN_TEXT = 3
 MAX_CONTACT = 200
 RESIDENT_REPLIES_PER_HOUR = 5  # on one item, through the reader link
 ORDER = [FeedbackStatus.NEW, FeedbackStatus.ACKNOWLEDGED, FeedbackStatus.IN_PROGRESS, FeedbackStatus.RESOLVED]
-
-
-class FeedbackError(ValueError):
-    """Input or action refused; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, message: str | LazyString, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -79,16 +70,16 @@ def audience_of(user: User | None) -> Audience:
 
 
 def parse_form(form: Mapping[str, str], *, resident: bool) -> FeedbackInput:
-    """Validate a submitted feedback form; :class:`FeedbackError` says what is wrong.
+    """Validate a submitted feedback form; :class:`Refused` says what is wrong.
 
     ``website`` is a honeypot: people never see it, so anything in it is a robot."""
     if form.get("website"):
-        raise FeedbackError(lazy_gettext("Your message could not be accepted."))
+        raise Refused(lazy_gettext("Your message could not be accepted."))
     text = (form.get("text") or "").strip()
     if len(text) < MIN_TEXT:
-        raise FeedbackError(lazy_gettext("Please write at least %(num)d characters.", num=MIN_TEXT))
+        raise Refused(lazy_gettext("Please write at least %(num)d characters.", num=MIN_TEXT))
     if len(text) > MAX_TEXT:
-        raise FeedbackError(
+        raise Refused(
             lazy_gettext(
                 "Please keep your message under %(max)d characters (it has %(num)d).",
                 max=MAX_TEXT,
@@ -100,24 +91,22 @@ def parse_form(form: Mapping[str, str], *, resident: bool) -> FeedbackInput:
         try:
             category = FeedbackCategory(form["category"])
         except ValueError:
-            raise FeedbackError(lazy_gettext("Please choose a category from the list.")) from None
+            raise Refused(lazy_gettext("Please choose a category from the list.")) from None
     rating = None
     if form.get("rating"):
         raw = form["rating"]
         if not raw.isdigit() or not 1 <= int(raw) <= 5:
-            raise FeedbackError(lazy_gettext("The rating goes from 1 to 5."))
+            raise Refused(lazy_gettext("The rating goes from 1 to 5."))
         rating = int(raw)
     contact = (form.get("contact") or "").strip() or None
     if contact is not None:
         if not resident:
             contact = None  # accounts are answered in the portal
         elif len(contact) > MAX_CONTACT:
-            raise FeedbackError(
-                lazy_gettext("The contact must be under %(max)d characters.", max=MAX_CONTACT)
-            )
+            raise Refused(lazy_gettext("The contact must be under %(max)d characters.", max=MAX_CONTACT))
     submission_id = form.get("submission_id") or ""
     if not 16 <= len(submission_id) <= 64 or not submission_id.replace("-", "").isalnum():
-        raise FeedbackError(lazy_gettext("The form is incomplete; please reload the page and try again."))
+        raise Refused(lazy_gettext("The form is incomplete; please reload the page and try again."))
     return FeedbackInput(text, category, rating, contact, submission_id)
 
 
@@ -154,7 +143,7 @@ def submit(
 
     Refused (nothing stored): a form already submitted, or a resident over the rate limits."""
     if session.scalar(select(Feedback.id).where(Feedback.submission_id == data.submission_id)):
-        raise FeedbackError(lazy_gettext("This feedback was already received."), 409)
+        raise Refused(lazy_gettext("This feedback was already received."), 409)
     audience = audience_of(author)
     token = None
     if audience is Audience.RESIDENT:
@@ -182,7 +171,7 @@ def submit(
         session.flush()
     except IntegrityError:  # the same form posted twice at once: the other one won
         session.rollback()
-        raise FeedbackError(lazy_gettext("This feedback was already received."), 409) from None
+        raise Refused(lazy_gettext("This feedback was already received."), 409) from None
     if author is not None:
         mark_read(session, author, item, now)
     logger.info("feedback %s on site %s asset %s from %s", item.id, site.id, item.asset_id, audience.value)
@@ -197,7 +186,7 @@ def _check_resident_limits(
     if asset is not None:
         recent = session.scalar(select(func.count()).where(resident, Feedback.asset_id == asset.id)) or 0
         if recent >= limits.per_asset:
-            raise FeedbackError(
+            raise Refused(
                 lazy_gettext(
                     "Many messages about this equipment arrived in the last hour; please try later."
                 ),
@@ -210,7 +199,7 @@ def _check_resident_limits(
             )
         )
         if (mine or 0) >= limits.per_ip_per_asset:
-            raise FeedbackError(
+            raise Refused(
                 lazy_gettext("You have already sent several messages in the last hour; please try later."),
                 429,
             )
@@ -218,50 +207,40 @@ def _check_resident_limits(
 
 # --- who sees what ---------------------------------------------------------------------
 def visible(user: User, scope: Scope) -> Select[tuple[Feedback]]:
-    """Feedback the user may read: vendor staff all; facility managers and HOA presidents
-    their sites' and assets'; anyone their own."""
-    stmt = select(Feedback)
-    if user.group is StakeholderGroup.VENDOR_STAFF:
-        return stmt
-    own = Feedback.author_id == user.id
-    if user.group in (StakeholderGroup.FACILITY_MANAGER, StakeholderGroup.HOA_PRESIDENT):
-        in_scope = Feedback.site_id.in_(select(Site.id).where(scope.site_filter()))
-        return stmt.where(or_(own, in_scope))
-    return stmt.where(own)
+    """Feedback the user may read (the rule is :func:`portal.access.feedback_filter`)."""
+    return select(Feedback).where(feedback_filter(user, scope))
 
 
 def get_visible(session: Session, user: User, scope: Scope, feedback_id: int) -> Feedback:
-    """One item the user may read, or :class:`FeedbackError` 404 (existence is not revealed)."""
+    """One item the user may read, or :class:`NotVisible` (existence is not revealed)."""
     item = session.scalar(
         visible(user, scope)
         .where(Feedback.id == feedback_id)
         .options(joinedload(Feedback.site), joinedload(Feedback.asset), joinedload(Feedback.owner))
     )
     if item is None:
-        raise FeedbackError(lazy_gettext("Not found."), 404)
+        raise NotVisible
     return item
 
 
 def can_handle(user: User) -> bool:
     """Vendor staff and facility managers move items along (status); others may reply."""
-    return user.group in (StakeholderGroup.VENDOR_STAFF, StakeholderGroup.FACILITY_MANAGER)
+    return can(user, "handle_feedback")
 
 
 def set_status(item: Feedback, user: User, status: str, now: datetime) -> bool:
     """Move an item forward (new → acknowledged → in progress → resolved); a resolved
     item may be reopened (back to in progress). Returns True when it became resolved."""
     if not can_handle(user):
-        raise FeedbackError(
-            lazy_gettext("Only the vendor's staff and facility managers change the status."), 403
-        )
+        raise Refused(lazy_gettext("Only the vendor's staff and facility managers change the status."), 403)
     try:
         target = FeedbackStatus(status)
     except ValueError:
-        raise FeedbackError(lazy_gettext("Unknown status %(value)s.", value=status[:30])) from None
+        raise Refused(lazy_gettext("Unknown status %(value)s.", value=status[:30])) from None
     current = item.status
     reopen = current is FeedbackStatus.RESOLVED and target is FeedbackStatus.IN_PROGRESS
     if target is current or (ORDER.index(target) < ORDER.index(current) and not reopen):
-        raise FeedbackError(
+        raise Refused(
             lazy_gettext(
                 "This item is already %(current)s; it cannot go back to %(target)s.",
                 current=status_label(current.value),
@@ -277,14 +256,14 @@ def set_status(item: Feedback, user: User, status: str, now: datetime) -> bool:
 
 def assign(session: Session, item: Feedback, user: User, owner_id: int | None) -> User | None:
     """Vendor staff give the item an owner among the vendor's staff (or none)."""
-    if user.group is not StakeholderGroup.VENDOR_STAFF:
-        raise FeedbackError(lazy_gettext("Only the vendor's staff assign an owner."), 403)
+    if not can(user, "own_feedback"):
+        raise Refused(lazy_gettext("Only the vendor's staff assign an owner."), 403)
     if owner_id is None:
         item.owner_id = None
         return None
-    owner = session.get(User, owner_id)
-    if owner is None or owner.group is not StakeholderGroup.VENDOR_STAFF or not owner.is_active:
-        raise FeedbackError(lazy_gettext("The owner must be an active member of the vendor's staff."))
+    owner = session.scalar(select(User).where(User.id == owner_id, accounts_who("own_feedback")))
+    if owner is None:
+        raise Refused(lazy_gettext("The owner must be an active member of the vendor's staff."))
     item.owner_id = owner.id
     return owner
 
@@ -293,9 +272,9 @@ def reply(session: Session, item: Feedback, author: User | None, body: str, now:
     """Add a message to the thread (``author`` None: the resident who wrote the item)."""
     body = (body or "").strip()
     if not body:
-        raise FeedbackError(lazy_gettext("The reply is empty."))
+        raise Refused(lazy_gettext("The reply is empty."))
     if len(body) > MAX_TEXT:
-        raise FeedbackError(
+        raise Refused(
             lazy_gettext(
                 "Please keep your reply under %(max)d characters (it has %(num)d).",
                 max=MAX_TEXT,
@@ -314,7 +293,7 @@ def reply(session: Session, item: Feedback, author: User | None, body: str, now:
             message = lazy_gettext(
                 "You have already sent several messages in the last hour; please try later."
             )
-            raise FeedbackError(message, 429)
+            raise Refused(message, 429)
     message = FeedbackReply(
         feedback=item,
         author_id=author.id if author else None,
@@ -331,8 +310,7 @@ def reply(session: Session, item: Feedback, author: User | None, body: str, now:
 
 def staff_members(session: Session) -> list[User]:
     """Active vendor staff, by name (owners to choose from)."""
-    stmt = select(User).where(User.group == StakeholderGroup.VENDOR_STAFF, User.is_active.is_(True))
-    return list(session.scalars(stmt.order_by(User.name)))
+    return list(session.scalars(select(User).where(accounts_who("own_feedback")).order_by(User.name)))
 
 
 # --- unread -----------------------------------------------------------------------------
@@ -398,12 +376,12 @@ def related_outages(session: Session, item: Feedback, before: timedelta = timede
 
 
 def for_reader(session: Session, asset: Asset, token: str) -> Feedback:
-    """The item behind a resident's reader link on this asset, or :class:`FeedbackError` 404."""
+    """The item behind a resident's reader link on this asset, or :class:`NotVisible`."""
     if not 16 <= len(token) <= 64:
-        raise FeedbackError(lazy_gettext("Not found."), 404)
+        raise NotVisible
     item = session.scalar(
         select(Feedback).where(Feedback.reader_token_hash == hash_token(token), Feedback.asset_id == asset.id)
     )
     if item is None:
-        raise FeedbackError(lazy_gettext("Not found."), 404)
+        raise NotVisible
     return item

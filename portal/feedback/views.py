@@ -17,10 +17,10 @@ from portal.access import NotVisible, resident_asset
 from portal.auth.scope import current_scope
 from portal.extensions import db_session, get_fragments
 from portal.feedback import service
-from portal.feedback.service import FeedbackError
 from portal.feedback.topics import TOPIC_SIGNALS
 from portal.i18n import locale_code
 from portal.live.server import announce, feedback_event
+from portal.refusal import Refused
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("feedback", __name__)
@@ -62,7 +62,7 @@ def _announce(item: Feedback) -> None:
     announce(current_app, [feedback_event(item)])
 
 
-def _refused(exc: FeedbackError, action: str, **page: Any) -> ResponseReturnValue:
+def _refused(exc: Refused, action: str, **page: Any) -> ResponseReturnValue:
     """Show the form again with what was typed and the reason (nothing is lost)."""
     html = render_template(
         "feedback/form.html", error=str(exc.message), action=action, form=request.form, **box_context(**page)
@@ -86,7 +86,7 @@ def _submit_as_account(site: Site, asset: Asset | None, back: str) -> ResponseRe
             now=utcnow(),
             language=locale_code(),
         )
-    except FeedbackError as exc:
+    except Refused as exc:
         session.rollback()
         return _refused(exc, action, title=asset.name if asset else site.name, back=back)
     session.commit()
@@ -131,7 +131,7 @@ def from_resident(token: str) -> ResponseReturnValue:
             ip_hash=service.hash_ip(request.remote_addr, settings.secret_key),
             limits=limits(),
         )
-    except FeedbackError as exc:
+    except Refused as exc:
         session.rollback()
         return _refused(
             exc, action, title=asset.name, back=url_for("resident.asset", token=token), resident=True
@@ -151,13 +151,13 @@ def resident_item(token: str, reader: str) -> ResponseReturnValue:
     asset = resident_asset(session, token)
     try:
         item = service.for_reader(session, asset, reader)
-    except FeedbackError:
+    except Refused:
         raise NotVisible from None
     error, code = None, 200
     if request.method == "POST":
         try:
             service.reply(session, item, None, request.form.get("body", ""), utcnow())
-        except FeedbackError as exc:
+        except Refused as exc:
             session.rollback()
             error, code = str(exc.message), exc.status
         else:
@@ -231,7 +231,7 @@ def item(feedback_id: int) -> ResponseReturnValue:
     session = db_session()
     try:
         obj = _item_or_404(feedback_id)
-    except FeedbackError:
+    except Refused:
         raise NotVisible from None
     service.mark_read(session, current_user, obj, utcnow())
     session.commit()
@@ -263,7 +263,7 @@ def _act(feedback_id: int, action: str) -> ResponseReturnValue:
     session = db_session()
     try:
         obj = _item_or_404(feedback_id)
-    except FeedbackError:
+    except Refused:
         raise NotVisible from None
     now = utcnow()
     try:
@@ -276,10 +276,10 @@ def _act(feedback_id: int, action: str) -> ResponseReturnValue:
         else:
             raw = request.form.get("owner_id", "")
             if raw and not raw.isdigit():
-                raise FeedbackError(gettext("The owner must be chosen from the list."))
+                raise Refused(gettext("The owner must be chosen from the list."))
             service.assign(session, obj, current_user, int(raw) if raw else None)
             flash(gettext("Owner changed."), "success")
-    except FeedbackError as exc:
+    except Refused as exc:
         session.rollback()
         obj = _item_or_404(feedback_id)
         return _render_item(obj, str(exc.message), request.form.get("body", ""), exc.status)

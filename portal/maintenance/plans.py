@@ -32,27 +32,19 @@ from fleet.models import (
     IntervalUnit,
     MaintenancePlan,
     PlanKind,
-    StakeholderGroup,
     UsageMetric,
     User,
     Visit,
     VisitKind,
     VisitStatus,
 )
+from portal.access import accounts_who, can
+from portal.refusal import Refused
 
 logger = logging.getLogger(__name__)
 MAX_INTERVAL = {IntervalUnit.DAYS: 730, IntervalUnit.WEEKS: 104, IntervalUnit.MONTHS: 24}
 MAX_USAGE_INTERVAL = 10_000_000
 RATE_WINDOW = timedelta(days=7)
-
-
-class PlanError(ValueError):
-    """A plan refused; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, message: str | LazyString, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 # --- dates ------------------------------------------------------------------------------------
@@ -173,24 +165,24 @@ def _int(form: Mapping[str, str], name: str, message: str | LazyString) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise PlanError(message) from None
+        raise Refused(message) from None
 
 
 def parse_plan(form: Mapping[str, str], today: date) -> PlanInput:
-    """Validate a plan form; :class:`PlanError` says what is wrong (nothing is stored)."""
+    """Validate a plan form; :class:`Refused` says what is wrong (nothing is stored)."""
     try:
         kind = PlanKind(form.get("kind", ""))
     except ValueError:
-        raise PlanError(lazy_gettext("Choose a calendar or a usage plan.")) from None
+        raise Refused(lazy_gettext("Choose a calendar or a usage plan.")) from None
     interval = unit = metric = usage = None
     if kind is PlanKind.CALENDAR:
         interval = _int(form, "interval", lazy_gettext("The interval must be a whole number."))
         try:
             unit = IntervalUnit(form.get("interval_unit", ""))
         except ValueError:
-            raise PlanError(lazy_gettext("Choose days, weeks or months.")) from None
+            raise Refused(lazy_gettext("Choose days, weeks or months.")) from None
         if not 0 < interval <= MAX_INTERVAL[unit]:
-            raise PlanError(
+            raise Refused(
                 lazy_gettext(
                     "The interval must be between 1 and %(max)d %(unit)s.",
                     max=MAX_INTERVAL[unit],
@@ -201,31 +193,31 @@ def parse_plan(form: Mapping[str, str], today: date) -> PlanInput:
         try:
             metric = UsageMetric(form.get("usage_metric", ""))
         except ValueError:
-            raise PlanError(lazy_gettext("Choose trips or door cycles.")) from None
+            raise Refused(lazy_gettext("Choose trips or door cycles.")) from None
         usage = _int(form, "usage_interval", lazy_gettext("The usage interval must be a whole number."))
         if not 0 < usage <= MAX_USAGE_INTERVAL:
-            raise PlanError(
+            raise Refused(
                 lazy_gettext("The usage interval must be between 1 and %(max)d.", max=MAX_USAGE_INTERVAL)
             )
     try:
         visit_kind = VisitKind(form.get("visit_kind") or VisitKind.PREVENTIVE.value)
     except ValueError:
-        raise PlanError(lazy_gettext("Unknown kind of visit.")) from None
+        raise Refused(lazy_gettext("Unknown kind of visit.")) from None
     summary = (form.get("summary") or "").strip()
     if not 3 <= len(summary) <= 300:
-        raise PlanError(lazy_gettext("Say what will be done (3 to 300 characters)."))
+        raise Refused(lazy_gettext("Say what will be done (3 to 300 characters)."))
     start_hour = _int(form, "start_hour", lazy_gettext("The start hour must be between 0 and 23."))
     if not 0 <= start_hour <= 23:
-        raise PlanError(lazy_gettext("The start hour must be between 0 and 23."))
+        raise Refused(lazy_gettext("The start hour must be between 0 and 23."))
     duration = _int(form, "duration_minutes", lazy_gettext("The duration must be a whole number of minutes."))
     if not 15 <= duration <= 12 * 60:
-        raise PlanError(lazy_gettext("A visit lasts between 15 minutes and 12 hours."))
+        raise Refused(lazy_gettext("A visit lasts between 15 minutes and 12 hours."))
     try:
         first_due = date.fromisoformat(form.get("first_due") or "")
     except ValueError:
-        raise PlanError(lazy_gettext("The first visit needs a date (YYYY-MM-DD).")) from None
+        raise Refused(lazy_gettext("The first visit needs a date (YYYY-MM-DD).")) from None
     if first_due < today - timedelta(days=366):
-        raise PlanError(lazy_gettext("The first visit cannot be more than a year ago."))
+        raise Refused(lazy_gettext("The first visit cannot be more than a year ago."))
     technician_id = None
     if form.get("technician_id"):
         technician_id = _int(form, "technician_id", lazy_gettext("Choose the technician from the list."))
@@ -246,12 +238,12 @@ def parse_plan(form: Mapping[str, str], today: date) -> PlanInput:
 
 def create_plan(session: Session, asset: Asset, data: PlanInput, author: User) -> MaintenancePlan:
     """Add a plan to an asset (vendor staff only)."""
-    if author.group is not StakeholderGroup.VENDOR_STAFF:
-        raise PlanError(lazy_gettext("Only vendor staff manage maintenance plans."), 403)
+    if not can(author, "manage_plans"):
+        raise Refused(lazy_gettext("Only vendor staff manage maintenance plans."), 403)
     if data.technician_id is not None:
-        tech = session.get(User, data.technician_id)
-        if tech is None or tech.group is not StakeholderGroup.FIELD_TECHNICIAN or not tech.is_active:
-            raise PlanError(lazy_gettext("Choose an active field technician."))
+        tech = session.scalar(select(User).where(User.id == data.technician_id, accounts_who("do_visits")))
+        if tech is None:
+            raise Refused(lazy_gettext("Choose an active field technician."))
     plan = MaintenancePlan(
         asset_id=asset.id, kind=data.kind, interval=data.interval, interval_unit=data.interval_unit,
         usage_metric=data.usage_metric, usage_interval=data.usage_interval, visit_kind=data.visit_kind,
@@ -266,8 +258,8 @@ def create_plan(session: Session, asset: Asset, data: PlanInput, author: User) -
 
 def deactivate_plan(session: Session, plan: MaintenancePlan, author: User, now: datetime) -> int:
     """Stop a plan and cancel its future scheduled visits; returns how many were cancelled."""
-    if author.group is not StakeholderGroup.VENDOR_STAFF:
-        raise PlanError(lazy_gettext("Only vendor staff manage maintenance plans."), 403)
+    if not can(author, "manage_plans"):
+        raise Refused(lazy_gettext("Only vendor staff manage maintenance plans."), 403)
     plan.active = False
     future = session.scalars(
         select(Visit).where(

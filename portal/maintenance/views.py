@@ -14,14 +14,20 @@ from flask_login import current_user, login_required
 
 from fleet.db import utcnow
 from fleet.live import LiveEvent
-from fleet.models import IntervalUnit, MaintenancePlan, PlanKind, StakeholderGroup, UsageMetric, VisitKind
-from portal.access import NotVisible
+from fleet.models import (
+    IntervalUnit,
+    MaintenancePlan,
+    PlanKind,
+    UsageMetric,
+    Visit,
+    VisitKind,
+)
+from portal.access import NotVisible, can
 from portal.auth.scope import current_scope
 from portal.extensions import db_session, get_availability, get_fragments, get_telemetry
 from portal.live.server import announce
 from portal.maintenance import plans, visits
-from portal.maintenance.plans import PlanError
-from portal.maintenance.visits import VisitError
+from portal.refusal import Refused
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("maintenance", __name__)
@@ -37,20 +43,17 @@ def status_path() -> visits.TrackerPath:
 @login_required
 def today() -> ResponseReturnValue:
     """A technician's visits: the one in progress, today's and tomorrow's, and overdue ones."""
-    if current_user.group is not StakeholderGroup.FIELD_TECHNICIAN:
+    if not can(current_user, "do_visits"):
         return redirect(url_for("assets.work"))
     items = visits.todays_visits(db_session(), current_user, utcnow())
     return render_template("maintenance/today.html", items=items, now=utcnow())
 
 
-def _visit_or_404(visit_id: int):  # type: ignore[no-untyped-def]
-    try:
-        return visits.get_visit(db_session(), current_scope(), visit_id)
-    except VisitError:
-        raise NotVisible from None
+def _visit_or_404(visit_id: int) -> Visit:
+    return current_scope().get_visit(db_session(), visit_id)
 
 
-def _render(visit, error: str | None = None, code: int = 200) -> ResponseReturnValue:  # type: ignore[no-untyped-def]
+def _render(visit: Visit, error: str | None = None, code: int = 200) -> ResponseReturnValue:
     html = render_template(
         "maintenance/visit.html",
         v=visit,
@@ -58,8 +61,6 @@ def _render(visit, error: str | None = None, code: int = 200) -> ResponseReturnV
         now=utcnow(),
         error=error,
         form=request.form,
-        is_tech=current_user.group is StakeholderGroup.FIELD_TECHNICIAN,
-        can_meet=current_user.group in (StakeholderGroup.HOA_PRESIDENT, StakeholderGroup.FACILITY_MANAGER),
     )
     return html, code
 
@@ -85,7 +86,7 @@ def check_in(visit_id: int) -> ResponseReturnValue:
     obj = _visit_or_404(visit_id)
     try:
         events = visits.check_in(session, obj, current_user, current_scope(), utcnow(), status_path())
-    except VisitError as exc:
+    except Refused as exc:
         session.rollback()
         return _render(_visit_or_404(visit_id), str(exc.message), exc.status)
     session.commit()
@@ -105,7 +106,7 @@ def check_out(visit_id: int) -> ResponseReturnValue:
         events = visits.check_out(
             session, obj, current_user, current_scope(), report, utcnow(), status_path()
         )
-    except VisitError as exc:
+    except Refused as exc:
         session.rollback()
         return _render(_visit_or_404(visit_id), str(exc.message), exc.status)
     session.commit()
@@ -124,7 +125,7 @@ def meet(visit_id: int) -> ResponseReturnValue:
         visits.request_meeting(
             session, obj, current_user, current_scope(), request.form.get("note", ""), utcnow()
         )
-    except VisitError as exc:
+    except Refused as exc:
         session.rollback()
         return _render(_visit_or_404(visit_id), str(exc.message), exc.status)
     session.commit()
@@ -159,7 +160,6 @@ def _plans_page(asset_id: int, error: str | None = None, code: int = 200) -> Res
         "maintenance/plans.html", asset=asset, plans=items, usage=usage, error=error, form=request.form,
         units=[u.value for u in IntervalUnit], metrics=[m.value for m in UsageMetric],
         visit_kinds=[k.value for k in VisitKind], technicians=technicians(session),
-        staff=current_user.group is StakeholderGroup.VENDOR_STAFF,
         today=now.astimezone(ZoneInfo(asset.site.timezone)).date(),
     )  # fmt: skip
     return html, code
@@ -176,7 +176,7 @@ def add_plan(asset_id: int) -> ResponseReturnValue:
         data = plans.parse_plan(request.form, today)
         plans.create_plan(session, asset, data, current_user)
         plans.schedule(session, utcnow(), usage=plans.TelemetryUsage(get_telemetry()), only_asset=asset.id)
-    except PlanError as exc:
+    except Refused as exc:
         session.rollback()
         return _plans_page(asset_id, str(exc.message), exc.status)
     session.commit()
@@ -194,7 +194,7 @@ def stop_plan(plan_id: int) -> ResponseReturnValue:
         raise NotVisible
     try:
         cancelled = plans.deactivate_plan(session, plan, current_user, utcnow())
-    except PlanError as exc:
+    except Refused as exc:
         session.rollback()
         return _plans_page(plan.asset_id, str(exc.message), exc.status)
     session.commit()

@@ -9,7 +9,7 @@ it out of service when the technician says so. Checking in on an asset that is d
 does not change its state: the outage goes on, and the technician is marked *on site*
 on it (the outage timeline's third step).
 
-Every refusal is a :class:`VisitError` with a message and an HTTP status; nothing is
+Every refusal is a :class:`Refused` with a message and an HTTP status; nothing is
 changed when one is raised. Check-in is a conditional update, so two check-ins of the
 same visit at once cannot both succeed.
 """
@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from flask_babel import LazyString, lazy_gettext
+from flask_babel import lazy_gettext
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
@@ -32,28 +32,19 @@ from fleet.models import (
     AssetStatus,
     OperatingState,
     Outage,
-    StakeholderGroup,
     User,
     Visit,
     VisitKind,
     VisitStatus,
 )
 from fleet.status import StatusTracker, StatusUpdate
-from portal.access import Scope
+from portal.access import Scope, can
+from portal.refusal import Refused
 
 logger = logging.getLogger(__name__)
 EARLY_CHECK_IN = timedelta(hours=12)  # a technician may start a visit this long before its window
 MAX_REPORT = 4000
 MAX_NOTE = 500
-
-
-class VisitError(ValueError):
-    """An action refused; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, message: str | LazyString, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 class StatusPath(Protocol):
@@ -91,16 +82,16 @@ def parse_report(form: Mapping[str, str]) -> Report:
     """Validate the check-out form; the work done is required."""
     work = (form.get("work_done") or "").strip()
     if len(work) < 3:
-        raise VisitError(lazy_gettext("Say what was done (at least 3 characters)."))
+        raise Refused(lazy_gettext("Say what was done (at least 3 characters)."))
     fields = {k: (form.get(k) or "").strip() or None for k in ("parts", "findings", "next_action")}
     for text in (work, *[v for v in fields.values() if v]):
         if len(text) > MAX_REPORT:
-            raise VisitError(
+            raise Refused(
                 lazy_gettext("Each part of the report must be under %(max)d characters.", max=MAX_REPORT)
             )
     back = (form.get("state_after") or "in_service") == "in_service"
     if form.get("state_after") not in (None, "", "in_service", "out_of_service"):
-        raise VisitError(lazy_gettext("Say whether the equipment is back in service."))
+        raise Refused(lazy_gettext("Say whether the equipment is back in service."))
     return Report(work, fields["parts"], fields["findings"], fields["next_action"], back)
 
 
@@ -124,22 +115,14 @@ def todays_visits(session: Session, tech: User, now: datetime) -> list[Visit]:
     )
 
 
-def get_visit(session: Session, scope: Scope, visit_id: int) -> Visit:
-    """A visit on an asset in scope, or :class:`VisitError` (404)."""
-    visit = session.get(Visit, visit_id)
-    if visit is None or not scope.can_see_asset(session, visit.asset_id):
-        raise VisitError(lazy_gettext("Not found."), 404)
-    return visit
-
-
 # --- check-in / check-out ----------------------------------------------------------------------------
 def _technician_of(visit: Visit, user: User, scope: Scope, session: Session) -> None:
-    if user.group is not StakeholderGroup.FIELD_TECHNICIAN:
-        raise VisitError(lazy_gettext("Only field technicians check in and out."), 403)
+    if not can(user, "do_visits"):
+        raise Refused(lazy_gettext("Only field technicians check in and out."), 403)
     if visit.technician_id is not None and visit.technician_id != user.id:
-        raise VisitError(lazy_gettext("This visit is assigned to another technician."), 403)
+        raise Refused(lazy_gettext("This visit is assigned to another technician."), 403)
     if not scope.can_see_asset(session, visit.asset_id):
-        raise VisitError(lazy_gettext("Not found."), 404)
+        raise Refused(lazy_gettext("Not found."), 404)
 
 
 def check_in(
@@ -148,20 +131,20 @@ def check_in(
     """Start the visit; returns the live events of the status change (if any)."""
     _technician_of(visit, tech, scope, session)
     if visit.status is VisitStatus.IN_PROGRESS:
-        raise VisitError(lazy_gettext("You are already checked in on this visit."), 409)
+        raise Refused(lazy_gettext("You are already checked in on this visit."), 409)
     if visit.status is not VisitStatus.SCHEDULED:
-        raise VisitError(
+        raise Refused(
             lazy_gettext("This visit is %(status)s; it cannot be started.", status=visit.status.value), 409
         )
     if visit.scheduled_start - now > EARLY_CHECK_IN:
-        raise VisitError(lazy_gettext("This visit is planned later; check in on the day."), 409)
+        raise Refused(lazy_gettext("This visit is planned later; check in on the day."), 409)
     other = session.scalar(
         select(Visit).where(
             Visit.technician_id == tech.id, Visit.status == VisitStatus.IN_PROGRESS, Visit.id != visit.id
         )
     )
     if other is not None:
-        raise VisitError(
+        raise Refused(
             lazy_gettext(
                 "You are still checked in on %(asset)s; check out there first.", asset=other.asset.name
             ),
@@ -174,7 +157,7 @@ def check_in(
         .execution_options(synchronize_session=False)
     )
     if started.rowcount != 1:  # type: ignore[attr-defined]
-        raise VisitError(lazy_gettext("You are already checked in on this visit."), 409)
+        raise Refused(lazy_gettext("You are already checked in on this visit."), 409)
     session.refresh(visit)
     open_outage = session.scalar(
         select(Outage).where(Outage.asset_id == visit.asset_id, Outage.ended_at.is_(None)).limit(1)
@@ -204,9 +187,9 @@ def check_out(
     """Finish the visit with its report; the asset goes back in service unless told otherwise."""
     _technician_of(visit, tech, scope, session)
     if visit.status is VisitStatus.SCHEDULED:
-        raise VisitError(lazy_gettext("Check in before checking out."), 409)
+        raise Refused(lazy_gettext("Check in before checking out."), 409)
     if visit.status is not VisitStatus.IN_PROGRESS:
-        raise VisitError(lazy_gettext("This visit is already finished."), 409)
+        raise Refused(lazy_gettext("This visit is already finished."), 409)
     at = max(now, (visit.checked_in_at or now) + timedelta(seconds=1))
     visit.status = VisitStatus.COMPLETED
     visit.checked_out_at = at
@@ -241,19 +224,19 @@ def request_meeting(
     session: Session, visit: Visit, user: User, scope: Scope, note: str, now: datetime
 ) -> None:
     """An HOA president (or facility manager) asks to meet the technician at a planned visit."""
-    if user.group not in (StakeholderGroup.HOA_PRESIDENT, StakeholderGroup.FACILITY_MANAGER):
-        raise VisitError(
+    if not can(user, "meet_technician"):
+        raise Refused(
             lazy_gettext("Only HOA presidents and facility managers ask to meet the technician."), 403
         )
     if not scope.can_see_asset(session, visit.asset_id):
-        raise VisitError(lazy_gettext("Not found."), 404)
+        raise Refused(lazy_gettext("Not found."), 404)
     if visit.status is not VisitStatus.SCHEDULED or visit.scheduled_start <= now:
-        raise VisitError(lazy_gettext("You can ask to meet the technician only before the visit."), 409)
+        raise Refused(lazy_gettext("You can ask to meet the technician only before the visit."), 409)
     note = note.strip()
     if len(note) > MAX_NOTE:
-        raise VisitError(lazy_gettext("Please keep the note under %(max)d characters.", max=MAX_NOTE))
+        raise Refused(lazy_gettext("Please keep the note under %(max)d characters.", max=MAX_NOTE))
     if visit.meet_requested_by is not None and visit.meet_requested_by != user.id:
-        raise VisitError(lazy_gettext("Someone else has already asked to meet the technician."), 409)
+        raise Refused(lazy_gettext("Someone else has already asked to meet the technician."), 409)
     visit.meet_requested_by = user.id
     visit.meet_requested_at = now
     visit.meet_note = note or None

@@ -29,17 +29,15 @@ from fleet.models import (
     Notification,
     Outage,
     Site,
-    StakeholderGroup,
     User,
     Visit,
     VisitStatus,
     user_sites,
 )
+from portal.access import RULES, accounts_who, can
 from portal.notifications.service import N_, Message, notify_many, translator
 
 logger = logging.getLogger(__name__)
-CUSTOMER_SIDE = (StakeholderGroup.FACILITY_MANAGER, StakeholderGroup.HOA_PRESIDENT)
-OUTAGE_GROUPS = (*CUSTOMER_SIDE, StakeholderGroup.FIELD_TECHNICIAN, StakeholderGroup.VENDOR_STAFF)
 OPENED_BODY = N_(
     "Since %(time)s (%(fault)s). The service team has been told; follow the repair on the portal."
 )
@@ -56,15 +54,14 @@ class NotifierSettings:
     visit_notice: timedelta = timedelta(days=14)
 
 
-def people_of_site(session: Session, site: Site, groups: tuple[StakeholderGroup, ...]) -> list[User]:
-    """Active accounts of ``groups`` whose scope includes ``site`` (vendor staff: every site)."""
+def people_of_site(session: Session, site: Site, rule: str) -> list[User]:
+    """Active accounts that ``rule`` allows and whose scope includes ``site`` (vendor staff: every site)."""
     listed = select(user_sites.c.user_id).where(user_sites.c.site_id == site.id)
     has_list = exists(select(user_sites.c.user_id).where(user_sites.c.user_id == User.id))
     stmt = select(User).where(
-        User.is_active.is_(True),
-        User.group.in_(groups),
+        accounts_who(rule),
         or_(
-            User.group == StakeholderGroup.VENDOR_STAFF,
+            User.group.in_(RULES["see_every_customer"]),
             User.id.in_(listed),
             and_(User.customer_id == site.customer_id, ~has_list),
         ),
@@ -136,7 +133,7 @@ def _tell_outage(
 ) -> int:
     """Tell everyone of the asset's site about one of its outages; repeats group per asset."""
     return notify_many(
-        session, people_of_site(session, asset.site, OUTAGE_GROUPS), build, now, quiet=s.quiet,
+        session, people_of_site(session, asset.site, "be_told_of_outages"), build, now, quiet=s.quiet,
         base_url=s.public_url, grouped_title=lambda u, n: _grouped(u, n, asset),
     )  # fmt: skip
 
@@ -198,11 +195,7 @@ def _visits_scheduled(session: Session, now: datetime, s: NotifierSettings) -> i
             day = format_datetime(visit.scheduled_start, "EEEE d MMMM", tzinfo=tz, locale=user.locale)
             start = format_time(visit.scheduled_start, "HH:mm", tzinfo=tz, locale=user.locale)
             end = format_time(visit.scheduled_end, "HH:mm", tzinfo=tz, locale=user.locale)
-            meet = (
-                t(N_("You can ask to meet the technician."))
-                if user.group is StakeholderGroup.HOA_PRESIDENT
-                else ""
-            )
+            meet = t(N_("You can ask to meet the technician.")) if can(user, "hear_in_plain_words") else ""
             return Message(
                 EventType.VISIT_SCHEDULED,
                 f"visit:{asset.site_id}:{visit.scheduled_start.astimezone(tz).date()}",
@@ -219,7 +212,7 @@ def _visits_scheduled(session: Session, now: datetime, s: NotifierSettings) -> i
 
         told += notify_many(
             session,
-            people_of_site(session, site, CUSTOMER_SIDE),
+            people_of_site(session, site, "be_told_as_customer"),
             build,
             now,
             quiet=s.quiet,
@@ -253,7 +246,7 @@ def _reports(session: Session, now: datetime, s: NotifierSettings) -> int:
 
         told += notify_many(
             session,
-            people_of_site(session, asset.site, CUSTOMER_SIDE),
+            people_of_site(session, asset.site, "be_told_as_customer"),
             build,
             now,
             quiet=s.quiet,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_babel import LazyString, lazy_gettext
+from flask_babel import lazy_gettext
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
@@ -25,19 +25,11 @@ from fleet.models import (
     SurveyResponse,
     User,
 )
+from portal.refusal import Refused
 
 ORDER = [FollowUpStatus.OPEN, FollowUpStatus.IN_PROGRESS, FollowUpStatus.CLOSED]
 MAX_OUTCOME = 2000
 CONTEXT_BEFORE = timedelta(days=30)
-
-
-class FollowUpError(ValueError):
-    """An action refused; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, message: str | LazyString, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 def is_staff(user: User) -> bool:
@@ -62,14 +54,6 @@ def open_count(session: Session) -> int:
     return int(
         session.scalar(select(func.count(FollowUp.id)).where(FollowUp.status == FollowUpStatus.OPEN)) or 0
     )
-
-
-def get(session: Session, follow_up_id: int) -> FollowUp:
-    """One follow-up or :class:`FollowUpError` (404)."""
-    item = session.get(FollowUp, follow_up_id)
-    if item is None:
-        raise FollowUpError(lazy_gettext("Not found."), 404)
-    return item
 
 
 @dataclass(frozen=True)
@@ -139,12 +123,12 @@ def update(
 ) -> None:
     """Change owner, status and outcome. Statuses move forward only; closing needs an outcome."""
     if not is_staff(user):
-        raise FollowUpError(lazy_gettext("Only vendor staff handle follow-ups."), 403)
+        raise Refused(lazy_gettext("Only vendor staff handle follow-ups."), 403)
     if item.status is FollowUpStatus.CLOSED:
-        raise FollowUpError(lazy_gettext("This follow-up is closed."), 409)
+        raise Refused(lazy_gettext("This follow-up is closed."), 409)
     outcome = (outcome or "").strip() or None
     if outcome is not None and len(outcome) > MAX_OUTCOME:
-        raise FollowUpError(
+        raise Refused(
             lazy_gettext(
                 "Please keep the outcome under %(max)d characters (it has %(num)d).",
                 max=MAX_OUTCOME,
@@ -156,15 +140,15 @@ def update(
         try:
             new_status = FollowUpStatus(status)
         except ValueError:
-            raise FollowUpError(lazy_gettext("Unknown status.")) from None
+            raise Refused(lazy_gettext("Unknown status.")) from None
         if ORDER.index(new_status) < ORDER.index(item.status):
-            raise FollowUpError(lazy_gettext("A follow-up cannot go back to an earlier status."), 409)
+            raise Refused(lazy_gettext("A follow-up cannot go back to an earlier status."), 409)
     if new_status is FollowUpStatus.CLOSED and not (outcome or item.outcome):
-        raise FollowUpError(lazy_gettext("Say what came out of the call before closing the follow-up."))
+        raise Refused(lazy_gettext("Say what came out of the call before closing the follow-up."))
     if owner_id is not None:
         owner = session.get(User, owner_id)
         if owner is None or not is_staff(owner) or not owner.is_active:
-            raise FollowUpError(lazy_gettext("The owner must be an active member of vendor staff."))
+            raise Refused(lazy_gettext("The owner must be an active member of vendor staff."))
         item.owner_id = owner.id
     elif new_status is not FollowUpStatus.OPEN and item.owner_id is None:
         item.owner_id = user.id  # whoever starts working on it owns it

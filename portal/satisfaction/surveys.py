@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_babel import LazyString, lazy_gettext
+from flask_babel import lazy_gettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
@@ -54,6 +54,7 @@ from fleet.models import (
     VisitStatus,
 )
 from portal.access import Scope
+from portal.refusal import Refused
 from portal.satisfaction.scores import CES_RANGE, CSAT_RANGE, NPS_RANGE
 
 logger = logging.getLogger(__name__)
@@ -70,15 +71,6 @@ MAX_COMMENT = 1000
 RESIDENT_ANSWERS_PER_IP = 3  # per moment: a household may share an address, a robot may not
 DETRACTOR_MAX = 6
 LOW_CSAT_MAX = 2
-
-
-class SurveyError(ValueError):
-    """An answer or a dismissal refused; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, message: str | LazyString, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -239,16 +231,16 @@ def _nps_candidate(
 
 # --- answering -----------------------------------------------------------------------------
 def parse_answer(form: Mapping[str, str], kind: SurveyKind) -> Answer:
-    """Validate a score for ``kind`` and an optional comment; :class:`SurveyError` says why not."""
+    """Validate a score for ``kind`` and an optional comment; :class:`Refused` says why not."""
     low, high = RANGES[kind]
     raw = (form.get("score") or "").strip()
     if not raw:
-        raise SurveyError(lazy_gettext("Please choose a score."))
+        raise Refused(lazy_gettext("Please choose a score."))
     if not raw.isdigit() or not low <= int(raw) <= high:
-        raise SurveyError(lazy_gettext("The score goes from %(low)d to %(high)d.", low=low, high=high))
+        raise Refused(lazy_gettext("The score goes from %(low)d to %(high)d.", low=low, high=high))
     comment = (form.get("comment") or "").strip() or None
     if comment is not None and len(comment) > MAX_COMMENT:
-        raise SurveyError(
+        raise Refused(
             lazy_gettext(
                 "Please keep your comment under %(max)d characters (it has %(num)d).",
                 max=MAX_COMMENT,
@@ -262,18 +254,18 @@ def get_prompt(session: Session, user: User, prompt_id: int) -> SurveyPrompt:
     """The user's own prompt; anyone else's (or none) is refused as not found."""
     prompt = session.get(SurveyPrompt, prompt_id)
     if prompt is None or prompt.user_id != user.id:
-        raise SurveyError(lazy_gettext("There is no such question for you."), 404)
+        raise Refused(lazy_gettext("There is no such question for you."), 404)
     return prompt
 
 
 def _check_open(prompt: SurveyPrompt, now: datetime, rules: Rules) -> None:
     if prompt.state is PromptState.ANSWERED:
-        raise SurveyError(lazy_gettext("You have already answered this question. Thank you!"), 409)
+        raise Refused(lazy_gettext("You have already answered this question. Thank you!"), 409)
     if prompt.state is PromptState.DISMISSED:
-        raise SurveyError(lazy_gettext("You dismissed this question; it will not be asked again."), 409)
+        raise Refused(lazy_gettext("You dismissed this question; it will not be asked again."), 409)
     too_old = prompt.moment is not Moment.PERIODIC and now - prompt.moment_at > rules.window
     if prompt.state is PromptState.EXPIRED or too_old:
-        raise SurveyError(lazy_gettext("This question has expired."), 410)
+        raise Refused(lazy_gettext("This question has expired."), 410)
 
 
 def answer_prompt(
@@ -282,7 +274,7 @@ def answer_prompt(
     """Record the user's answer to their prompt (once) and open a follow-up when it is low."""
     _check_open(prompt, now, rules)
     if prompt.customer_id is None:
-        raise SurveyError(lazy_gettext("This question is not about a customer any more."), 410)
+        raise Refused(lazy_gettext("This question is not about a customer any more."), 410)
     response = SurveyResponse(
         prompt_id=prompt.id,
         kind=prompt.kind,
@@ -317,7 +309,7 @@ def _store(session: Session, response: SurveyResponse) -> None:
             session.add(response)
             session.flush()
     except IntegrityError:
-        raise SurveyError(lazy_gettext("You have already answered this question. Thank you!"), 409) from None
+        raise Refused(lazy_gettext("You have already answered this question. Thank you!"), 409) from None
     reason = follow_up_reason(response.kind, response.score)
     if reason:
         session.add(FollowUp(response_id=response.id, reason=reason, created_at=response.created_at))
@@ -372,7 +364,7 @@ def answer_as_resident(
     """Record a resident's CES answer about the asset's recently closed outage (once per browser)."""
     outage = resident_moment(session, asset, now, rules)
     if outage is None or moment_key != f"outage:{outage.id}":
-        raise SurveyError(lazy_gettext("This question is not about a recent event on this equipment."), 400)
+        raise Refused(lazy_gettext("This question is not about a recent event on this equipment."), 400)
     if ip_hash is not None:
         same_ip = session.scalar(
             select(func.count(SurveyResponse.id)).where(
@@ -380,7 +372,7 @@ def answer_as_resident(
             )
         )
         if (same_ip or 0) >= RESIDENT_ANSWERS_PER_IP:
-            raise SurveyError(lazy_gettext("Thank you: answers from this connection have been counted."), 429)
+            raise Refused(lazy_gettext("Thank you: answers from this connection have been counted."), 429)
     response = SurveyResponse(
         kind=SurveyKind.CES,
         score=answer.score,
@@ -414,9 +406,9 @@ def answer_as_reader(
 ) -> SurveyResponse:
     """A resident's CSAT about their own resolved feedback, through their private link (once)."""
     if item.status is not FeedbackStatus.RESOLVED or item.resolved_at is None:
-        raise SurveyError(lazy_gettext("This question is asked once your feedback is resolved."), 400)
+        raise Refused(lazy_gettext("This question is asked once your feedback is resolved."), 400)
     if now - item.resolved_at > rules.window:
-        raise SurveyError(lazy_gettext("This question has expired."), 410)
+        raise Refused(lazy_gettext("This question has expired."), 410)
     response = SurveyResponse(
         kind=SurveyKind.CSAT,
         score=answer.score,

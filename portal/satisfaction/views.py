@@ -28,7 +28,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
 
-from fleet.db import utcnow
+from fleet.db import parse_id, utcnow
 from fleet.models import (
     Asset,
     AssetKind,
@@ -43,9 +43,9 @@ from portal.access import NotVisible, resident_asset
 from portal.auth.scope import current_scope
 from portal.extensions import db_session
 from portal.feedback.service import hash_ip
+from portal.refusal import Refused
 from portal.satisfaction import dashboard, follow_ups, surveys
 from portal.satisfaction.charts import bars, line_chart
-from portal.satisfaction.surveys import SurveyError
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("satisfaction", __name__)
@@ -163,13 +163,13 @@ def answer(prompt_id: int) -> ResponseReturnValue:
     error, code = None, 200
     try:
         prompt = surveys.get_prompt(session, current_user, prompt_id)
-    except SurveyError as exc:
+    except Refused as exc:
         return render_template("error.html", status=exc.status, message=str(exc.message)), exc.status
     if request.method == "POST":
         try:
             parsed = surveys.parse_answer(request.form, prompt.kind)
             response = surveys.answer_prompt(session, prompt, current_user, parsed, now, rules())
-        except SurveyError as exc:
+        except Refused as exc:
             session.rollback()
             prompt = surveys.get_prompt(session, current_user, prompt_id)
             error, code = str(exc.message), exc.status
@@ -198,7 +198,7 @@ def dismiss(prompt_id: int) -> ResponseReturnValue:
     try:
         prompt = surveys.get_prompt(session, current_user, prompt_id)
         surveys.dismiss_prompt(session, prompt, utcnow(), rules())
-    except SurveyError as exc:
+    except Refused as exc:
         session.rollback()
         return render_template("error.html", status=exc.status, message=str(exc.message)), exc.status
     session.commit()
@@ -261,7 +261,7 @@ def resident_answer(token: str) -> ResponseReturnValue:
             now=utcnow(),
             rules=rules(),
         )
-    except SurveyError as exc:
+    except Refused as exc:
         session.rollback()
         return render_template(
             "error.html", status=exc.status, message=str(exc.message), back=back
@@ -302,19 +302,19 @@ def reader_question(item: Feedback) -> Question | None:
 @bp.post("/r/<token>/feedback/<reader>/survey")
 def reader_answer(token: str, reader: str) -> ResponseReturnValue:
     """A resident's CSAT about their resolved feedback, through their private link."""
-    from portal.feedback.service import FeedbackError, for_reader
+    from portal.feedback.service import for_reader
 
     session = db_session()
     asset = resident_asset(session, token)
     try:
         item = for_reader(session, asset, reader)
-    except FeedbackError:
+    except Refused:
         raise NotVisible from None
     back = url_for("feedback.resident_item", token=token, reader=reader)
     try:
         parsed = surveys.parse_answer(request.form, SurveyKind.CSAT)
         surveys.answer_as_reader(session, item, answer=parsed, now=utcnow(), rules=rules())
-    except SurveyError as exc:
+    except Refused as exc:
         session.rollback()
         return render_template("error.html", status=exc.status, message=str(exc.message)), exc.status
     session.commit()
@@ -501,30 +501,27 @@ def follow_up_list() -> ResponseReturnValue:
 @login_required
 def follow_up(follow_up_id: int) -> ResponseReturnValue:
     """One task with its context; POST changes owner, status and outcome."""
-    _staff_only()
     session = db_session()
-    try:
-        item = follow_ups.get(session, follow_up_id)
-    except follow_ups.FollowUpError as exc:
-        return render_template("error.html", status=exc.status, message=str(exc.message)), exc.status
+    item = current_scope().get_follow_up(session, follow_up_id)  # vendor staff only; 404 for others
     error, code = None, 200
     if request.method == "POST":
         raw_owner = request.form.get("owner_id", "")
         try:
-            if raw_owner and not raw_owner.isdigit():
-                raise follow_ups.FollowUpError(gettext("The owner must be chosen from the list."))
+            owner_id = parse_id(raw_owner) if raw_owner else None
+            if raw_owner and owner_id is None:
+                raise Refused(gettext("The owner must be chosen from the list."))
             follow_ups.update(
                 session,
                 item,
                 current_user,
                 status=request.form.get("status"),
-                owner_id=int(raw_owner) if raw_owner else None,
+                owner_id=owner_id,
                 outcome=request.form.get("outcome"),
                 now=utcnow(),
             )
-        except follow_ups.FollowUpError as exc:
+        except Refused as exc:
             session.rollback()
-            item = follow_ups.get(session, follow_up_id)
+            item = current_scope().get_follow_up(session, follow_up_id)
             error, code = str(exc.message), exc.status
         else:
             session.commit()

@@ -80,10 +80,11 @@ def test_bad_assignments_change_nothing(app: Flask, login: Callable[[str], Flask
         resp = staff.post(f"/outages/{outage_id}/assign", data=form, follow_redirects=True)
         assert message in resp.get_data(as_text=True), message
         assert _state(app, outage_id) == before
-    assert (
-        staff.post("/outages/999999/assign", data={"technician_id": str(tech), "eta": _eta(1)}).status_code
-        == 303
-    )
+    # a missing outage is not found, like one outside the account's scope (no existence oracle)
+    missing = staff.post("/outages/999999/assign", data={"technician_id": str(tech), "eta": _eta(1)})
+    assert missing.status_code == 404
+    hoa = login("hoa.montroyal@demo.example")  # another building: this outage does not exist for them
+    assert hoa.post(f"/outages/{outage_id}/assign", data={"technician_id": str(tech)}).status_code == 404
 
 
 def test_two_staff_assigning_at_once_one_wins(app: Flask, login: Callable[[str], FlaskClient]) -> None:

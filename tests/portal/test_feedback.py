@@ -15,6 +15,7 @@ from fleet.db import utcnow
 from fleet.models import Asset, Feedback, FeedbackStatus, Outage
 from portal.feedback import service
 from portal.feedback.topics import topics
+from portal.refusal import Refused
 
 SUBMISSION = re.compile(r'name="submission_id" value="([0-9a-f]+)"')
 ITEM_URL = re.compile(r"/feedback/(\d+)$")
@@ -63,7 +64,7 @@ def _form(**overrides: str) -> dict[str, str]:
 def test_bad_forms_are_refused_with_a_reason(app: Flask, overrides: dict[str, str], message: str) -> None:
     with (
         app.test_request_context(headers={"Accept-Language": "en"}),
-        pytest.raises(service.FeedbackError) as exc,
+        pytest.raises(Refused) as exc,
     ):
         service.parse_form(_form(**overrides), resident=True)
     assert message in str(exc.value.message)

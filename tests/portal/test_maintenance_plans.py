@@ -23,7 +23,8 @@ from fleet.models import (
     VisitStatus,
 )
 from portal.maintenance import plans
-from portal.maintenance.plans import PlanError, add_months, due_days, forecast, visit_window
+from portal.maintenance.plans import add_months, due_days, forecast, visit_window
+from portal.refusal import Refused
 from tests.portal.satisfaction_world import World, build_world
 
 
@@ -208,7 +209,7 @@ def test_usage_plans_visit_when_the_counter_reaches_the_interval(world: tuple[Se
     ],
 )
 def test_bad_plans_are_refused_with_a_reason(changes: dict[str, str], message: str) -> None:
-    with pytest.raises(PlanError, match=message) as exc:
+    with pytest.raises(Refused, match=message) as exc:
         plans.parse_plan(_form(**changes), NOW.date())
     assert exc.value.status == 400
 
@@ -220,10 +221,10 @@ def test_only_staff_manage_plans_and_stopping_cancels_future_visits(world: tuple
     assert asset is not None
     assert fm is not None
     data = plans.parse_plan(_form(), NOW.date())
-    with pytest.raises(PlanError) as forbidden:
+    with pytest.raises(Refused) as forbidden:
         plans.create_plan(session, asset, data, fm)
     assert forbidden.value.status == 403
-    with pytest.raises(PlanError, match="field technician"):
+    with pytest.raises(Refused, match="field technician"):
         plans.create_plan(
             session, asset, plans.parse_plan(_form(technician_id=str(w.fm_a)), NOW.date()), _staff(session, w)
         )

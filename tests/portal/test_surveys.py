@@ -31,8 +31,9 @@ from fleet.models import (
     VisitStatus,
 )
 from portal.access import Scope
+from portal.refusal import Refused
 from portal.satisfaction import follow_ups, surveys
-from portal.satisfaction.surveys import Answer, Rules, SurveyError
+from portal.satisfaction.surveys import Answer, Rules
 from tests.portal.satisfaction_world import NOW, World, build_world
 
 RULES = Rules()
@@ -200,7 +201,7 @@ def test_resolved_feedback_asks_its_author(world: tuple[Session, World]) -> None
     ],
 )
 def test_out_of_range_scores_are_refused(kind: SurveyKind, raw: str, message: str) -> None:
-    with pytest.raises(SurveyError, match=message) as exc:
+    with pytest.raises(Refused, match=message) as exc:
         surveys.parse_answer({"score": raw}, kind)
     assert exc.value.status == 400
 
@@ -211,22 +212,22 @@ def test_answers_are_checked_and_stored_once(world: tuple[Session, World]) -> No
     prompt = _ask(session, w.fm_a, NOW)
     assert prompt is not None
     assert surveys.parse_answer({"score": "7", "comment": "  fine  "}, prompt.kind) == Answer(7, "fine")
-    with pytest.raises(SurveyError, match="under 1000 characters") as long:
+    with pytest.raises(Refused, match="under 1000 characters") as long:
         surveys.parse_answer({"score": "7", "comment": "x" * 1001}, prompt.kind)
     assert long.value.status == 400
     fm_b = session.get(User, w.fm_b)
     assert fm_b is not None
-    with pytest.raises(SurveyError) as not_theirs:
+    with pytest.raises(Refused) as not_theirs:
         surveys.get_prompt(session, fm_b, prompt.id)  # a moment fm_b was not part of
     assert not_theirs.value.status == 404
 
     _answer(session, prompt, 7, NOW)
-    with pytest.raises(SurveyError) as twice:
+    with pytest.raises(Refused) as twice:
         _answer(session, prompt, 3, NOW)
     assert twice.value.status == 409
     count = session.scalar(select(func.count(SurveyResponse.id)).where(SurveyResponse.user_id == w.fm_a))
     assert count == 1
-    with pytest.raises(SurveyError):
+    with pytest.raises(Refused):
         surveys.dismiss_prompt(session, prompt, NOW, RULES)  # answered: nothing to dismiss
 
 
@@ -236,7 +237,7 @@ def test_a_stale_question_expires(world: tuple[Session, World]) -> None:
     prompt = _ask(session, w.hoa_a, NOW)
     assert prompt is not None
     assert prompt.moment is Moment.OUTAGE_CLOSED
-    with pytest.raises(SurveyError) as late:
+    with pytest.raises(Refused) as late:
         _answer(session, prompt, 5, NOW + timedelta(days=2))  # 8 days after the outage
     assert late.value.status == 410
     later = _ask(session, w.hoa_a, NOW + timedelta(days=2))
@@ -282,23 +283,23 @@ def test_a_detractor_opens_a_follow_up_tracked_to_closure(world: tuple[Session, 
     staff, fm = session.get(User, w.staff), session.get(User, w.fm_b)
     assert staff is not None
     assert fm is not None
-    with pytest.raises(follow_ups.FollowUpError) as not_staff:
+    with pytest.raises(Refused) as not_staff:
         follow_ups.update(session, item, fm, status="closed", owner_id=None, outcome="x", now=NOW)
     assert not_staff.value.status == 403
-    with pytest.raises(follow_ups.FollowUpError, match="came out of the call"):
+    with pytest.raises(Refused, match="came out of the call"):
         follow_ups.update(session, item, staff, status="closed", owner_id=None, outcome="", now=NOW)
-    with pytest.raises(follow_ups.FollowUpError, match="vendor staff"):
+    with pytest.raises(Refused, match="vendor staff"):
         follow_ups.update(session, item, staff, status=None, owner_id=w.fm_b, outcome=None, now=NOW)
     follow_ups.update(session, item, staff, status="in_progress", owner_id=None, outcome=None, now=NOW)
     assert (item.status, item.owner_id) == (FollowUpStatus.IN_PROGRESS, w.staff)  # taking it makes you owner
-    with pytest.raises(follow_ups.FollowUpError) as back:
+    with pytest.raises(Refused) as back:
         follow_ups.update(session, item, staff, status="open", owner_id=None, outcome=None, now=NOW)
     assert back.value.status == 409
     follow_ups.update(
         session, item, staff, status="closed", owner_id=None, outcome="Called; plan agreed.", now=NOW
     )
     assert (item.status, item.closed_at, item.outcome) == (FollowUpStatus.CLOSED, NOW, "Called; plan agreed.")
-    with pytest.raises(follow_ups.FollowUpError) as closed:
+    with pytest.raises(Refused) as closed:
         follow_ups.update(session, item, staff, status="closed", owner_id=None, outcome="again", now=NOW)
     assert closed.value.status == 409
 
@@ -317,7 +318,7 @@ def test_residents_answer_once_per_browser_about_their_asset_only(world: tuple[S
             ip_hash=ip, answer=Answer(6, None), now=NOW, rules=RULES,
         )  # fmt: skip
 
-    with pytest.raises(SurveyError) as foreign:
+    with pytest.raises(Refused) as foreign:
         answer(f"outage:{other.id}", "browser-1")  # another building's outage
     assert foreign.value.status == 400
     response = answer(f"outage:{outage.id}", "browser-1")
@@ -325,17 +326,17 @@ def test_residents_answer_once_per_browser_about_their_asset_only(world: tuple[S
         Audience.RESIDENT, SurveyKind.CES, w.site_a, w.asset_a,
     )  # fmt: skip
     assert response.user_id is None
-    with pytest.raises(SurveyError) as twice:
+    with pytest.raises(Refused) as twice:
         answer(f"outage:{outage.id}", "browser-1")
     assert twice.value.status == 409
     answer(f"outage:{outage.id}", "browser-2")
     answer(f"outage:{outage.id}", "browser-3")
-    with pytest.raises(SurveyError) as stuffing:
+    with pytest.raises(Refused) as stuffing:
         answer(f"outage:{outage.id}", "browser-4")  # a fourth from the same address
     assert stuffing.value.status == 429
     answer(f"outage:{outage.id}", "browser-4", ip="ip-2")
     assert session.scalar(select(func.count(SurveyResponse.id))) == 4
-    with pytest.raises(SurveyError):
+    with pytest.raises(Refused):
         surveys.answer_as_resident(
             session, asset, moment_key=f"outage:{outage.id}", respondent="resident:late", ip_hash=None,
             answer=Answer(6, None), now=NOW + RULES.window + timedelta(hours=5), rules=RULES,

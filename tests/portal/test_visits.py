@@ -29,7 +29,8 @@ from portal.access import Scope
 from portal.assets import timeline
 from portal.kpi import availability_windows
 from portal.maintenance import visits
-from portal.maintenance.visits import Report, TrackerPath, VisitError
+from portal.maintenance.visits import Report, TrackerPath
+from portal.refusal import Refused
 from tests.portal.satisfaction_world import World, build_world
 
 NOW = datetime(2026, 5, 12, 9, 0, tzinfo=UTC)
@@ -132,13 +133,13 @@ def test_bad_moves_are_refused_and_change_nothing(world: tuple[Session, World], 
     expected = 409
     if case == "double":
         _check_in(session, w, visit)
-        with pytest.raises(VisitError, match="already checked in") as exc:
+        with pytest.raises(Refused, match="already checked in") as exc:
             _check_in(session, w, visit, NOW + timedelta(minutes=1))
     elif case == "without":
-        with pytest.raises(VisitError, match="Check in before") as exc:
+        with pytest.raises(Refused, match="Check in before") as exc:
             _check_out(session, w, visit, NOW)
     elif case == "other_tech":
-        other = visits.VisitError  # a second technician on the same site
+        other = Refused  # a second technician on the same site
         from fleet.models import StakeholderGroup
         from portal.auth.service import create_user
 
@@ -156,20 +157,20 @@ def test_bad_moves_are_refused_and_change_nothing(world: tuple[Session, World], 
     elif case == "overlap":
         first = _visit(session, w, start=NOW - timedelta(hours=1))
         _check_in(session, w, first, NOW - timedelta(minutes=50))
-        with pytest.raises(VisitError, match="check out there first") as exc:
+        with pytest.raises(Refused, match="check out there first") as exc:
             _check_in(session, w, visit)
     elif case == "too_early":
         later = _visit(session, w, start=NOW + timedelta(days=3))
-        with pytest.raises(VisitError, match="planned later") as exc:
+        with pytest.raises(Refused, match="planned later") as exc:
             _check_in(session, w, later)
         visit = later
     elif case == "cancelled":
         visit.status = VisitStatus.CANCELLED
-        with pytest.raises(VisitError, match="cannot be started") as exc:
+        with pytest.raises(Refused, match="cannot be started") as exc:
             _check_in(session, w, visit)
     else:
         hoa = _user(session, w.hoa_a)
-        with pytest.raises(VisitError, match="Only field technicians") as exc:
+        with pytest.raises(Refused, match="Only field technicians") as exc:
             visits.check_in(session, visit, hoa, Scope.for_user(hoa), NOW, PATH)
         expected = 403
     assert exc.value.status == expected
@@ -180,11 +181,11 @@ def test_bad_moves_are_refused_and_change_nothing(world: tuple[Session, World], 
 
 
 def test_an_empty_report_is_refused() -> None:
-    with pytest.raises(VisitError, match="what was done"):
+    with pytest.raises(Refused, match="what was done"):
         visits.parse_report({"work_done": " "})
-    with pytest.raises(VisitError, match="under 4000"):
+    with pytest.raises(Refused, match="under 4000"):
         visits.parse_report({"work_done": "x" * 4001})
-    with pytest.raises(VisitError, match="back in service"):
+    with pytest.raises(Refused, match="back in service"):
         visits.parse_report({"work_done": "fixed", "state_after": "flying"})
     assert (
         visits.parse_report({"work_done": "fixed", "state_after": "out_of_service"}).back_in_service is False
@@ -202,7 +203,7 @@ def test_two_check_ins_at_once_one_wins(db: Database) -> None:
         assert b is not None
         _check_in(first, w, a)
         first.commit()
-        with pytest.raises(VisitError) as lost:
+        with pytest.raises(Refused) as lost:
             _check_in(second, w, b, NOW + timedelta(seconds=1))  # still shows "scheduled" in its session
         assert lost.value.status == 409
         second.rollback()
@@ -281,17 +282,17 @@ def test_hoa_presidents_ask_to_meet_the_technician(world: tuple[Session, World])
     hoa, tech, fm_b = _user(session, w.hoa_a), _user(session, w.tech_a), _user(session, w.fm_b)
     visits.request_meeting(session, visit, hoa, Scope.for_user(hoa), "  Parking code 1234  ", NOW)
     assert (visit.meet_requested_by, visit.meet_note) == (w.hoa_a, "Parking code 1234")
-    with pytest.raises(VisitError) as tech_asks:
+    with pytest.raises(Refused) as tech_asks:
         visits.request_meeting(session, visit, tech, Scope.for_user(tech), "", NOW)
     assert tech_asks.value.status == 403
-    with pytest.raises(VisitError) as other_customer:
+    with pytest.raises(Refused) as other_customer:
         visits.request_meeting(session, visit, fm_b, Scope.for_user(fm_b), "", NOW)
     assert other_customer.value.status == 404
     fm_a = _user(session, w.fm_a)
-    with pytest.raises(VisitError, match="already asked"):
+    with pytest.raises(Refused, match="already asked"):
         visits.request_meeting(session, visit, fm_a, Scope.for_user(fm_a), "", NOW)
-    with pytest.raises(VisitError, match="only before the visit"):
+    with pytest.raises(Refused, match="only before the visit"):
         visits.request_meeting(session, visit, hoa, Scope.for_user(hoa), "", NOW + timedelta(days=3))
-    with pytest.raises(VisitError, match="under 500"):
+    with pytest.raises(Refused, match="under 500"):
         visits.request_meeting(session, visit, hoa, Scope.for_user(hoa), "x" * 501, NOW)
     assert visits.todays_visits(session, tech, NOW + timedelta(days=1, hours=12)) == [visit]

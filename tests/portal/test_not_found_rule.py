@@ -1,0 +1,164 @@
+"""One rule on every route: an object outside the account's scope answers exactly like a
+missing one (404), whatever the method, page or API; ids too large for the database are
+404 too (400 in a query string), never a 500.
+
+The routes come from the app's own URL map, so a new route is covered the day it is
+added. Which objects each account may see is written out by hand from the demo
+portfolio (sites per account), not computed with the code under test.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from werkzeug.routing import Rule
+
+from fleet.db import MAX_ID
+from fleet.models import (
+    Asset,
+    Customer,
+    Feedback,
+    FollowUp,
+    MaintenancePlan,
+    Outage,
+    Site,
+    SurveyPrompt,
+    SurveyResponse,
+    User,
+    Visit,
+)
+from tests.portal.test_access_matrix import EXPECTED
+
+HUGE_IDS = ["10321689436864808747008", "99999999999999999999", str(MAX_ID + 1), "0"]
+ACCOUNTS = sorted(EXPECTED)
+
+
+def _id_rules(app: Flask) -> Iterator[tuple[Rule, str, str]]:
+    """(rule, method, the name of its one id argument) for every route that takes an id."""
+    for rule in app.url_map.iter_rules():
+        ids = re.findall(r"<int:(\w+)>", rule.rule)
+        if not ids:
+            continue
+        assert len(ids) == 1, f"{rule.rule}: teach this test routes with two ids"
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            yield rule, method, ids[0]
+
+
+def _url(rule: Rule, arg: str, value: str) -> str:
+    return rule.rule.replace(f"<int:{arg}>", value)
+
+
+def _call(client: FlaskClient, method: str, url: str) -> int:
+    resp = client.open(url, method=method, data={} if method == "POST" else None)
+    return resp.status_code
+
+
+@pytest.fixture(scope="module")
+def sites_of(app: Flask) -> dict[str, dict[int, str]]:
+    """For each object kind (by URL argument), object id → the name of its site (of a
+    customer: its own name)."""
+    session = app.extensions["fleet.db"].sessionmaker()
+    with session:
+        by_asset = select(Asset.id, Site.name).join(Site)
+        assets = {aid: name for aid, name in session.execute(by_asset)}
+
+        def via_asset(model: type[Outage] | type[Visit] | type[MaintenancePlan]) -> dict[int, str]:
+            return {oid: assets[aid] for oid, aid in session.execute(select(model.id, model.asset_id))}
+
+        return {
+            "asset_id": assets,
+            "site_id": {sid: name for sid, name in session.execute(select(Site.id, Site.name))},
+            "customer_id": {cid: name for cid, name in session.execute(select(Customer.id, Customer.name))},
+            "outage_id": via_asset(Outage),
+            "visit_id": via_asset(Visit),
+            "plan_id": via_asset(MaintenancePlan),
+            "feedback_id": {
+                fid: name for fid, name in session.execute(select(Feedback.id, Site.name).join(Site))
+            },
+        }
+
+
+@pytest.fixture(scope="module")
+def owners(app: Flask) -> dict[str, dict[int, str]]:
+    """Objects that belong to one person: survey prompts (their user) and follow-ups (staff only)."""
+    session = app.extensions["fleet.db"].sessionmaker()
+    with session:
+        prompts = {
+            pid: email for pid, email in session.execute(select(SurveyPrompt.id, User.email).join(User))
+        }
+        follow_ups = {
+            fid: "staff@demo.example"
+            for (fid,) in session.execute(
+                select(FollowUp.id).join(SurveyResponse, FollowUp.response_id == SurveyResponse.id)
+            )
+        }
+    return {"prompt_id": prompts, "follow_up_id": follow_ups}
+
+
+def _out_of_scope(
+    email: str, arg: str, sites_of: dict[str, dict[int, str]], owners: dict[str, dict[int, str]]
+) -> list[int]:
+    """A few existing objects of this kind that ``email`` may not see."""
+    if arg in owners:
+        return sorted(oid for oid, owner in owners[arg].items() if owner != email)[:3]
+    visible_customers, visible_sites = EXPECTED[email]
+    if arg == "customer_id":
+        return sorted(cid for cid, name in sites_of[arg].items() if name not in visible_customers)
+    return sorted(oid for oid, site in sites_of[arg].items() if site not in visible_sites)[:3]
+
+
+def test_every_id_route_is_covered(app: Flask, sites_of: dict[str, dict[int, str]]) -> None:
+    args = {arg for _rule, _method, arg in _id_rules(app)}
+    assert args == set(sites_of) | {"prompt_id", "follow_up_id"}, "a new kind of object needs its scope here"
+
+
+@pytest.mark.parametrize("email", [*ACCOUNTS, None])
+def test_ids_too_large_for_the_database_are_not_found(
+    app: Flask, login: Callable[[str], FlaskClient], email: str | None
+) -> None:
+    client = login(email) if email else app.test_client()
+    for rule, method, arg in _id_rules(app):
+        for value in HUGE_IDS:
+            assert _call(client, method, _url(rule, arg, value)) == 404, (method, rule.rule, value)
+
+
+@pytest.mark.parametrize("email", ACCOUNTS)
+def test_a_missing_object_answers_404_on_every_route(
+    app: Flask, login: Callable[[str], FlaskClient], email: str
+) -> None:
+    client = login(email)
+    for rule, method, arg in _id_rules(app):
+        assert _call(client, method, _url(rule, arg, str(MAX_ID))) == 404, (email, method, rule.rule)
+
+
+@pytest.mark.parametrize("email", ACCOUNTS)
+def test_an_object_out_of_scope_answers_like_a_missing_one(
+    app: Flask,
+    login: Callable[[str], FlaskClient],
+    email: str,
+    sites_of: dict[str, dict[int, str]],
+    owners: dict[str, dict[int, str]],
+) -> None:
+    client = login(email)
+    checked = 0
+    for rule, method, arg in _id_rules(app):
+        for oid in _out_of_scope(email, arg, sites_of, owners):
+            status = _call(client, method, _url(rule, arg, str(oid)))
+            assert status == 404, (email, method, rule.rule, oid, status)
+            checked += 1
+    if email != "staff@demo.example":
+        assert checked > 20, "the demo should give every account objects it may not see"
+
+
+@pytest.mark.parametrize("query", ["ids=10321689436864808747008", "ids=0", "ids=1,x", f"ids={MAX_ID + 1}"])
+def test_an_id_list_that_cannot_hold_ids_is_a_bad_request(
+    login: Callable[[str], FlaskClient], query: str
+) -> None:
+    resp = login("staff@demo.example").get(f"/api/v1/assets?{query}")
+    assert resp.status_code == 400
+    assert "ids" in resp.get_json()["error"]

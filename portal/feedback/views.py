@@ -12,8 +12,8 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload
 
 from fleet.db import utcnow
-from fleet.models import Asset, Feedback, FeedbackCategory, FeedbackStatus, Site, StakeholderGroup
-from portal.access import NotVisible, resident_asset
+from fleet.models import Asset, Feedback, FeedbackCategory, FeedbackStatus, Site
+from portal.access import NotVisible, can, resident_asset
 from portal.auth.scope import current_scope
 from portal.extensions import db_session, get_fragments
 from portal.feedback import service
@@ -244,14 +244,13 @@ def _render_item(
 ) -> ResponseReturnValue:
     session = db_session()
     signals = sorted({s for tag in obj.tag_list for s in TOPIC_SIGNALS.get(tag, ())})
-    is_staff = current_user.group is StakeholderGroup.VENDOR_STAFF
     html = render_template(
         "feedback/item.html",
         item=obj,
         outages=service.related_outages(session, obj),
         signals=signals,
         can_handle=service.can_handle(current_user),
-        staff=service.staff_members(session) if is_staff else [],
+        staff=service.staff_members(session) if can(current_user, "own_feedback") else [],
         statuses=[s.value for s in FeedbackStatus],
         error=error,
         body=body,

@@ -21,10 +21,10 @@ from fleet.models import (
     FollowUpStatus,
     Outage,
     Site,
-    StakeholderGroup,
     SurveyResponse,
     User,
 )
+from portal.access import can
 from portal.refusal import Refused
 
 ORDER = [FollowUpStatus.OPEN, FollowUpStatus.IN_PROGRESS, FollowUpStatus.CLOSED]
@@ -34,7 +34,7 @@ CONTEXT_BEFORE = timedelta(days=30)
 
 def is_staff(user: User) -> bool:
     """Only vendor staff handle follow-ups."""
-    return user.group is StakeholderGroup.VENDOR_STAFF
+    return can(user, "handle_follow_ups")
 
 
 def listing(status: FollowUpStatus | None = None) -> Select[tuple[FollowUp]]:

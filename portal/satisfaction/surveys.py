@@ -45,7 +45,6 @@ from fleet.models import (
     Outage,
     PromptState,
     Site,
-    StakeholderGroup,
     SurveyKind,
     SurveyPrompt,
     SurveyResponse,
@@ -53,7 +52,7 @@ from fleet.models import (
     Visit,
     VisitStatus,
 )
-from portal.access import Scope
+from portal.access import Scope, can
 from portal.refusal import Refused
 from portal.satisfaction.scores import CES_RANGE, CSAT_RANGE, NPS_RANGE
 
@@ -66,7 +65,6 @@ QUESTION = {
     Moment.PERIODIC: SurveyKind.NPS,
 }
 RANGES = {SurveyKind.CSAT: CSAT_RANGE, SurveyKind.CES: CES_RANGE, SurveyKind.NPS: NPS_RANGE}
-ASSET_MOMENT_GROUPS = frozenset({StakeholderGroup.FACILITY_MANAGER, StakeholderGroup.HOA_PRESIDENT})
 MAX_COMMENT = 1000
 RESIDENT_ANSWERS_PER_IP = 3  # per moment: a household may share an address, a robot may not
 DETRACTOR_MAX = 6
@@ -97,7 +95,7 @@ def next_prompt(
     """The question to show ``user`` now: the pending one, a new one, or None.
 
     Creates at most one prompt (and flushes it); the caller commits."""
-    if user.group is StakeholderGroup.VENDOR_STAFF or not user.is_active:
+    if not can(user, "be_surveyed"):
         return None
     latest = session.scalar(
         select(SurveyPrompt)
@@ -171,7 +169,7 @@ def _candidate(
         found = fresh(Moment.FEEDBACK_RESOLVED, f"feedback:{item.id}", at, item.site, item.asset)
         if found:
             return found
-    if user.group in ASSET_MOMENT_GROUPS:
+    if can(user, "be_asked_about_assets"):
         outages = session.scalars(
             select(Outage)
             .join(Asset, Outage.asset_id == Asset.id)

@@ -36,10 +36,9 @@ from fleet.models import (
     Feedback,
     FollowUpStatus,
     Moment,
-    StakeholderGroup,
     SurveyKind,
 )
-from portal.access import NotVisible, resident_asset
+from portal.access import NotVisible, can, check, resident_asset
 from portal.auth.scope import current_scope
 from portal.extensions import db_session
 from portal.feedback.service import hash_ip
@@ -120,8 +119,8 @@ def survey_prompt() -> Question | None:
     (GET pages have nothing else pending by the time they render)."""
     if not current_user.is_authenticated or request.method != "GET" or request.blueprint == "satisfaction":
         return None
-    if current_user.group is StakeholderGroup.VENDOR_STAFF:
-        return None  # never surveyed
+    if not can(current_user, "be_surveyed"):
+        return None  # vendor staff are never asked
     if "survey_prompt" in g:
         return g.survey_prompt  # type: ignore[no-any-return]
     if cookie_session.get(QUIET_KEY, 0) > time.time():  # nothing to ask a moment ago: spare the queries
@@ -324,8 +323,8 @@ def reader_answer(token: str, reader: str) -> ResponseReturnValue:
 
 # --- the dashboard --------------------------------------------------------------------------------
 def _dashboard_or_403() -> dashboard.Filters:
-    if current_user.group not in (StakeholderGroup.VENDOR_STAFF, StakeholderGroup.FACILITY_MANAGER):
-        abort(403, gettext("The satisfaction dashboard is for vendor staff and facility managers."))
+    check(current_user, "see_satisfaction",
+          lazy_gettext("The satisfaction dashboard is for vendor staff and facility managers."))  # fmt: skip
     try:
         filters = dashboard.Filters.parse(request.args)
     except dashboard.BadFilter as exc:
@@ -475,8 +474,7 @@ def groups_csv() -> ResponseReturnValue:
 
 # --- follow-ups (vendor staff) ---------------------------------------------------------------------
 def _staff_only() -> None:
-    if not follow_ups.is_staff(current_user):
-        abort(403, gettext("Follow-ups are handled by vendor staff."))
+    check(current_user, "handle_follow_ups", lazy_gettext("Follow-ups are handled by vendor staff."))
 
 
 @bp.get("/satisfaction/follow-ups")

@@ -7,10 +7,12 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel.numbers import get_decimal_symbol
+from flask_login import current_user
 from flask import Flask
 from flask_babel import gettext, lazy_gettext, ngettext
 
 from fleet.models import Age
+from portal import access
 from portal.i18n import locale_code
 
 STATE_LABELS = {
@@ -270,6 +272,12 @@ def _decimal_symbol(locale: str) -> str:
     return str(get_decimal_symbol(locale))
 
 
+def can_user(rule: str) -> bool:
+    """Template helper ``can('rule')``: may the signed-in user do what the named rule of
+    :mod:`portal.access` allows? (Anonymous visitors may do nothing.)"""
+    return access.can(current_user._get_current_object(), rule)  # type: ignore[attr-defined]
+
+
 def register(app: Flask) -> None:
     """Install the filters on ``app``."""
     for f in (state_label, kind_label, visit_kind_label, fault_label, duration, age, local_time, percent,
@@ -277,3 +285,4 @@ def register(app: Flask) -> None:
               follow_up_status_label, moment_label, number, event_label):  # fmt: skip
         app.add_template_filter(f)
     app.add_template_global(status_sentence)
+    app.add_template_global(can_user, "can")

@@ -25,7 +25,7 @@ from portal.influxql import TelemetryReader
 from portal.kpi import AvailabilityCache
 from portal.live import server as live_server
 from portal.refusal import Refused
-from portal.web import filters
+from portal.web import filters, header
 from portal.web.fragments import FragmentCache
 
 logger = logging.getLogger(__name__)
@@ -91,6 +91,7 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(notifications_bp)
     i18n.init_app(app)
     filters.register(app)
+    header.init_app(app)
     register_cli(app)
     live_server.init_app(app)
     _register_error_handlers(app)

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time
 from babel.numbers import format_decimal
-from flask import Blueprint, Flask, current_app, redirect, request, session, url_for
+from flask import Blueprint, Flask, current_app, redirect, request, session
 from flask.typing import ResponseReturnValue
 from flask_babel import Babel, get_locale
 from flask_login import current_user
 
 from config import ROOT
+from portal.web.redirects import safe_next
 
 logger = logging.getLogger(__name__)
 
@@ -48,16 +48,6 @@ def locale_code() -> str:
     return str(get_locale() or "en")
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths are followed after switching language."""
-    if not target:
-        return url_for("assets.home")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("assets.home")
-    return target
-
-
 @bp.post("/language")
 def switch_language() -> ResponseReturnValue:
     """Remember the chosen language (session, and the account when signed in)."""
@@ -71,7 +61,7 @@ def switch_language() -> ResponseReturnValue:
         db = db_session()
         current_user.locale = lang
         db.commit()
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(safe_next(request.form.get("next")))
 
 
 # --- formatting (used as Jinja filters and by views) -------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -13,15 +12,16 @@ from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import joinedload
 
 from fleet.db import parse_id, utcnow
 from fleet.models import Asset, AssetKind, Customer, Outage, Site
 from portal.access import NotVisible, Scope, can, requires
-from portal.assets import charts, dispatch, service, timeline
+from portal.assets import charts, dispatch, service
+from portal.assets.presenters import outage_timeline_context, timeline_context
 from portal.auth.scope import current_scope
 from portal.extensions import db_session, get_availability, get_fragments
-from portal.feedback import views as feedback_views
+from portal.feedback.presenters import box_context, recent_for, unread_map
 from portal.i18n import locale_code
 from portal.kpi import kpi_table
 from portal.live.page import page_config
@@ -68,9 +68,9 @@ def home() -> ResponseReturnValue:
         ids = [r.asset.id for b in items for r in b.rows]
         live = page_config(sites=[b.site.id for b in items], resync=_resync_url(ids))
         boxes = {
-            b.site.id: feedback_views.box_context(
+            b.site.id: box_context(
                 action=url_for("feedback.on_site", site_id=b.site.id),
-                recent=feedback_views.recent_for(site_id=b.site.id, limit=3),
+                recent=recent_for(site_id=b.site.id, limit=3),
             )
             for b in items
         }
@@ -161,7 +161,7 @@ def _portfolio_fragment(scope: Scope) -> Fragment:
     html = render_template(
         "assets/_portfolio_body.html", rows=rows, shown=len(matching), total=len(all_rows),
         counts=service.portfolio_counts(matching), now=now, q=q, sites=sites,
-        unread=feedback_views.unread_map(),
+        unread=unread_map(),
         page=page, pages=pages, first=(page - 1) * PAGE_SIZE + 1, args=args,
         states=list(service.SEVERITY), kinds=[k.value for k in AssetKind],
         age_bands=[(code, label) for code, (_lo, _hi, label) in AGE_BANDS.items()], age_band=band,
@@ -194,10 +194,8 @@ def site(site_id: int) -> ResponseReturnValue:
     now = utcnow()
     rows = service.portfolio(session, scope, now, site_id=obj.id)
     live = page_config(sites=[obj.id], resync=_resync_url([r.asset.id for r in rows]), tz=obj.timezone)
-    fb = feedback_views.box_context(
-        action=url_for("feedback.on_site", site_id=obj.id), recent=feedback_views.recent_for(site_id=obj.id)
-    )
-    unread = feedback_views.unread_map()
+    fb = box_context(action=url_for("feedback.on_site", site_id=obj.id), recent=recent_for(site_id=obj.id))
+    unread = unread_map()
     return render_template("assets/site.html", site=obj, rows=rows, now=now, live=live, fb=fb, unread=unread)
 
 
@@ -222,8 +220,8 @@ def asset(asset_id: int) -> ResponseReturnValue:
         ranges=list(charts.RANGES),
         now=now,
         live=live,
-        fb=feedback_views.box_context(action=url_for("feedback.on_asset", asset_id=obj.id),
-                                      recent=feedback_views.recent_for(asset_id=obj.id)),
+        fb=box_context(action=url_for("feedback.on_asset", asset_id=obj.id),
+                                      recent=recent_for(asset_id=obj.id)),
     )  # fmt: skip
 
 
@@ -253,25 +251,6 @@ def outages() -> ResponseReturnValue:
     return render_template("assets/outages.html", **page)
 
 
-def timeline_context(
-    session: Session, obj: Asset, now: datetime, resident: str | None = None, quiet: bool = False
-) -> dict[str, Any]:
-    """What ``assets/_timeline.html`` needs for the asset's current outage (no steps without one).
-
-    ``quiet`` renders nothing visible without an outage, only the place live updates fill."""
-    outage = timeline.current_outage(session, obj.id, now)
-    ctx: dict[str, Any] = {"steps": [], "asset_id": obj.id, "asset_name": obj.name, "tz": obj.site.timezone}
-    if outage is not None:
-        ctx = _outage_timeline(session, outage)
-    ctx["quiet"] = quiet
-    ctx["timeline_url"] = (
-        url_for("resident.timeline", token=resident)
-        if resident
-        else url_for("assets.asset_timeline", asset_id=obj.id, quiet=1 if quiet else None)
-    )
-    return ctx
-
-
 @bp.get("/assets/<int:asset_id>/timeline")
 @login_required
 def asset_timeline(asset_id: int) -> ResponseReturnValue:
@@ -296,7 +275,7 @@ def outage_page(outage_id: int) -> ResponseReturnValue:
     """One outage with its timeline, live."""
     outage = _outage_in_scope(outage_id)
     session = db_session()
-    ctx = _outage_timeline(session, outage)
+    ctx = outage_timeline_context(session, outage)
     live = page_config(assets=[outage.asset_id], tz=outage.asset.site.timezone)
     return render_template("assets/outage.html", outage=outage, tl=ctx, live=live, now=utcnow())
 
@@ -306,17 +285,7 @@ def outage_page(outage_id: int) -> ResponseReturnValue:
 def outage_timeline(outage_id: int) -> ResponseReturnValue:
     """The timeline fragment, re-read by pages when a live event says it moved."""
     outage = _outage_in_scope(outage_id)
-    return render_template("assets/_timeline.html", **_outage_timeline(db_session(), outage))
-
-
-def _outage_timeline(session: Session, outage: Outage) -> dict[str, Any]:
-    return {
-        "steps": timeline.steps(session, outage),
-        "asset_id": outage.asset_id,
-        "asset_name": outage.asset.name,
-        "tz": outage.asset.site.timezone,
-        "timeline_url": url_for("assets.outage_timeline", outage_id=outage.id),
-    }
+    return render_template("assets/_timeline.html", **outage_timeline_context(db_session(), outage))
 
 
 KPI_PERIODS = {"30d": timedelta(days=30), "90d": timedelta(days=90), "365d": timedelta(days=365)}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -14,18 +13,10 @@ from flask_login import current_user, login_required, login_user, logout_user
 from portal.auth.forms import LoginForm
 from portal.auth.service import LoginError, LoginThrottled, ThrottlePolicy, authenticate
 from portal.extensions import db_session
+from portal.web.redirects import safe_next
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__, url_prefix="/auth")
-
-
-def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths are followed after login."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc:
-            return target
-    return url_for("assets.home")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -60,7 +51,7 @@ def login() -> ResponseReturnValue:
             session.clear()
             session.permanent = True
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next")))
     elif request.method == "POST":
         status = 400
     return render_template("auth/login.html", form=form), status

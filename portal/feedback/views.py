@@ -5,56 +5,33 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload
 
 from fleet.db import utcnow
-from fleet.models import Asset, Feedback, FeedbackCategory, FeedbackStatus, Site
+from fleet.models import Asset, Feedback, FeedbackStatus, Site
 from portal.access import NotVisible, can, resident_asset
 from portal.auth.scope import current_scope
 from portal.extensions import db_session, get_fragments
 from portal.feedback import service
+from portal.feedback.presenters import box_context
 from portal.feedback.topics import TOPIC_SIGNALS
 from portal.i18n import locale_code
 from portal.live.server import announce, feedback_event
 from portal.refusal import Refused
+from portal.satisfaction.questions import reader_question
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("feedback", __name__)
-
-
-def unread_map() -> dict[int | None, int]:
-    """The current user's unread feedback per asset, read once per request (the page
-    body and the header both show it)."""
-    if "feedback_unread" not in g:
-        g.feedback_unread = service.unread_by_asset(db_session(), current_user, current_scope())
-    return g.feedback_unread  # type: ignore[no-any-return]
-
-
-@bp.app_template_global()
-def feedback_unread_total() -> int:
-    """Feedback items with activity the current user has not seen (for the header)."""
-    if not current_user.is_authenticated:
-        return 0
-    return sum(unread_map().values())
 
 
 def limits() -> service.Limits:
     """The residents' rate limits from the settings."""
     settings = current_app.config["SETTINGS"]
     return service.Limits(settings.feedback_max_per_ip_hour, settings.feedback_max_per_asset_hour)
-
-
-def box_context(**extra: Any) -> dict[str, Any]:
-    """What the feedback form macro needs (a fresh one-time submission id)."""
-    return {
-        "categories": [c.value for c in FeedbackCategory],
-        "submission_id": service.new_submission_id(),
-        **extra,
-    }
 
 
 def _announce(item: Feedback) -> None:
@@ -145,8 +122,6 @@ def from_resident(token: str) -> ResponseReturnValue:
 @bp.route("/r/<token>/feedback/<reader>", methods=["GET", "POST"])
 def resident_item(token: str, reader: str) -> ResponseReturnValue:
     """The resident's own item and its answers; they may answer back."""
-    from portal.satisfaction.views import reader_question  # satisfaction builds on feedback
-
     session = db_session()
     asset = resident_asset(session, token)
     try:
@@ -305,10 +280,3 @@ def change_status(feedback_id: int) -> ResponseReturnValue:
 def change_owner(feedback_id: int) -> ResponseReturnValue:
     """Give the item an owner among the vendor's staff (vendor staff)."""
     return _act(feedback_id, "owner")
-
-
-def recent_for(asset_id: int | None = None, site_id: int | None = None, limit: int = 5) -> list[Feedback]:
-    """The latest items on an asset or site that the current user may read (for the box)."""
-    stmt = service.visible(current_user, current_scope())
-    stmt = stmt.where(Feedback.asset_id == asset_id) if asset_id else stmt.where(Feedback.site_id == site_id)
-    return list(db_session().scalars(stmt.order_by(Feedback.created_at.desc()).limit(limit)))

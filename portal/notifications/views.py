@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user, login_required
@@ -13,16 +13,6 @@ from portal.extensions import db_session
 from portal.notifications import service
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
-
-
-@bp.app_template_global()
-def notifications_unread() -> int:
-    """Unread notifications of the current user (the header badge), read once per request."""
-    if not current_user.is_authenticated:
-        return 0
-    if "notifications_unread" not in g:
-        g.notifications_unread = service.unread_count(db_session(), current_user)
-    return g.notifications_unread  # type: ignore[no-any-return]
 
 
 @bp.get("")

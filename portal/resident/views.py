@@ -8,11 +8,11 @@ from flask.typing import ResponseReturnValue
 from fleet.db import utcnow
 from portal.access import resident_asset
 from portal.assets import service
-from portal.assets.views import timeline_context
+from portal.assets.presenters import timeline_context
 from portal.extensions import db_session
-from portal.feedback.views import box_context
+from portal.feedback.presenters import box_context
 from portal.live.page import page_config
-from portal.satisfaction.views import resident_question
+from portal.satisfaction.questions import resident_question
 
 bp = Blueprint("resident", __name__, url_prefix="/r")
 

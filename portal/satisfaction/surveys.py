@@ -248,14 +248,6 @@ def parse_answer(form: Mapping[str, str], kind: SurveyKind) -> Answer:
     return Answer(int(raw), comment)
 
 
-def get_prompt(session: Session, user: User, prompt_id: int) -> SurveyPrompt:
-    """The user's own prompt; anyone else's (or none) is refused as not found."""
-    prompt = session.get(SurveyPrompt, prompt_id)
-    if prompt is None or prompt.user_id != user.id:
-        raise Refused(lazy_gettext("There is no such question for you."), 404)
-    return prompt
-
-
 def _check_open(prompt: SurveyPrompt, now: datetime, rules: Rules) -> None:
     if prompt.state is PromptState.ANSWERED:
         raise Refused(lazy_gettext("You have already answered this question. Thank you!"), 409)

@@ -7,9 +7,7 @@ import csv
 import io
 import logging
 import secrets
-import time
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from flask import (
     Blueprint,
@@ -17,139 +15,34 @@ from flask import (
     abort,
     current_app,
     flash,
-    g,
     redirect,
     render_template,
     request,
     url_for,
 )
-from flask import session as cookie_session
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
 
 from fleet.db import parse_id, utcnow
 from fleet.models import (
-    Asset,
     AssetKind,
     Audience,
-    Feedback,
     FollowUpStatus,
-    Moment,
     SurveyKind,
 )
-from portal.access import NotVisible, can, check, resident_asset
+from portal.access import NotVisible, check, get_survey_prompt, resident_asset
 from portal.auth.scope import current_scope
 from portal.extensions import db_session
 from portal.feedback.service import hash_ip
 from portal.refusal import Refused
 from portal.satisfaction import dashboard, follow_ups, surveys
 from portal.satisfaction.charts import bars, line_chart
+from portal.satisfaction.questions import BROWSER_COOKIE, DISMISSED_COOKIE, about, question, rules
+from portal.web.redirects import safe_next
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("satisfaction", __name__)
-BROWSER_COOKIE = "survey_browser"
-DISMISSED_COOKIE = "survey_dismissed"
-QUIET_KEY = "survey_quiet_until"
-QUIET_S = 300  # after finding nothing to ask, look again in five minutes
-SCALE = {SurveyKind.CSAT: range(1, 6), SurveyKind.CES: range(1, 8), SurveyKind.NPS: range(0, 11)}
-QUESTIONS = {
-    Moment.OUTAGE_CLOSED: lazy_gettext("How easy was it to get this outage resolved?"),
-    Moment.VISIT_COMPLETED: lazy_gettext("How satisfied are you with this maintenance visit?"),
-    Moment.FEEDBACK_RESOLVED: lazy_gettext("How satisfied are you with how your feedback was handled?"),
-    Moment.PERIODIC: lazy_gettext("How likely are you to recommend our service to a colleague or a peer?"),
-}
-ENDS = {
-    SurveyKind.CSAT: (lazy_gettext("Very dissatisfied"), lazy_gettext("Very satisfied")),
-    SurveyKind.CES: (lazy_gettext("Very difficult"), lazy_gettext("Very easy")),
-    SurveyKind.NPS: (lazy_gettext("Not at all likely"), lazy_gettext("Extremely likely")),
-}
-
-
-def rules() -> surveys.Rules:
-    """The survey trigger rules from the settings."""
-    s = current_app.config["SETTINGS"]
-    return surveys.Rules(
-        window=timedelta(days=s.survey_window_days),
-        daily_gap=timedelta(hours=s.survey_daily_gap_hours),
-        nps_gap=timedelta(days=s.survey_nps_gap_days),
-    )
-
-
-@dataclass(frozen=True)
-class Question:
-    """What the question card shows (detached from any session)."""
-
-    id: int | None
-    kind: str
-    moment: str
-    text: str
-    about: str
-    scale: list[int]
-    low: str
-    high: str
-    moment_key: str = ""
-
-
-def _question(prompt_id: int | None, kind: SurveyKind, moment: Moment, about: str, key: str = "") -> Question:
-    low, high = ENDS[kind]
-    return Question(
-        prompt_id,
-        kind.value,
-        moment.value,
-        str(QUESTIONS[moment]),
-        about,
-        list(SCALE[kind]),
-        str(low),
-        str(high),
-        key,
-    )
-
-
-def _about(site_name: str | None, asset_name: str | None, at: datetime | None) -> str:
-    where = " — ".join(x for x in (site_name, asset_name) if x)
-    return f"{where} ({at:%Y-%m-%d})" if where and at else where
-
-
-@bp.app_template_global()
-def survey_prompt() -> Question | None:
-    """The question to show the current user on this page, if any (created here when due).
-
-    One query while a question waits (the usual case); a new prompt is committed at once
-    (GET pages have nothing else pending by the time they render)."""
-    if not current_user.is_authenticated or request.method != "GET" or request.blueprint == "satisfaction":
-        return None
-    if not can(current_user, "be_surveyed"):
-        return None  # vendor staff are never asked
-    if "survey_prompt" in g:
-        return g.survey_prompt  # type: ignore[no-any-return]
-    if cookie_session.get(QUIET_KEY, 0) > time.time():  # nothing to ask a moment ago: spare the queries
-        return None
-    question = None
-    session, now = db_session(), utcnow()
-    try:
-        prompt = surveys.next_prompt(session, current_user, current_scope(), now, rules())
-        if session.dirty or (prompt is not None and prompt.created_at == now):
-            session.commit()  # a new prompt (flushed by next_prompt), or an expired one closed
-        if prompt is not None:
-            about = _about(
-                prompt.site.name if prompt.site else None,
-                prompt.asset.name if prompt.asset else None,
-                prompt.moment_at if prompt.moment is not Moment.PERIODIC else None,
-            )
-            question = _question(prompt.id, prompt.kind, prompt.moment, about)
-    except Exception:  # a survey must never break a page
-        session.rollback()
-        logger.exception("could not choose a survey question for user %s", current_user.id)
-    g.survey_prompt = question
-    if question is None:
-        cookie_session[QUIET_KEY] = time.time() + QUIET_S
-    return question
-
-
-def _safe_next(default: str) -> str:
-    target = request.form.get("next") or ""
-    return target if target.startswith("/") and not target.startswith("//") else default
 
 
 # --- answering (accounts) --------------------------------------------------------------------
@@ -160,31 +53,28 @@ def answer(prompt_id: int) -> ResponseReturnValue:
     session = db_session()
     now = utcnow()
     error, code = None, 200
-    try:
-        prompt = surveys.get_prompt(session, current_user, prompt_id)
-    except Refused as exc:
-        return render_template("error.html", status=exc.status, message=str(exc.message)), exc.status
+    prompt = get_survey_prompt(session, current_user, prompt_id)  # someone else's is not found
     if request.method == "POST":
         try:
             parsed = surveys.parse_answer(request.form, prompt.kind)
             response = surveys.answer_prompt(session, prompt, current_user, parsed, now, rules())
         except Refused as exc:
             session.rollback()
-            prompt = surveys.get_prompt(session, current_user, prompt_id)
+            prompt = get_survey_prompt(session, current_user, prompt_id)
             error, code = str(exc.message), exc.status
         else:
             session.commit()
             logger.info("survey answer %s from user %s", response.id, current_user.id)
             flash(gettext("Thank you for your answer."), "success")
-            return redirect(_safe_next(url_for("assets.home")))
-    about = _about(
+            return redirect(safe_next(request.form.get("next"), url_for("assets.home")))
+    where = about(
         prompt.site.name if prompt.site else None,
         prompt.asset.name if prompt.asset else None,
         prompt.moment_at,
     )
-    question = _question(prompt.id, prompt.kind, prompt.moment, about)
+    card = question(prompt.id, prompt.kind, prompt.moment, where)
     html = render_template(
-        "satisfaction/answer.html", q=question, state=prompt.state.value, error=error, form=request.form
+        "satisfaction/answer.html", q=card, state=prompt.state.value, error=error, form=request.form
     )
     return html, code
 
@@ -194,34 +84,13 @@ def answer(prompt_id: int) -> ResponseReturnValue:
 def dismiss(prompt_id: int) -> ResponseReturnValue:
     """Not now: the question goes away and is not asked again."""
     session = db_session()
-    try:
-        prompt = surveys.get_prompt(session, current_user, prompt_id)
-        surveys.dismiss_prompt(session, prompt, utcnow(), rules())
-    except Refused as exc:
-        session.rollback()
-        return render_template("error.html", status=exc.status, message=str(exc.message)), exc.status
+    prompt = get_survey_prompt(session, current_user, prompt_id)
+    surveys.dismiss_prompt(session, prompt, utcnow(), rules())  # a refusal is answered by the app
     session.commit()
-    return redirect(_safe_next(url_for("assets.home")))
+    return redirect(safe_next(request.form.get("next"), url_for("assets.home")))
 
 
 # --- residents ----------------------------------------------------------------------------------
-def resident_question(asset: Asset) -> Question | None:
-    """The CES question for the resident page: the asset's outage closed in the last days,
-    unless this browser answered or dismissed it."""
-    session = db_session()
-    outage = surveys.resident_moment(session, asset, utcnow(), rules())
-    if outage is None:
-        return None
-    key = f"outage:{outage.id}"
-    if key in request.cookies.get(DISMISSED_COOKIE, "").split(","):
-        return None
-    browser = request.cookies.get(BROWSER_COOKIE)
-    secret = current_app.config["SETTINGS"].secret_key
-    if browser and surveys.has_answered(session, surveys.respondent_key(browser, secret), key):
-        return None
-    return _question(None, SurveyKind.CES, Moment.OUTAGE_CLOSED, asset.name, key)
-
-
 def _browser_id() -> tuple[str, bool]:
     raw = request.cookies.get(BROWSER_COOKIE, "")
     if 16 <= len(raw) <= 64 and raw.replace("-", "").replace("_", "").isalnum():
@@ -282,20 +151,9 @@ def resident_dismiss(token: str) -> ResponseReturnValue:
     if kind not in ("outage", "feedback") or not number.isdigit() or len(number) > 12:
         abort(400, gettext("This question is not about a recent event on this equipment."))
     done = [k for k in request.cookies.get(DISMISSED_COOKIE, "").split(",") if k][-19:]
-    resp = redirect(_safe_next(url_for("resident.asset", token=token)))
+    resp = redirect(safe_next(request.form.get("next"), url_for("resident.asset", token=token)))
     _remember(resp, DISMISSED_COOKIE, ",".join([*done, key]))
     return resp
-
-
-def reader_question(item: Feedback) -> Question | None:
-    """CSAT for a resident reading their own resolved feedback, unless already answered."""
-    key = f"feedback:{item.id}"
-    if key in request.cookies.get(DISMISSED_COOKIE, "").split(","):
-        return None
-    if not surveys.reader_question_due(db_session(), item, utcnow(), rules()):
-        return None
-    about = item.asset.name if item.asset else item.site.name
-    return _question(None, SurveyKind.CSAT, Moment.FEEDBACK_RESOLVED, about, key)
 
 
 @bp.post("/r/<token>/feedback/<reader>/survey")

@@ -7,9 +7,9 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel.numbers import get_decimal_symbol
-from flask_login import current_user
 from flask import Flask
 from flask_babel import gettext, lazy_gettext, ngettext
+from flask_login import current_user
 
 from fleet.models import Age
 from portal import access

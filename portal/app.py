@@ -79,7 +79,8 @@ def create_app(settings: Settings) -> Flask:
     from portal.maintenance.views import bp as maintenance_bp
     from portal.notifications.views import bp as notifications_bp
     from portal.resident.views import bp as resident_bp
-    from portal.satisfaction.views import bp as satisfaction_bp
+    from portal.satisfaction import dashboard_views, follow_up_views, survey_views  # noqa: F401 - routes
+    from portal.satisfaction.blueprint import bp as satisfaction_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(assets_bp)

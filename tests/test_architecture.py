@@ -48,6 +48,11 @@ def test_the_project_keeps_its_import_contracts() -> None:
 
 def test_the_contracts_catch_an_ingester_importing_the_portal(tmp_path: Path) -> None:
     contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    # the contracts between whole packages (the view-module one names modules this tree lacks)
+    contracts["contracts"] = [
+        c for c in contracts["contracts"] if "." not in "".join(c.get("modules", c.get("source_modules", [])))
+    ]
+    assert len(contracts["contracts"]) >= 3
     for package in contracts["root_packages"]:
         (tmp_path / package).mkdir()
         (tmp_path / package / "__init__.py").write_text("")

@@ -33,7 +33,7 @@ from fleet.db import Database
 from fleet.schema import upgrade
 from ingest.metrics import histogram_quantile
 from portal.influxql import TelemetryReader
-from tests.ingest.conftest import add_assets
+from tests.fleet.conftest import add_assets
 
 DB = "bench"
 
@@ -180,9 +180,15 @@ def main() -> None:
     figures: dict[str, float | int | str] = {"readings": n, "ingesters": k, "qos": 1}
     try:
         port = str(broker.port)
+        # Every phase publishes its own range of sequence numbers, and flood timestamps are
+        # ts_base + seq: no two readings of the run share an asset and a timestamp, so every
+        # reading counted missing from InfluxDB is a real loss.
+        ts_base = str(int(time.time() * 1000) - 2 * 86_400_000)
         # 1. bare
         _tool("bare", "--port", port, "--count", str(n), "--phase", "register")
-        pub = _tool("publish", "--port", port, "--count", str(n), "--client-id", "pub-bare")
+        pub = _tool(
+            "publish", "--port", port, "--count", str(n), "--client-id", "pub-bare", "--ts-base", ts_base
+        )
         bare = _tool("bare", "--port", port, "--count", str(n), "--phase", "drain")
         figures["publish_per_s"] = pub["per_s"]
         figures["bare_per_s"] = bare["per_s"]
@@ -192,11 +198,12 @@ def main() -> None:
 
         # 2. e2e: one ingester, then K sharing a subscription
         stored_before, runs = 0, [(1, "bench-solo")] + ([(k, "bench-ingest")] if k > 1 else [])
-        for count_k, name in runs:
+        for phase, (count_k, name) in enumerate(runs, start=1):
             group = Ingesters(tmp, env, count_k, name)
             group.start()
             group.stop()  # sessions registered; readings queue at the broker while they are away
-            _tool("publish", "--port", port, "--count", str(n), "--client-id", f"pub-{name}")
+            _tool("publish", "--port", port, "--count", str(n), "--client-id", f"pub-{name}",
+                  "--start-seq", str(phase * n), "--ts-base", ts_base)  # fmt: skip
             group.start()
             e2e, stored = drain_rate(reader, stored_before + n, stored_before)
             lost += stored_before + n - stored
@@ -250,7 +257,7 @@ def main() -> None:
                     "--rate",
                     str(soak_rate),
                     "--start-seq",
-                    str(n + m),
+                    str(n * 3 + m),
                     "--client-id",
                     "pub-soak",
                 ],
@@ -302,6 +309,12 @@ def main() -> None:
         "soak_s",
     ]
     print(" ".join(f"{key}={figures[key]}" for key in order if key in figures))
+    if lost:
+        # Timestamps are unique per reading, so nothing can overwrite anything: any reading
+        # missing from InfluxDB was lost on the way, and the run must not pass as a figure.
+        raise SystemExit(
+            f"bench-ingest: {lost} readings published and acknowledged are missing from InfluxDB"
+        )
 
 
 if __name__ == "__main__":

@@ -29,20 +29,25 @@ def asset_ids() -> list[str]:
     return [f"BENCH-{n:03d}" for n in range(ASSETS)]
 
 
-def publish(port: int, count: int, rate: float, start_seq: int, client_id: str) -> None:
-    """Publish ``count`` readings; ``ts`` is the publish time (ms) plus the sequence number."""
+def publish(port: int, count: int, rate: float, start_seq: int, client_id: str, ts_base: int = 0) -> None:
+    """Publish ``count`` readings numbered from ``start_seq``.
+
+    Paced (``rate``): ``ts`` is the publish time, for latency. Flood: ``ts`` is ``ts_base``
+    plus the sequence number, so phases with disjoint sequence numbers never write the
+    same asset and timestamp (InfluxDB would keep one point of two and a loss would be
+    counted that is no loss)."""
     pub = WindowedPublisher(f"mqtt://127.0.0.1:{port}", client_id, window=1000).connect()
     ids = asset_ids()
     started = time.time()
-    base_ms = int(started * 1000)
+    base_ms = ts_base or int(started * 1000) - 86_400_000  # a day ago, in the retention
     for n in range(count):
         seq = start_seq + n
         if rate:
             wait = started + n / rate - time.time()
             if wait > 0:
                 time.sleep(wait)
-        # flood: unique past timestamps; paced: the publish time (for latency)
-        ts = int(time.time() * 1000) if rate else base_ms - count + n
+        # flood: one past timestamp per sequence number; paced: the publish time (for latency)
+        ts = int(time.time() * 1000) if rate else base_ms + seq
         body = {
             "ts": ts,
             "seq": seq,
@@ -120,11 +125,12 @@ def main() -> None:
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--rate", type=float, default=0.0)
     parser.add_argument("--start-seq", type=int, default=0)
+    parser.add_argument("--ts-base", type=int, default=0, help="flood timestamps: this (epoch ms) + seq")
     parser.add_argument("--client-id", default="bench-pub")
     parser.add_argument("--phase", choices=["register", "drain"], default="drain")
     args = parser.parse_args()
     if args.mode == "publish":
-        publish(args.port, args.count, args.rate, args.start_seq, args.client_id)
+        publish(args.port, args.count, args.rate, args.start_seq, args.client_id, args.ts_base)
     elif args.mode == "forget":
         forget(args.port, args.client_id)
     else:

@@ -20,7 +20,7 @@ from config import Settings, load_settings
 from fleet.db import Database, utcnow
 from portal.influxql import TelemetryReader
 from portal.maintenance.plans import TelemetryUsage, schedule
-from portal.notifications.events import NotifierSettings, dispatch
+from portal.notifications.events import NotifierSettings, tell_due
 from portal.notifications.outbox import SmtpSettings, send_due
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class Worker:
 
     def _notify(self) -> None:
         with self.db.session() as session:
-            dispatch(session, utcnow(), self.notifier)
+            tell_due(session, utcnow(), self.notifier)
 
     @staticmethod
     def _step(name: str, fn: object) -> None:

@@ -116,6 +116,7 @@ class LiveBridge:
         self.client: mqtt.Client | None = None
         self.worker: threading.Thread | None = None
         self.connected = threading.Event()
+        self.subscribed = threading.Event()  # set when the broker acknowledged the subscription
         self.emitted = 0
         self.dropped = 0
         self.invalid = 0
@@ -126,11 +127,20 @@ class LiveBridge:
             logger.warning("live bridge: broker refused the connection: %s", rc)
             return
         client.subscribe(self.topic, qos=0)
-        self.connected.set()
+        self.connected.set()  # publishing may start; events reach this bridge once ``subscribed``
         logger.info("live bridge subscribed to %s on %s", self.topic, self.address.host)
+
+    def _on_subscribe(
+        self, _c: mqtt.Client, _u: object, _mid: int, codes: list[ReasonCode], _p: object
+    ) -> None:
+        if all(not code.is_failure for code in codes):
+            self.subscribed.set()
+        else:
+            logger.warning("live bridge: the broker refused the subscription to %s: %s", self.topic, codes)
 
     def _on_disconnect(self, _c: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: object) -> None:
         self.connected.clear()
+        self.subscribed.clear()
         logger.warning("live bridge disconnected (%s); reconnecting", rc)
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
@@ -170,6 +180,7 @@ class LiveBridge:
         self.worker.start()
         client = make_client(self.address, self.client_id, reconnect_max_s=10)
         client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.connect_async(self.address.host, self.address.port, keepalive=30)

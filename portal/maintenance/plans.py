@@ -42,6 +42,7 @@ from portal.access import accounts_who, can
 from portal.refusal import Refused
 
 logger = logging.getLogger(__name__)
+SUMMARY_MAX = 300  # the visits' summary column
 MAX_INTERVAL = {IntervalUnit.DAYS: 730, IntervalUnit.WEEKS: 104, IntervalUnit.MONTHS: 24}
 MAX_USAGE_INTERVAL = 10_000_000
 RATE_WINDOW = timedelta(days=7)
@@ -329,9 +330,37 @@ def _schedule_calendar(
         visit = _new_visit(plan, day)
         if visit.scheduled_start <= now:
             continue  # today's slot has passed; the next due day will come
+        if _merged_into_overlap(session, visit, plan):
+            continue
         session.add(visit)
         out.append(visit)
     return out
+
+
+def _merged_into_overlap(session: Session, visit: Visit, plan: MaintenancePlan) -> bool:
+    """If another planned visit on the asset overlaps ``visit``, one technician does both
+    jobs in it: the other visit takes this plan's work (once) and no second visit is made.
+
+    Two plans on one asset (a monthly check, a yearly safety test) must never put two
+    visits in the same hour, which a technician could not check in to."""
+    other = session.scalar(
+        select(Visit)
+        .where(
+            Visit.asset_id == visit.asset_id,
+            Visit.status.in_([VisitStatus.SCHEDULED, VisitStatus.IN_PROGRESS]),
+            Visit.scheduled_start < visit.scheduled_end,
+            Visit.scheduled_end > visit.scheduled_start,
+        )
+        .order_by(Visit.scheduled_start)
+        .limit(1)
+    )
+    if other is None:
+        return False
+    if plan.summary not in other.summary:
+        other.summary = f"{other.summary} + {plan.summary}"[:SUMMARY_MAX]
+        other.scheduled_end = max(other.scheduled_end, visit.scheduled_end)
+        logger.info("plan %s: visit of %s merged into visit %s", plan.id, visit.scheduled_start, other.id)
+    return True
 
 
 def _schedule_usage(
@@ -354,6 +383,8 @@ def _schedule_usage(
     visit = _new_visit(plan, due)
     if visit.scheduled_start <= now:
         visit = _new_visit(plan, due + timedelta(days=1))
+    if _merged_into_overlap(session, visit, plan):
+        return None
     session.add(visit)
     return visit
 

@@ -79,7 +79,7 @@ def _duration(delta: timedelta) -> str:
     return f"{hours} h {mins:02d}" if hours else f"{mins} min"
 
 
-def dispatch(session: Session, now: datetime, settings: NotifierSettings) -> int:
+def tell_due(session: Session, now: datetime, settings: NotifierSettings) -> int:
     """Tell everyone what they have not been told yet; returns how many people were told."""
     told = 0
     told += _outages_opened(session, now, settings)

@@ -33,9 +33,11 @@ from fleet.models import (
     Notification,
     NotificationPreference,
     OutboxEmail,
+    Site,
     StakeholderGroup,
     User,
 )
+from portal.access import Scope
 
 logger = logging.getLogger(__name__)
 
@@ -244,6 +246,19 @@ def centre(session: Session, user: User, limit: int = 100) -> list[Notification]
             .limit(limit)
         )
     )
+
+
+def home_timezone(session: Session, scope: Scope) -> str:
+    """The time zone the user's notifications are shown in: the one most of the sites in
+    their scope share (UTC when they see none), like every other time in the portal."""
+    zones = session.execute(
+        select(Site.timezone, func.count(Site.id))
+        .where(scope.site_filter())
+        .group_by(Site.timezone)
+        .order_by(func.count(Site.id).desc(), Site.timezone)
+        .limit(1)
+    ).first()
+    return zones[0] if zones else "UTC"
 
 
 def unread_count(session: Session, user: User) -> int:

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 
 from fleet.db import utcnow
 from fleet.models import Channel
+from portal.auth.scope import current_scope
 from portal.extensions import db_session
 from portal.notifications import service
 
@@ -19,8 +20,10 @@ bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 @login_required
 def centre() -> ResponseReturnValue:
     """The user's notifications, latest first, unread marked."""
-    items = service.centre(db_session(), current_user)
-    return render_template("notifications/centre.html", items=items)
+    session = db_session()
+    items = service.centre(session, current_user)
+    tz = service.home_timezone(session, current_scope())
+    return render_template("notifications/centre.html", items=items, tz=tz)
 
 
 @bp.post("/read")

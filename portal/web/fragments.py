@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,8 +42,11 @@ class Fragment:
 class FragmentCache:
     """Rendered fragments by key, for ``ttl_s`` seconds, at most ``max_entries`` (LRU)."""
 
-    def __init__(self, ttl_s: float, max_entries: int = 512) -> None:
+    def __init__(
+        self, ttl_s: float, max_entries: int = 512, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.ttl_s = ttl_s
+        self.monotonic = monotonic  # tests pass a clock they move by hand
         self.max_entries = max_entries
         self._entries: OrderedDict[Hashable, Fragment] = OrderedDict()
         self._lock = threading.Lock()
@@ -59,7 +62,7 @@ class FragmentCache:
         """The fragment for ``key`` if it is younger than ``ttl_s``."""
         if not self.enabled:
             return None
-        clock = time.monotonic()
+        clock = self.monotonic()
         with self._lock:
             frag = self._entries.get(key)
             if frag is None or frag.age_s(clock) >= self.ttl_s:
@@ -73,7 +76,7 @@ class FragmentCache:
 
     def put(self, key: Hashable, html: str, **extra: Any) -> Fragment:
         """Keep a freshly rendered fragment (a no-op store when disabled)."""
-        frag = Fragment(html, extra, time.monotonic())
+        frag = Fragment(html, extra, self.monotonic())
         if self.enabled:
             with self._lock:
                 self._entries[key] = frag

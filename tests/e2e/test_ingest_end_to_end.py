@@ -48,8 +48,8 @@ def test_readings_are_stored_once_with_exact_values(rig: Rig) -> None:
     for topic, payload, *_ in messages[:500]:
         pub.publish(topic, payload)
     assert pub.wait_all(30)
-    assert wait_for(lambda: rig.ingesters[0].metrics.snapshot()["ingest_messages_received_total"] >= 2501, 20)
-    time.sleep(0.5)
+    # wait until the redelivered readings were written (acknowledged after the write), then count
+    assert wait_for(lambda: rig.ingesters[0].metrics.snapshot()["ingest_readings_written_total"] >= 2505, 20)
     assert rig.count() == 2005
     pub.close()
 
@@ -65,11 +65,13 @@ def test_status_changes_make_outages_and_live_events(rig: Rig) -> None:
         if sum(1 for e in live if str(e["type"]).startswith("outage")) >= 2:
             got.set()
 
+    subscribed = threading.Event()
     listener.on_message = on_message
     listener.on_connect = lambda c, *_a: c.subscribe(f"{ing.settings.mqtt_live_topic}/#", qos=1)
+    listener.on_subscribe = lambda *_a: subscribed.set()  # the broker's SUBACK
     listener.connect("127.0.0.1", rig.broker.port)
     listener.loop_start()
-    time.sleep(0.3)
+    assert subscribed.wait(10)
     pub = rig.publisher()
     t0 = int(time.time() * 1000) - 10_000
     history = [

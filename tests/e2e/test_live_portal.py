@@ -18,6 +18,7 @@ from fleet.models import AssetStatus, OperatingState, Site
 from portal.demo import DEMO_PASSWORD
 from portal.live.server import socketio_of
 from tests.e2e.conftest import Stack, login_page, wait_joined, wait_state
+from tests.e2e.ingest_rig import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -169,9 +170,7 @@ def test_asset_page_charts_come_from_influxdb(browser: Any, stack: Stack, artifa
         stack.publisher.publish("equipment/ELV-0106/telemetry", json.dumps(body).encode())
     stack.publisher.wait_all(10)
     reader = stack.portal.app.extensions["portal.influxql"]
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and reader.count("telemetry", "motor_temp_c", "ELV-0106") < 144:
-        time.sleep(0.2)
+    assert wait_for(lambda: reader.count("telemetry", "motor_temp_c", "ELV-0106") >= 144, 15)
     assert reader.count("telemetry", "motor_temp_c", "ELV-0106") == 144
 
     context = browser.new_context(viewport={"width": 1280, "height": 1000}, locale="en-GB")

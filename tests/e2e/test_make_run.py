@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -74,6 +73,5 @@ def test_run_stack_serves_demo_and_stops_cleanly(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 0
-    time.sleep(0.5)
-    assert _alive(family) == set(), "processes left behind"
+    assert wait_for(lambda: _alive(family) == set(), 10), f"processes left behind: {_alive(family)}"
     assert "everything stopped" in (tmp_path / "run.log").read_text()

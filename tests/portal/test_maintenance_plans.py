@@ -3,6 +3,7 @@ idempotent scheduling and bad input."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
@@ -163,6 +164,32 @@ def test_calendar_plans_schedule_within_the_horizon_once(world: tuple[Session, W
     assert plans.schedule(session, NOW, horizon=timedelta(days=75)) == []  # idempotent
     later = plans.schedule(session, NOW + timedelta(days=40), horizon=timedelta(days=75))
     assert [v.scheduled_start.date() for v in later] == [date(2026, 4, 30)]
+
+
+def test_two_plans_on_one_asset_never_put_two_visits_in_the_same_hour(world: tuple[Session, World]) -> None:
+    session, w = world
+    asset = session.get(Asset, w.asset_a)
+    assert asset is not None
+    staff = _staff(session, w)
+    plans.create_plan(session, asset, plans.parse_plan(_form(), NOW.date()), staff)
+    # a quarterly safety test on the same day, starting an hour into the monthly check
+    safety = _form(interval="3", summary="Safety test", start_hour="10", duration_minutes="60")
+    plans.create_plan(session, asset, plans.parse_plan(safety, NOW.date()), staff)
+    created = plans.schedule(session, NOW, horizon=timedelta(days=75))
+    starts = sorted(v.scheduled_start for v in created)
+    assert starts == [
+        datetime(2026, 1, 31, 8, tzinfo=UTC),
+        datetime(2026, 2, 28, 8, tzinfo=UTC),
+        datetime(2026, 3, 31, 7, tzinfo=UTC),
+    ]  # the safety test of 31 January is done in the monthly visit, not beside it
+    merged = next(v for v in created if v.scheduled_start.day == 31 and v.scheduled_start.month == 1)
+    assert merged.summary == "Monthly check + Safety test"
+    assert merged.scheduled_end == datetime(2026, 1, 31, 10, tzinfo=UTC)  # 09:00-11:00 Paris covers both
+    assert plans.schedule(session, NOW, horizon=timedelta(days=75)) == []  # idempotent, merged once
+    assert merged.summary == "Monthly check + Safety test"
+    visits = session.scalars(select(Visit).where(Visit.asset_id == asset.id)).all()
+    for a, b in itertools.combinations(visits, 2):
+        assert a.scheduled_end <= b.scheduled_start or b.scheduled_end <= a.scheduled_start, (a.id, b.id)
 
 
 def test_usage_plans_visit_when_the_counter_reaches_the_interval(world: tuple[Session, World]) -> None:

@@ -30,7 +30,7 @@ from fleet.models import (
     VisitStatus,
 )
 from portal.notifications import service
-from portal.notifications.events import NotifierSettings, dispatch
+from portal.notifications.events import NotifierSettings, tell_due
 from portal.notifications.outbox import SmtpSettings, backoff, send_due
 from tests.portal.satisfaction_world import World, build_world
 
@@ -66,7 +66,7 @@ def _outage(session: Session, asset_id: int, start: datetime, end: datetime | No
 def test_an_outage_tells_the_people_of_its_site_once(world: tuple[Session, World]) -> None:
     session, w = world
     outage = _outage(session, w.asset_a, NOW - timedelta(minutes=3))
-    assert dispatch(session, NOW, SETTINGS) == 4  # fm A, hoa A, tech A, staff; nobody of customer B
+    assert tell_due(session, NOW, SETTINGS) == 4  # fm A, hoa A, tech A, staff; nobody of customer B
     for user_id in (w.fm_a, w.hoa_a, w.tech_a, w.staff):
         (note,) = _notes(session, user_id)
         assert note.event is EventType.OUTAGE_OPENED
@@ -76,9 +76,9 @@ def test_an_outage_tells_the_people_of_its_site_once(world: tuple[Session, World
     # e-mail per the groups' defaults: facility managers and HOA presidents, not staff or technicians
     assert {e.to_address for e in _emails(session)} == {"fm.a@test.example", "hoa.a@test.example"}
     assert all(e.body.endswith(f"\n\nhttps://portal.example/outages/{outage.id}") for e in _emails(session))
-    assert dispatch(session, NOW + timedelta(minutes=1), SETTINGS) == 0  # told once
+    assert tell_due(session, NOW + timedelta(minutes=1), SETTINGS) == 0  # told once
     outage.ended_at = NOW + timedelta(hours=2)
-    assert dispatch(session, NOW + timedelta(hours=2, minutes=1), SETTINGS) == 4
+    assert tell_due(session, NOW + timedelta(hours=2, minutes=1), SETTINGS) == 4
     (_, closed) = _notes(session, w.hoa_a)
     assert (closed.event, closed.body) == (EventType.OUTAGE_CLOSED, "It was out of service for 2 h 03.")
 
@@ -89,7 +89,7 @@ def test_texts_are_in_the_recipients_language(world: tuple[Session, World]) -> N
     assert hoa is not None
     hoa.locale = "fr"
     _outage(session, w.asset_a, NOW - timedelta(minutes=3))
-    dispatch(session, NOW, SETTINGS)
+    tell_due(session, NOW, SETTINGS)
     (note,) = _notes(session, w.hoa_a)
     assert note.title == "Elevator 1 à Site A est hors service"
     assert "2 avr." in note.body
@@ -108,12 +108,12 @@ def test_preferences_per_event_and_channel_are_honoured(world: tuple[Session, Wo
     service.save_preferences(session, fm, {"outage_closed:email": "1"})
     assert service.preferences(session, hoa)[(EventType.OUTAGE_OPENED, Channel.EMAIL)] is False
     outage = _outage(session, w.asset_a, NOW - timedelta(minutes=1))
-    dispatch(session, NOW, SETTINGS)
+    tell_due(session, NOW, SETTINGS)
     assert [n.event for n in _notes(session, w.hoa_a)] == [EventType.OUTAGE_OPENED]
     assert _notes(session, w.fm_a) == []
     assert _emails(session) == []
     outage.ended_at = NOW + timedelta(minutes=30)
-    dispatch(session, NOW + timedelta(minutes=31), SETTINGS)
+    tell_due(session, NOW + timedelta(minutes=31), SETTINGS)
     (closed,) = _notes(session, w.fm_a)
     assert closed.in_portal is False  # e-mail only: not in the centre
     assert service.centre(session, fm) == []
@@ -126,7 +126,7 @@ def test_a_flapping_elevator_is_grouped_in_the_quiet_period(world: tuple[Session
     for minutes in (0, 4, 8):  # down, up, down, up, down, up within 12 minutes
         _outage(session, w.asset_a, t + timedelta(minutes=minutes), t + timedelta(minutes=minutes + 2))
     for minutes in range(0, 13):
-        dispatch(session, t + timedelta(minutes=minutes), SETTINGS)
+        tell_due(session, t + timedelta(minutes=minutes), SETTINGS)
     (note,) = _notes(session, w.hoa_a)
     assert note.count == 6
     assert note.title == "Elevator 1 at Site A: 6 changes of status"
@@ -135,7 +135,7 @@ def test_a_flapping_elevator_is_grouped_in_the_quiet_period(world: tuple[Session
     assert email.subject == note.title  # not sent yet: it tells the latest
     # after the quiet period, a new story starts
     _outage(session, w.asset_a, t + timedelta(minutes=40))
-    dispatch(session, t + timedelta(minutes=40), SETTINGS)
+    tell_due(session, t + timedelta(minutes=40), SETTINGS)
     assert [n.count for n in _notes(session, w.hoa_a)] == [6, 1]
     assert len(_emails(session, "hoa.a@test.example")) == 2
 
@@ -143,11 +143,11 @@ def test_a_flapping_elevator_is_grouped_in_the_quiet_period(world: tuple[Session
 def test_a_sent_email_is_not_followed_by_repeats(world: tuple[Session, World]) -> None:
     session, w = world
     outage = _outage(session, w.asset_a, NOW)
-    dispatch(session, NOW, SETTINGS)
+    tell_due(session, NOW, SETTINGS)
     for email in _emails(session):
         email.sent_at = NOW
     outage.ended_at = NOW + timedelta(minutes=1)
-    dispatch(session, NOW + timedelta(minutes=2), SETTINGS)  # the closing, within the quiet period
+    tell_due(session, NOW + timedelta(minutes=2), SETTINGS)  # the closing, within the quiet period
     assert [e.subject for e in _emails(session, "hoa.a@test.example")] == [
         "Elevator 1 at Site A is out of service"
     ]
@@ -157,7 +157,7 @@ def test_a_sent_email_is_not_followed_by_repeats(world: tuple[Session, World]) -
 def test_stale_events_are_not_told(world: tuple[Session, World]) -> None:
     session, w = world
     old = _outage(session, w.asset_a, NOW - timedelta(days=3), NOW - timedelta(days=2))
-    assert dispatch(session, NOW, SETTINGS) == 0
+    assert tell_due(session, NOW, SETTINGS) == 0
     assert (old.opened_notified_at, old.closed_notified_at) == (NOW, NOW)
 
 
@@ -180,7 +180,7 @@ def test_visits_reports_replies_and_meet_requests(world: tuple[Session, World]) 
 
     far = visit(NOW + timedelta(days=20), status=VisitStatus.SCHEDULED)
     soon = visit(NOW + timedelta(days=3), status=VisitStatus.SCHEDULED)
-    dispatch(session, NOW, SETTINGS)
+    tell_due(session, NOW, SETTINGS)
     (planned,) = _notes(session, w.hoa_a)
     assert planned.event is EventType.VISIT_SCHEDULED
     assert "Elevator 1, Sunday 5 April between 12:00 and 14:00: Monthly check." in planned.body
@@ -189,8 +189,8 @@ def test_visits_reports_replies_and_meet_requests(world: tuple[Session, World]) 
     assert soon.scheduled_notified_at == NOW
     # the HOA president asks to meet the technician: the technician is told, once
     soon.meet_requested_by, soon.meet_requested_at, soon.meet_note = w.hoa_a, NOW, "Code 1234"
-    dispatch(session, NOW + timedelta(minutes=1), SETTINGS)
-    dispatch(session, NOW + timedelta(minutes=2), SETTINGS)
+    tell_due(session, NOW + timedelta(minutes=1), SETTINGS)
+    tell_due(session, NOW + timedelta(minutes=2), SETTINGS)
     (meet,) = _notes(session, w.tech_a)
     assert (meet.event, meet.title) == (EventType.MEET_REQUEST, "hoa.a would like to meet you at Site A")
     assert "Code 1234" in meet.body
@@ -202,7 +202,7 @@ def test_visits_reports_replies_and_meet_requests(world: tuple[Session, World]) 
         checked_out_at=NOW - timedelta(hours=1),
         report="Door rollers replaced",
     )
-    dispatch(session, NOW + timedelta(minutes=3), SETTINGS)
+    tell_due(session, NOW + timedelta(minutes=3), SETTINGS)
     assert _notes(session, w.fm_a)[-1].title == "Visit report for Elevator 1 at Site A"
     assert done.report_notified_at is not None
     # a reply to my feedback, but not my own reply
@@ -235,7 +235,7 @@ def test_visits_reports_replies_and_meet_requests(world: tuple[Session, World]) 
         ]
     )
     session.flush()
-    dispatch(session, NOW + timedelta(minutes=4), SETTINGS)
+    tell_due(session, NOW + timedelta(minutes=4), SETTINGS)
     replies = [n for n in _notes(session, w.hoa_a) if n.event is EventType.FEEDBACK_REPLY]
     assert [(n.count, n.body) for n in replies] == [(1, "A technician comes on Sunday.")]
 
@@ -264,6 +264,9 @@ def test_centre_and_preferences_pages(login: Callable[[str], FlaskClient], app: 
         )
     centre = client.get("/notifications")
     assert b"&lt;b&gt;Visit&lt;/b&gt;" in centre.data
+    # in the building's time zone (Montréal, UTC-4 in April), like every other time in the portal
+    assert ">2 avr. 2026, 06:00</time>" in centre.get_data(as_text=True)  # a French-speaking account
+    assert "10:00</time>" not in centre.get_data(as_text=True)
     assert b'<span class="badge">1</span>' in client.get("/").data
     assert client.post("/notifications/read").status_code == 302
     assert b'<span class="badge" hidden>0</span>' in client.get("/").data

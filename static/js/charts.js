@@ -21,7 +21,7 @@
 
   function say(text) { if (status) { status.textContent = text; } }
 
-  function width() { return Math.max(280, Math.min(root.clientWidth - 8, 1100)); }
+  function width() { return Math.max(160, Math.min(root.clientWidth - 8, 1100)); }  // phones: fit the card
 
   function build(body) {
     plots.forEach(function (p) { p.destroy(); });

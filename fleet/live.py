@@ -73,7 +73,7 @@ class LiveEvent:
         if not isinstance(raw, dict):
             raise InvalidLiveEvent("not an object")
         try:
-            kind = LiveKind(raw.get("type"))
+            kind = LiveKind(str(raw.get("type")))
         except ValueError:
             raise InvalidLiveEvent(f"unknown type {str(raw.get('type'))[:40]!r}") from None
         ids = {

@@ -17,9 +17,8 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Select, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from fleet.live import LiveEvent, LiveKind
@@ -191,13 +190,13 @@ class StatusTracker:
         state: OperatingState,
     ) -> list[LiveEvent]:
         """Make the stored periods of ``state`` after ``window`` equal to the derived runs."""
-        query = select(model).where(
+        query: Select[Outage | MaintenancePeriod] = select(model).where(  # type: ignore[assignment]
             model.asset_id == asset_id,
             or_(model.started_at >= window, model.ended_at.is_(None), model.ended_at > window),
         )
         if model is Outage:
             query = query.where(Outage.detected_by == DetectedBy.SENSOR)
-        existing = list(session.scalars(query.order_by(model.started_at)))
+        existing: list[Outage | MaintenancePeriod] = list(session.scalars(query.order_by(model.started_at)))
         events: list[LiveEvent] = []
         runs = list(runs)
         wanted = [r for r in runs if r.state == state]
@@ -210,11 +209,11 @@ class StatusTracker:
             elif runs and (row.ended_at is None or row.ended_at > runs[0].start):
                 was_open = row.ended_at is None
                 row.ended_at = runs[0].start
-                if model is Outage and was_open:
+                if isinstance(row, Outage) and was_open:
                     events.append(
                         _closed(mqtt_id, asset_id, runs[0].start, runs[0].state, row.fault_code, row.id)
                     )
-        matches: dict[int, Any] = {}
+        matches: dict[int, Outage | MaintenancePeriod] = {}
         free = list(existing)
         for i, run in enumerate(wanted):
             for row in free:
@@ -227,28 +226,32 @@ class StatusTracker:
         for row in free:  # periods the ordered history shows never happened
             session.delete(row)
         session.flush()
-        new_rows: list[tuple[_Run, Any]] = []
+        new_rows: list[tuple[_Run, Outage | MaintenancePeriod]] = []
         for i, run in enumerate(wanted):
-            row = matches.get(i)
-            if row is None:
+            matched = matches.get(i)
+            if matched is None:
+                fresh: Outage | MaintenancePeriod
                 if model is Outage:
-                    row = Outage(asset_id=asset_id, started_at=run.start, ended_at=run.end,
-                                 fault_code=run.fault, detected_by=DetectedBy.SENSOR)  # fmt: skip
+                    fresh = Outage(asset_id=asset_id, started_at=run.start, ended_at=run.end,
+                                   fault_code=run.fault, detected_by=DetectedBy.SENSOR)  # fmt: skip
                 else:
-                    row = MaintenancePeriod(asset_id=asset_id, started_at=run.start, ended_at=run.end)
-                session.add(row)
-                new_rows.append((run, row))
+                    fresh = MaintenancePeriod(asset_id=asset_id, started_at=run.start, ended_at=run.end)
+                session.add(fresh)
+                new_rows.append((run, fresh))
                 continue
-            was_open = row.ended_at is None
-            row.started_at, row.ended_at = run.start, run.end
-            if model is Outage:
-                row.fault_code = run.fault  # sensor-derived; people's notes go in ``cause``
-            if model is Outage and was_open and run.end is not None:
+            was_open = matched.ended_at is None
+            matched.started_at, matched.ended_at = run.start, run.end
+            if not isinstance(matched, Outage):
+                continue
+            matched.fault_code = run.fault  # sensor-derived; people's notes go in ``cause``
+            if was_open and run.end is not None:
                 events.append(
-                    _closed(mqtt_id, asset_id, run.end, _state_after(runs, run), row.fault_code, row.id)
+                    _closed(
+                        mqtt_id, asset_id, run.end, _state_after(runs, run), matched.fault_code, matched.id
+                    )
                 )
-            elif model is Outage and not was_open and run.end is None:
-                events.append(_opened(mqtt_id, asset_id, run.start, row.fault_code, row.id))
+            elif not was_open and run.end is None:
+                events.append(_opened(mqtt_id, asset_id, run.start, matched.fault_code, matched.id))
         session.flush()
         for run, row in new_rows:
             if model is Outage and run.end is None:
@@ -273,10 +276,10 @@ class StatusTracker:
         """Record when assets were last heard from; bring offline assets back."""
         if not seen:
             return []
-        table = AssetStatus.__table__
+        table = AssetStatus.__table__.c
         session.execute(
-            update(table)
-            .where(table.c.asset_id == bindparam("aid"), table.c.last_seen_at < bindparam("seen"))
+            update(AssetStatus.__table__)  # type: ignore[arg-type]  # a Table, typed as a FromClause
+            .where(table.asset_id == bindparam("aid"), table.last_seen_at < bindparam("seen"))
             .values(last_seen_at=bindparam("seen")),
             [{"aid": aid, "seen": ts} for aid, ts in seen.items()],
         )

@@ -230,7 +230,7 @@ class Contract:
     def _status(self, asset: str, obj: dict[str, object], now_ms: int) -> StatusUpdate:
         ts_ms = self._ts(obj, now_ms)
         try:
-            state = OperatingState(obj.get("state"))  # type: ignore[arg-type]
+            state = OperatingState(str(obj.get("state")))
         except ValueError:
             raise Invalid(Reason.BAD_TYPE, f"state {str(obj.get('state'))[:40]!r}") from None
         if state not in DEVICE_STATES:

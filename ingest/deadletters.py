@@ -7,7 +7,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from fleet.db import utcnow
@@ -61,7 +61,7 @@ class DeadLetters:
             }
             for r in rejected[-self.cap :]
         ]
-        session.execute(DeadLetter.__table__.insert(), rows)
+        session.execute(insert(DeadLetter), rows)
         newest = session.scalar(select(func.max(DeadLetter.id))) or 0
         session.execute(delete(DeadLetter).where(DeadLetter.id <= newest - self.cap))
 

@@ -97,7 +97,7 @@ class V1Writer:
         )
         if resp.status >= 300:
             raise _classify(resp.status, resp.data.decode(errors="replace"))
-        return resp.json()  # type: ignore[no-any-return]
+        return resp.json()
 
     def ensure_database(self) -> None:
         """``CREATE DATABASE`` with the configured retention (idempotent on 1.x)."""
@@ -140,7 +140,10 @@ class V2Writer:
         """Write the lines; raise a classified error on failure."""
         try:
             self.api.write(
-                bucket=self.bucket, org=self.org, record="\n".join(lines), write_precision=WritePrecision.MS
+                bucket=self.bucket,
+                org=self.org,
+                record="\n".join(lines),
+                write_precision=WritePrecision.MS,  # type: ignore[arg-type]  # the client's hint says str
             )
         except ApiException as exc:
             raise _classify(exc.status or 0, str(exc.body or exc.reason)) from exc

@@ -129,6 +129,8 @@ class Pipeline:
             lines: list[str] = []
             readings = 0
             for item in items:
+                if isinstance(item, GatewayPresence):
+                    continue  # presence comes alone in its message (handled above)
                 tags = {"asset": item.asset}
                 if isinstance(item, Reading):
                     if item.numbers:

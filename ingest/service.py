@@ -153,7 +153,7 @@ class Ingester:
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
         if not self.accepting:
             return  # not acknowledged: the broker redelivers it to the next session
-        self.queue.put(Inbound(msg.mid, msg.qos, msg.topic, msg.payload, self.generation, time.time()))
+        self.queue.put(Inbound(msg.mid, msg.qos, msg.topic, bytes(msg.payload), self.generation, time.time()))
 
     # --- worker ---------------------------------------------------------------------------
     def _next_batch(self) -> list[Inbound]:

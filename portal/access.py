@@ -33,7 +33,7 @@ from typing import ParamSpec, TypeVar
 
 from flask_babel import LazyString
 from sqlalchemy import ColumnElement, Select, false, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from fleet.models import (
     Asset,
@@ -123,15 +123,15 @@ class Scope:
         return Customer.id.in_(select(Site.customer_id).where(self.site_filter()))
 
     # --- queries -------------------------------------------------------------------
-    def customers(self) -> Select[tuple[Customer]]:
+    def customers(self) -> Select[Customer]:
         """Customers in scope, by name."""
         return select(Customer).where(self.customer_filter()).order_by(Customer.name)
 
-    def sites(self) -> Select[tuple[Site]]:
+    def sites(self) -> Select[Site]:
         """Sites in scope, by name."""
         return select(Site).where(self.site_filter()).order_by(Site.name)
 
-    def assets(self) -> Select[tuple[Asset]]:
+    def assets(self) -> Select[Asset]:
         """Assets in scope, by site then name."""
         return (
             select(Asset)
@@ -157,7 +157,7 @@ class Scope:
         """The asset, or :class:`NotVisible`."""
         return _one(session, select(Asset).where(Asset.id == asset_id, self.asset_filter()))
 
-    def _on_visible_asset(self, model: type[T], column: ColumnElement[int]) -> Select[tuple[T]]:
+    def _on_visible_asset(self, model: type[T], column: QueryableAttribute[int]) -> Select[T]:
         return select(model).where(column.in_(select(Asset.id).where(self.asset_filter())))
 
     def get_outage(self, session: Session, outage_id: int) -> Outage:
@@ -203,7 +203,7 @@ def get_survey_prompt(session: Session, user: User, prompt_id: int) -> SurveyPro
     )
 
 
-def _one(session: Session, stmt: Select[tuple[T]]) -> T:
+def _one(session: Session, stmt: Select[T]) -> T:
     obj = session.scalar(stmt)
     if obj is None:
         raise NotVisible
@@ -289,7 +289,7 @@ def requires(rule: str, message: str | LazyString) -> Callable[[Callable[P, R]],
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             from flask_login import current_user
 
-            check(current_user._get_current_object(), rule, message)  # type: ignore[attr-defined]
+            check(current_user._get_current_object(), rule, message)
             return view(*args, **kwargs)
 
         return wrapper

@@ -18,7 +18,7 @@ csrf = CSRFProtect()
 
 def get_db() -> Database:
     """The application's :class:`Database`."""
-    return current_app.extensions["fleet.db"]  # type: ignore[no-any-return]
+    return current_app.extensions["fleet.db"]
 
 
 def db_session() -> Session:
@@ -28,14 +28,14 @@ def db_session() -> Session:
 
 def get_telemetry() -> TelemetryReader:
     """The application's telemetry reader (InfluxQL over ``/query``)."""
-    return current_app.extensions["portal.influxql"]  # type: ignore[no-any-return]
+    return current_app.extensions["portal.influxql"]
 
 
 def get_fragments() -> FragmentCache:
     """The process-wide cache of rendered fragments (see :mod:`portal.web.fragments`)."""
-    return current_app.extensions["portal.fragments"]  # type: ignore[no-any-return]
+    return current_app.extensions["portal.fragments"]
 
 
 def get_availability() -> AvailabilityCache:
     """The process-wide availability cache (see :class:`portal.kpi.AvailabilityCache`)."""
-    return current_app.extensions["portal.availability"]  # type: ignore[no-any-return]
+    return current_app.extensions["portal.availability"]

@@ -269,9 +269,9 @@ def tallies(session: Session, asset_ids: Sequence[int], start: datetime, end: da
                 Feedback.asset_id.in_(part), Feedback.resolved_at >= start, Feedback.resolved_at < end
             )
         )
-        for asset_id, created, done in resolved:
-            if asset_id in out and done is not None:
-                out[asset_id].feedback_times.append(done - created)
+        for on_asset, created, done in resolved:
+            if on_asset is not None and on_asset in out and done is not None:
+                out[on_asset].feedback_times.append(done - created)
     period = end - start
     for asset_id, a in windows.items():
         t = out[asset_id]

@@ -14,6 +14,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from config import Settings, load_settings
@@ -75,9 +76,9 @@ class Worker:
             tell_due(session, utcnow(), self.notifier)
 
     @staticmethod
-    def _step(name: str, fn: object) -> None:
+    def _step(name: str, fn: Callable[[], object]) -> None:
         try:
-            fn()  # type: ignore[operator]
+            fn()
         except Exception:
             logger.exception("worker step %s failed; retrying next round", name)
 

@@ -93,6 +93,6 @@ def _login_id(self: User) -> str:
 
 
 # Flask-Login's user protocol, without importing Flask here (the ingester shares models).
-User.get_id = _login_id  # type: ignore[attr-defined]
-User.is_authenticated = True  # type: ignore[attr-defined]
-User.is_anonymous = False  # type: ignore[attr-defined]
+User.get_id = _login_id
+User.is_authenticated = True
+User.is_anonymous = False

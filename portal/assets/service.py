@@ -189,7 +189,7 @@ def portfolio(
     assets = list(session.execute(select(*ASSET_COLUMNS).where(*where)))
     assets.sort(key=lambda a: (sites[a.site_id].customer.name, sites[a.site_id].name, a.name))
     among = select(Asset.id).where(*where)
-    return summarise(session, assets, now, availability, sites, among)  # type: ignore[arg-type]
+    return summarise(session, assets, now, availability, sites, among)
 
 
 def outage_history(session: Session, asset_id: int, limit: int = 50) -> list[Outage]:

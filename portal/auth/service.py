@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from fleet.db import utcnow
 from fleet.models import LoginAttempt, Site, StakeholderGroup, User, normalise_email
@@ -43,9 +43,9 @@ class AccountError(ValueError):
     """An account could not be created or changed; the message says why."""
 
 
-def _recent_failures(session: Session, column: object, value: str, since: datetime) -> int:
+def _recent_failures(session: Session, column: QueryableAttribute[str], value: str, since: datetime) -> int:
     stmt = select(func.count(LoginAttempt.id)).where(
-        column == value,  # type: ignore[operator]
+        column == value,
         LoginAttempt.at >= since,
         LoginAttempt.success.is_(False),
     )

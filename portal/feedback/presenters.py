@@ -22,7 +22,7 @@ def unread_map() -> dict[int | None, int]:
     body and the header both show it)."""
     if "feedback_unread" not in g:
         g.feedback_unread = service.unread_by_asset(db_session(), current_user, current_scope())
-    return g.feedback_unread  # type: ignore[no-any-return]
+    return g.feedback_unread
 
 
 def box_context(**extra: Any) -> dict[str, Any]:

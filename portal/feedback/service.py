@@ -206,7 +206,7 @@ def _check_resident_limits(
 
 
 # --- who sees what ---------------------------------------------------------------------
-def visible(user: User, scope: Scope) -> Select[tuple[Feedback]]:
+def visible(user: User, scope: Scope) -> Select[Feedback]:
     """Feedback the user may read (the rule is :func:`portal.access.feedback_filter`)."""
     return select(Feedback).where(feedback_filter(user, scope))
 
@@ -323,7 +323,7 @@ def mark_read(session: Session, user: User, item: Feedback, now: datetime) -> No
         read.read_at = max(read.read_at, now)
 
 
-def _unread(user: User, scope: Scope) -> Select[tuple[int | None, int]]:
+def _unread(user: User, scope: Scope) -> Select[int | None, int]:
     read = (
         select(FeedbackRead.read_at)
         .where(FeedbackRead.user_id == user.id, FeedbackRead.feedback_id == Feedback.id)

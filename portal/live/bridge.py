@@ -145,7 +145,7 @@ class LiveBridge:
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
         try:
-            self.queue.put_nowait(msg.payload)
+            self.queue.put_nowait(bytes(msg.payload))
         except queue.Full:
             self.dropped += 1  # browsers re-sync on reconnect; never block the network loop
 

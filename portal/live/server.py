@@ -38,7 +38,7 @@ _bridge_lock = threading.Lock()
 
 def socketio_of(app: Flask) -> SocketIO:
     """The app's Socket.IO server."""
-    return app.extensions["socketio"]  # type: ignore[no-any-return]
+    return app.extensions["socketio"]
 
 
 def _site_lookup(app: Flask) -> SiteDirectory:

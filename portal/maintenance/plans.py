@@ -97,15 +97,21 @@ class UsageSource(Protocol):
         ...
 
 
+class CounterReader(Protocol):
+    """What usage plans need from the telemetry reader."""
+
+    def last_value(self, asset: str, field: str, at: datetime, lookback: timedelta) -> float | None: ...
+
+
 class TelemetryUsage:
     """Usage counters read from InfluxDB through :class:`portal.influxql.TelemetryReader`."""
 
-    def __init__(self, reader: object) -> None:
+    def __init__(self, reader: CounterReader) -> None:
         self.reader = reader
 
     def counter(self, asset: str, metric: UsageMetric, at: datetime) -> float | None:
         """The last counter reading within a week before ``at``."""
-        return self.reader.last_value(asset, metric.value, at, timedelta(days=7))  # type: ignore[attr-defined, no-any-return]
+        return self.reader.last_value(asset, metric.value, at, timedelta(days=7))
 
 
 @dataclass(frozen=True)

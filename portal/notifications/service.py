@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from babel.support import Translations
+from babel.support import NullTranslations, Translations
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -80,7 +80,7 @@ def N_(message: str) -> str:  # noqa: N802 - the extraction keyword pybabel know
 
 
 @lru_cache(maxsize=8)
-def _translations(locale: str) -> Translations:
+def _translations(locale: str) -> NullTranslations:
     return Translations.load(str(ROOT / "translations"), [locale])
 
 

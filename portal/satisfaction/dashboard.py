@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Row, or_, select, true
+from sqlalchemy import ColumnElement, Row, Select, or_, select, true
 from sqlalchemy.orm import Session
 
 from fleet.models import (
@@ -105,13 +105,17 @@ def response_scope(scope: Scope) -> ColumnElement[bool]:
     customer wholly in scope. Residents' links see none (nothing aggregated)."""
     if scope.everything:
         return true()
-    clauses = [SurveyResponse.site_id.in_(select(Site.id).where(scope.site_filter()))]
+    clauses: list[ColumnElement[bool]] = [
+        SurveyResponse.site_id.in_(select(Site.id).where(scope.site_filter()))
+    ]
     if scope.customer_ids and scope.sites_visible:
         clauses.append(SurveyResponse.site_id.is_(None) & SurveyResponse.customer_id.in_(scope.customer_ids))
     return or_(*clauses)
 
 
-def responses_query(scope: Scope, filters: Filters, start: datetime, end: datetime):  # type: ignore[no-untyped-def]
+def responses_query(
+    scope: Scope, filters: Filters, start: datetime, end: datetime
+) -> Select[SurveyResponse, str, str | None, str | None, AssetKind | None]:
     """The responses in scope and filters, newest first, with site, asset and customer names."""
     stmt = (
         select(SurveyResponse, Customer.name, Site.name, Asset.name, Asset.kind)
@@ -301,7 +305,7 @@ class Dashboard:
     total: int
 
 
-ResponseRow = Row[tuple[SurveyResponse, str, str | None, str | None, AssetKind | None]]
+ResponseRow = Row[SurveyResponse, str, str | None, str | None, AssetKind | None]
 
 
 def _site_assets(session: Session, scope: Scope, filters: Filters) -> dict[int, list[int]]:
@@ -330,7 +334,7 @@ def _customer_sites(session: Session, site_ids: Iterable[int]) -> dict[int, list
 def build(session: Session, scope: Scope, filters: Filters, now: datetime) -> Dashboard:
     """Scores per group, monthly trends, and per-group drivers for the scope and filters."""
     start, end, months = period(filters.months, now)
-    rows: list[ResponseRow] = list(session.execute(responses_query(scope, filters, start, end)))  # type: ignore[arg-type]
+    rows: list[ResponseRow] = list(session.execute(responses_query(scope, filters, start, end)))
     by_group: dict[Audience, list[SurveyResponse]] = defaultdict(list)
     for row in rows:
         by_group[row[0].group].append(row[0])

@@ -52,7 +52,7 @@ def _dashboard_or_403() -> dashboard.Filters:
 def _trend_charts(board: dashboard.Dashboard) -> list[tuple[str, object, str]]:
     labels = [m.strftime("%Y-%m") for m in board.months]
 
-    def series(pick):  # type: ignore[no-untyped-def]
+    def series(pick):
         from portal.web.filters import audience_label
 
         return [

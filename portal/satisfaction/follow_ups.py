@@ -37,7 +37,7 @@ def is_staff(user: User) -> bool:
     return can(user, "handle_follow_ups")
 
 
-def listing(status: FollowUpStatus | None = None) -> Select[tuple[FollowUp]]:
+def listing(status: FollowUpStatus | None = None) -> Select[FollowUp]:
     """Follow-ups, open ones first, oldest first within a status (who waits longest)."""
     stmt = (
         select(FollowUp)
@@ -135,7 +135,7 @@ def update(
                 num=len(outcome),
             )
         )
-    new_status = item.status
+    new_status: FollowUpStatus = item.status
     if status:
         try:
             new_status = FollowUpStatus(status)

@@ -7,7 +7,6 @@ import logging
 import secrets
 
 from flask import (
-    Response,
     abort,
     current_app,
     flash,
@@ -19,6 +18,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user, login_required
+from werkzeug.wrappers import Response as BaseResponse
 
 from fleet.db import utcnow
 from fleet.models import (
@@ -89,7 +89,7 @@ def _browser_id() -> tuple[str, bool]:
     return secrets.token_urlsafe(18), True
 
 
-def _remember(resp: Response, name: str, value: str) -> None:
+def _remember(resp: BaseResponse, name: str, value: str) -> None:
     resp.set_cookie(
         name,
         value,

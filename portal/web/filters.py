@@ -275,7 +275,7 @@ def _decimal_symbol(locale: str) -> str:
 def can_user(rule: str) -> bool:
     """Template helper ``can('rule')``: may the signed-in user do what the named rule of
     :mod:`portal.access` allows? (Anonymous visitors may do nothing.)"""
-    return access.can(current_user._get_current_object(), rule)  # type: ignore[attr-defined]
+    return access.can(current_user._get_current_object(), rule)
 
 
 def register(app: Flask) -> None:

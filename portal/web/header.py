@@ -54,7 +54,7 @@ def prepare(_app: Flask, template: Template, context: dict[str, Any], **_extra: 
 
 
 def _header() -> PageHeader:
-    return g.get("page_header", EMPTY)  # type: ignore[no-any-return]
+    return g.get("page_header", EMPTY)
 
 
 def notifications_unread() -> int:

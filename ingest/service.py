@@ -18,6 +18,7 @@ import queue
 import signal
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -66,8 +67,21 @@ def ingest_database(url: str) -> Database:
     return db
 
 
+ClientFactory = Callable[[BrokerAddress, str], mqtt.Client]
+
+
+def broker_client(address: BrokerAddress, client_id: str) -> mqtt.Client:
+    """The ingester's paho client: MQTT v5, manual acknowledgements (ack after the write)."""
+    return make_client(address, client_id, manual_ack=True)
+
+
 class Ingester:
-    """MQTT → InfluxDB + SQL, at least once, with graceful stop."""
+    """MQTT → InfluxDB + SQL, at least once, with graceful stop.
+
+    The MQTT client comes from ``client_factory`` (paho by default), so the connection
+    logic (resubscribe on every connect, session loss, acknowledgement generations) is
+    tested with a stand-in client and no broker.
+    """
 
     def __init__(
         self,
@@ -77,6 +91,7 @@ class Ingester:
         writer: Writer | None = None,
         db: Database | None = None,
         metrics_port: int | None = None,
+        client_factory: ClientFactory = broker_client,
     ) -> None:
         self.settings = settings
         self.client_id = client_id or settings.mqtt_client_id
@@ -104,7 +119,7 @@ class Ingester:
         self.session_present = False
         self.accepting = True
         self.in_batch = 0
-        self.client = make_client(self.address, self.client_id, manual_ack=True)
+        self.client = client_factory(self.address, self.client_id)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message

@@ -38,7 +38,7 @@ from portal.access import Scope
 from portal.kpi import kpi_table, levers
 from portal.satisfaction import dashboard
 from portal.satisfaction.dashboard import BadFilter, Filters, band_of, pearson
-from tests.portal.satisfaction_world import NOW, World, build_world
+from tests.portal.world import NOW, World, build_world
 
 
 @pytest.fixture

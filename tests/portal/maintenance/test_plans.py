@@ -26,7 +26,7 @@ from fleet.models import (
 from portal.maintenance import plans
 from portal.maintenance.plans import add_months, due_days, forecast, visit_window
 from portal.refusal import Refused
-from tests.portal.satisfaction_world import World, build_world
+from tests.portal.world import World, build_world
 
 
 def _plan(**kw: object) -> MaintenancePlan:

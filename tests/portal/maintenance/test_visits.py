@@ -31,7 +31,7 @@ from portal.kpi import availability_windows
 from portal.maintenance import visits
 from portal.maintenance.visits import Report, TrackerPath
 from portal.refusal import Refused
-from tests.portal.satisfaction_world import World, build_world
+from tests.portal.world import World, build_world
 
 NOW = datetime(2026, 5, 12, 9, 0, tzinfo=UTC)
 PATH = TrackerPath(timedelta(minutes=5))

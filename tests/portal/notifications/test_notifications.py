@@ -32,7 +32,7 @@ from fleet.models import (
 from portal.notifications import service
 from portal.notifications.events import NotifierSettings, tell_due
 from portal.notifications.outbox import SmtpSettings, backoff, send_due
-from tests.portal.satisfaction_world import World, build_world
+from tests.portal.world import World, build_world
 
 NOW = datetime(2026, 4, 2, 10, 0, tzinfo=UTC)
 SETTINGS = NotifierSettings(public_url="https://portal.example")

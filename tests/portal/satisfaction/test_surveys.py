@@ -34,7 +34,7 @@ from portal.access import NotVisible, Scope, get_survey_prompt
 from portal.refusal import Refused
 from portal.satisfaction import follow_ups, surveys
 from portal.satisfaction.surveys import Answer, Rules
-from tests.portal.satisfaction_world import NOW, World, build_world
+from tests.portal.world import NOW, World, build_world
 
 RULES = Rules()
 

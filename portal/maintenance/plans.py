@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from flask_babel import LazyString, lazy_gettext
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -39,12 +39,11 @@ from fleet.models import (
     VisitStatus,
 )
 from portal.access import accounts_who, can
+from portal.maintenance.forms import PlanForm
 from portal.refusal import Refused
 
 logger = logging.getLogger(__name__)
 SUMMARY_MAX = 300  # the visits' summary column
-MAX_INTERVAL = {IntervalUnit.DAYS: 730, IntervalUnit.WEEKS: 104, IntervalUnit.MONTHS: 24}
-MAX_USAGE_INTERVAL = 10_000_000
 RATE_WINDOW = timedelta(days=7)
 
 
@@ -167,80 +166,16 @@ class PlanInput:
     technician_id: int | None
 
 
-def _int(form: Mapping[str, str], name: str, message: str | LazyString) -> int:
-    raw = (form.get(name) or "").strip()
-    try:
-        return int(raw)
-    except ValueError:
-        raise Refused(message) from None
-
-
 def parse_plan(form: Mapping[str, str], today: date) -> PlanInput:
-    """Validate a plan form; :class:`Refused` says what is wrong (nothing is stored)."""
-    try:
-        kind = PlanKind(form.get("kind", ""))
-    except ValueError:
-        raise Refused(lazy_gettext("Choose a calendar or a usage plan.")) from None
-    interval = unit = metric = usage = None
-    if kind is PlanKind.CALENDAR:
-        interval = _int(form, "interval", lazy_gettext("The interval must be a whole number."))
-        try:
-            unit = IntervalUnit(form.get("interval_unit", ""))
-        except ValueError:
-            raise Refused(lazy_gettext("Choose days, weeks or months.")) from None
-        if not 0 < interval <= MAX_INTERVAL[unit]:
-            raise Refused(
-                lazy_gettext(
-                    "The interval must be between 1 and %(max)d %(unit)s.",
-                    max=MAX_INTERVAL[unit],
-                    unit=unit.value,
-                )
-            )
-    else:
-        try:
-            metric = UsageMetric(form.get("usage_metric", ""))
-        except ValueError:
-            raise Refused(lazy_gettext("Choose trips or door cycles.")) from None
-        usage = _int(form, "usage_interval", lazy_gettext("The usage interval must be a whole number."))
-        if not 0 < usage <= MAX_USAGE_INTERVAL:
-            raise Refused(
-                lazy_gettext("The usage interval must be between 1 and %(max)d.", max=MAX_USAGE_INTERVAL)
-            )
-    try:
-        visit_kind = VisitKind(form.get("visit_kind") or VisitKind.PREVENTIVE.value)
-    except ValueError:
-        raise Refused(lazy_gettext("Unknown kind of visit.")) from None
-    summary = (form.get("summary") or "").strip()
-    if not 3 <= len(summary) <= 300:
-        raise Refused(lazy_gettext("Say what will be done (3 to 300 characters)."))
-    start_hour = _int(form, "start_hour", lazy_gettext("The start hour must be between 0 and 23."))
-    if not 0 <= start_hour <= 23:
-        raise Refused(lazy_gettext("The start hour must be between 0 and 23."))
-    duration = _int(form, "duration_minutes", lazy_gettext("The duration must be a whole number of minutes."))
-    if not 15 <= duration <= 12 * 60:
-        raise Refused(lazy_gettext("A visit lasts between 15 minutes and 12 hours."))
-    try:
-        first_due = date.fromisoformat(form.get("first_due") or "")
-    except ValueError:
-        raise Refused(lazy_gettext("The first visit needs a date (YYYY-MM-DD).")) from None
-    if first_due < today - timedelta(days=366):
-        raise Refused(lazy_gettext("The first visit cannot be more than a year ago."))
-    technician_id = None
-    if form.get("technician_id"):
-        technician_id = _int(form, "technician_id", lazy_gettext("Choose the technician from the list."))
+    """Validate a plan form field by field; :class:`Refused` lists every problem (nothing is stored)."""
+    checked = PlanForm(form, today=today)
+    if not checked.validate():
+        raise Refused.from_form(checked.errors)
     return PlanInput(
-        kind,
-        interval,
-        unit,
-        metric,
-        usage,
-        visit_kind,
-        summary,
-        start_hour,
-        duration,
-        first_due,
-        technician_id,
-    )
+        checked.kind.data, checked.interval.data, checked.interval_unit.data, checked.usage_metric.data,
+        checked.usage_interval.data, checked.visit_kind.data, checked.summary.data, checked.start_hour.data,
+        checked.duration_minutes.data, checked.first_due.data, checked.technician_id.data,
+    )  # fmt: skip
 
 
 def create_plan(session: Session, asset: Asset, data: PlanInput, author: User) -> MaintenancePlan:

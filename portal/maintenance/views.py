@@ -141,7 +141,9 @@ def asset_plans(asset_id: int) -> ResponseReturnValue:
     return _plans_page(asset_id)
 
 
-def _plans_page(asset_id: int, error: str | None = None, code: int = 200) -> ResponseReturnValue:
+def _plans_page(
+    asset_id: int, error: str | None = None, code: int = 200, errors: dict[str, list[str]] | None = None
+) -> ResponseReturnValue:
     session = db_session()
     asset = current_scope().get_asset(session, asset_id)
     now = utcnow()
@@ -158,6 +160,7 @@ def _plans_page(asset_id: int, error: str | None = None, code: int = 200) -> Res
 
     html = render_template(
         "maintenance/plans.html", asset=asset, plans=items, usage=usage, error=error, form=request.form,
+        errors=errors or {},
         units=[u.value for u in IntervalUnit], metrics=[m.value for m in UsageMetric],
         visit_kinds=[k.value for k in VisitKind], technicians=technicians(session),
         today=now.astimezone(ZoneInfo(asset.site.timezone)).date(),
@@ -178,7 +181,7 @@ def add_plan(asset_id: int) -> ResponseReturnValue:
         plans.schedule(session, utcnow(), usage=plans.TelemetryUsage(get_telemetry()), only_asset=asset.id)
     except Refused as exc:
         session.rollback()
-        return _plans_page(asset_id, str(exc.message), exc.status)
+        return _plans_page(asset_id, None if exc.errors else str(exc.message), exc.status, exc.errors)
     session.commit()
     flash(gettext("Plan added; its visits are scheduled."), "success")
     return redirect(url_for("maintenance.asset_plans", asset_id=asset.id))
@@ -189,9 +192,7 @@ def add_plan(asset_id: int) -> ResponseReturnValue:
 def stop_plan(plan_id: int) -> ResponseReturnValue:
     """Stop a plan and cancel its future visits (vendor staff)."""
     session = db_session()
-    plan = session.get(MaintenancePlan, plan_id)
-    if plan is None or not current_scope().can_see_asset(session, plan.asset_id):
-        raise NotVisible
+    plan = current_scope().get_plan(session, plan_id)
     try:
         cancelled = plans.deactivate_plan(session, plan, current_user, utcnow())
     except Refused as exc:

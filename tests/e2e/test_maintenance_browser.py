@@ -72,7 +72,9 @@ def test_staff_plans_kpis_and_notification_choices(
     page.get_by_label("What will be done").fill("Quarterly rope inspection")
     page.get_by_role("button", name="Add the plan").click()
     page.wait_for_load_state()
-    assert "between 1 and 24" in page.locator(".flash-error").inner_text()
+    assert "1 thing to correct" in page.locator(".flash-error").inner_text()
+    assert "between 1 and 24" in page.locator("#error-interval").inner_text()  # beside its field
+    assert page.get_by_label("Interval", exact=True).get_attribute("aria-invalid") == "true"
     assert page.get_by_label("What will be done").input_value() == "Quarterly rope inspection"  # nothing lost
     page.get_by_label("Interval", exact=True).fill("3")
     page.get_by_role("button", name="Add the plan").click()

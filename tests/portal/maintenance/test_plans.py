@@ -241,6 +241,16 @@ def test_bad_plans_are_refused_with_a_reason(changes: dict[str, str], message: s
     assert exc.value.status == 400
 
 
+def test_a_refused_plan_form_lists_every_problem_at_once() -> None:
+    bad = _form(interval="abc", summary="x", start_hour="24", duration_minutes="5", first_due="31/01/2026")
+    with pytest.raises(Refused) as exc:
+        plans.parse_plan(bad, NOW.date())
+    assert set(exc.value.errors) == {"interval", "summary", "start_hour", "duration_minutes", "first_due"}
+    assert exc.value.status == 400
+    # usage fields are not checked on a calendar plan, and the reverse
+    assert plans.parse_plan(_form(usage_interval="nonsense"), NOW.date()).usage_interval is None
+
+
 def test_only_staff_manage_plans_and_stopping_cancels_future_visits(world: tuple[Session, World]) -> None:
     session, w = world
     asset = session.get(Asset, w.asset_a)

@@ -1,0 +1,185 @@
+"""The maintenance plan form, validated field by field with WTForms.
+
+A plain ``wtforms.Form`` (CSRF is checked app-wide by Flask-WTF before the view runs), so
+the service that uses it stays free of the request. Every field is checked, and a refused
+form lists every problem at once, each next to its field, with what was typed kept.
+Messages are the portal's own (translated), not WTForms' English defaults: numbers are
+read by :class:`WholeNumber` rather than ``IntegerField`` for that reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, timedelta
+from typing import Any
+
+from flask_babel import LazyString, lazy_gettext
+from werkzeug.datastructures import MultiDict
+from wtforms import Form, StringField
+from wtforms.validators import StopValidation, ValidationError
+
+from fleet.db import parse_id
+from fleet.models import IntervalUnit, PlanKind, UsageMetric, VisitKind
+
+MAX_INTERVAL = {IntervalUnit.DAYS: 730, IntervalUnit.WEEKS: 104, IntervalUnit.MONTHS: 24}
+MAX_USAGE_INTERVAL = 10_000_000
+
+
+def _strip(value: str | None) -> str:
+    return (value or "").strip()
+
+
+class WholeNumber:
+    """A whole number within ``low``…``high``; the field's ``data`` becomes the int."""
+
+    def __init__(
+        self, low: int, high: int, message: str | LazyString, range_message: str | LazyString
+    ) -> None:
+        self.low, self.high, self.message, self.range_message = low, high, message, range_message
+
+    def __call__(self, _form: Form, field: Any) -> None:
+        try:
+            value = int(field.data)
+        except (TypeError, ValueError):
+            raise StopValidation(str(self.message)) from None
+        if not self.low <= value <= self.high:
+            raise StopValidation(str(self.range_message))
+        field.data = value
+
+
+class OneOf:
+    """One of an enumeration's values; the field's ``data`` becomes the member."""
+
+    def __init__(self, enum: Any, message: str | LazyString) -> None:
+        self.enum, self.message = enum, message
+
+    def __call__(self, _form: Form, field: Any) -> None:
+        try:
+            field.data = self.enum(field.data)
+        except ValueError:
+            raise StopValidation(str(self.message)) from None
+
+
+class PlanForm(Form):
+    """A calendar or usage plan for one asset."""
+
+    kind = StringField(
+        filters=[_strip], validators=[OneOf(PlanKind, lazy_gettext("Choose a calendar or a usage plan."))]
+    )
+    interval = StringField(filters=[_strip])
+    interval_unit = StringField(filters=[_strip])
+    usage_metric = StringField(filters=[_strip])
+    usage_interval = StringField(filters=[_strip])
+    visit_kind = StringField(
+        filters=[lambda v: _strip(v) or VisitKind.PREVENTIVE.value],
+        validators=[OneOf(VisitKind, lazy_gettext("Unknown kind of visit."))],
+    )
+    summary = StringField(filters=[_strip])
+    start_hour = StringField(
+        filters=[_strip],
+        validators=[WholeNumber(0, 23, *(lazy_gettext("The start hour must be between 0 and 23."),) * 2)],
+    )
+    duration_minutes = StringField(
+        filters=[_strip],
+        validators=[
+            WholeNumber(
+                15, 12 * 60,
+                lazy_gettext("The duration must be a whole number of minutes."),
+                lazy_gettext("A visit lasts between 15 minutes and 12 hours."),
+            )
+        ],
+    )  # fmt: skip
+    first_due = StringField(filters=[_strip])
+    technician_id = StringField(filters=[_strip])
+
+    def __init__(self, formdata: Mapping[str, str], *, today: date) -> None:
+        super().__init__(MultiDict(formdata) if not isinstance(formdata, MultiDict) else formdata)
+        self.today = today
+
+    def _is(self, kind: PlanKind) -> bool:
+        return self.kind.data is kind or self.kind.data == kind.value
+
+    def validate_interval(self, field: Any) -> None:
+        """Calendar plans: every N days, weeks or months, within the unit's maximum."""
+        if not self._is(PlanKind.CALENDAR):
+            field.data = None
+            return
+        try:
+            unit = IntervalUnit(self.interval_unit.data)
+        except ValueError:
+            unit = None
+        try:
+            value = int(field.data)
+        except ValueError:
+            raise ValidationError(str(lazy_gettext("The interval must be a whole number."))) from None
+        top = MAX_INTERVAL[unit] if unit else max(MAX_INTERVAL.values())
+        if not 0 < value <= top:
+            raise ValidationError(
+                str(
+                    lazy_gettext(
+                        "The interval must be between 1 and %(max)d %(unit)s.",
+                        max=top,
+                        unit=unit.value if unit else "",
+                    )
+                )
+            )
+        field.data = value
+
+    def validate_interval_unit(self, field: Any) -> None:
+        """Days, weeks or months (calendar plans)."""
+        if not self._is(PlanKind.CALENDAR):
+            field.data = None
+            return
+        try:
+            field.data = IntervalUnit(field.data)
+        except ValueError:
+            raise ValidationError(str(lazy_gettext("Choose days, weeks or months."))) from None
+
+    def validate_usage_metric(self, field: Any) -> None:
+        """Trips or door cycles (usage plans)."""
+        if not self._is(PlanKind.USAGE):
+            field.data = None
+            return
+        try:
+            field.data = UsageMetric(field.data)
+        except ValueError:
+            raise ValidationError(str(lazy_gettext("Choose trips or door cycles."))) from None
+
+    def validate_usage_interval(self, field: Any) -> None:
+        """Every N counts (usage plans)."""
+        if not self._is(PlanKind.USAGE):
+            field.data = None
+            return
+        try:
+            value = int(field.data)
+        except ValueError:
+            raise ValidationError(str(lazy_gettext("The usage interval must be a whole number."))) from None
+        if not 0 < value <= MAX_USAGE_INTERVAL:
+            raise ValidationError(
+                str(lazy_gettext("The usage interval must be between 1 and %(max)d.", max=MAX_USAGE_INTERVAL))
+            )
+        field.data = value
+
+    def validate_summary(self, field: Any) -> None:
+        """What will be done, 3 to 300 characters."""
+        if not 3 <= len(field.data) <= 300:
+            raise ValidationError(str(lazy_gettext("Say what will be done (3 to 300 characters).")))
+
+    def validate_first_due(self, field: Any) -> None:
+        """A date, not more than a year ago."""
+        try:
+            day = date.fromisoformat(field.data)
+        except ValueError:
+            raise ValidationError(str(lazy_gettext("The first visit needs a date (YYYY-MM-DD)."))) from None
+        if day < self.today - timedelta(days=366):
+            raise ValidationError(str(lazy_gettext("The first visit cannot be more than a year ago.")))
+        field.data = day
+
+    def validate_technician_id(self, field: Any) -> None:
+        """Optional: a technician from the list."""
+        if not field.data:
+            field.data = None
+            return
+        field.data = parse_id(field.data)
+        if field.data is None:
+            raise ValidationError(str(lazy_gettext("Choose the technician from the list.")))

@@ -16,13 +16,12 @@ from fleet.db import utcnow
 from fleet.live import LiveEvent
 from fleet.models import (
     IntervalUnit,
-    MaintenancePlan,
     PlanKind,
     UsageMetric,
     Visit,
     VisitKind,
 )
-from portal.access import NotVisible, can
+from portal.access import can
 from portal.auth.scope import current_scope
 from portal.extensions import db_session, get_availability, get_fragments, get_telemetry
 from portal.live.server import announce

@@ -32,15 +32,13 @@ from fleet.models import (
     User,
 )
 from portal.access import NotVisible, Scope, accounts_who, can, feedback_filter
+from portal.feedback.forms import MAX_TEXT, FeedbackForm
 from portal.feedback.topics import topics
 from portal.refusal import Refused
 from portal.web.filters import feedback_status_label as status_label
 
 logger = logging.getLogger(__name__)
 
-MAX_TEXT = 2000
-MIN_TEXT = 3
-MAX_CONTACT = 200
 RESIDENT_REPLIES_PER_HOUR = 5  # on one item, through the reader link
 ORDER = [FeedbackStatus.NEW, FeedbackStatus.ACKNOWLEDGED, FeedbackStatus.IN_PROGRESS, FeedbackStatus.RESOLVED]
 
@@ -70,44 +68,19 @@ def audience_of(user: User | None) -> Audience:
 
 
 def parse_form(form: Mapping[str, str], *, resident: bool) -> FeedbackInput:
-    """Validate a submitted feedback form; :class:`Refused` says what is wrong.
+    """Validate a submitted feedback form field by field; :class:`Refused` names every problem.
 
-    ``website`` is a honeypot: people never see it, so anything in it is a robot."""
+    ``website`` is a honeypot: people never see it, so anything in it is a robot (refused
+    without saying why)."""
     if form.get("website"):
         raise Refused(lazy_gettext("Your message could not be accepted."))
-    text = (form.get("text") or "").strip()
-    if len(text) < MIN_TEXT:
-        raise Refused(lazy_gettext("Please write at least %(num)d characters.", num=MIN_TEXT))
-    if len(text) > MAX_TEXT:
-        raise Refused(
-            lazy_gettext(
-                "Please keep your message under %(max)d characters (it has %(num)d).",
-                max=MAX_TEXT,
-                num=len(text),
-            )
-        )
-    category = None
-    if form.get("category"):
-        try:
-            category = FeedbackCategory(form["category"])
-        except ValueError:
-            raise Refused(lazy_gettext("Please choose a category from the list.")) from None
-    rating = None
-    if form.get("rating"):
-        raw = form["rating"]
-        if not raw.isdigit() or not 1 <= int(raw) <= 5:
-            raise Refused(lazy_gettext("The rating goes from 1 to 5."))
-        rating = int(raw)
-    contact = (form.get("contact") or "").strip() or None
-    if contact is not None:
-        if not resident:
-            contact = None  # accounts are answered in the portal
-        elif len(contact) > MAX_CONTACT:
-            raise Refused(lazy_gettext("The contact must be under %(max)d characters.", max=MAX_CONTACT))
-    submission_id = form.get("submission_id") or ""
-    if not 16 <= len(submission_id) <= 64 or not submission_id.replace("-", "").isalnum():
-        raise Refused(lazy_gettext("The form is incomplete; please reload the page and try again."))
-    return FeedbackInput(text, category, rating, contact, submission_id)
+    checked = FeedbackForm(form, resident=resident)
+    if not checked.validate():
+        raise Refused.from_form(checked.errors)
+    return FeedbackInput(
+        checked.text.data, checked.category.data, checked.rating.data, checked.contact.data,
+        checked.submission_id.data,
+    )  # fmt: skip
 
 
 def new_submission_id() -> str:

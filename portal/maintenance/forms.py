@@ -3,8 +3,8 @@
 A plain ``wtforms.Form`` (CSRF is checked app-wide by Flask-WTF before the view runs), so
 the service that uses it stays free of the request. Every field is checked, and a refused
 form lists every problem at once, each next to its field, with what was typed kept.
-Messages are the portal's own (translated), not WTForms' English defaults: numbers are
-read by :class:`WholeNumber` rather than ``IntegerField`` for that reason.
+Shared pieces (messages of our own, number and choice validators) are in
+:mod:`portal.web.forms`.
 """
 
 from __future__ import annotations
@@ -13,74 +13,39 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
-from flask_babel import LazyString, lazy_gettext
-from werkzeug.datastructures import MultiDict
+from flask_babel import lazy_gettext
 from wtforms import Form, StringField
-from wtforms.validators import StopValidation, ValidationError
+from wtforms.validators import ValidationError
 
 from fleet.db import parse_id
 from fleet.models import IntervalUnit, PlanKind, UsageMetric, VisitKind
+from portal.web.forms import OneOf, WholeNumber, as_formdata, strip
 
 MAX_INTERVAL = {IntervalUnit.DAYS: 730, IntervalUnit.WEEKS: 104, IntervalUnit.MONTHS: 24}
 MAX_USAGE_INTERVAL = 10_000_000
-
-
-def _strip(value: str | None) -> str:
-    return (value or "").strip()
-
-
-class WholeNumber:
-    """A whole number within ``low``…``high``; the field's ``data`` becomes the int."""
-
-    def __init__(
-        self, low: int, high: int, message: str | LazyString, range_message: str | LazyString
-    ) -> None:
-        self.low, self.high, self.message, self.range_message = low, high, message, range_message
-
-    def __call__(self, _form: Form, field: Any) -> None:
-        try:
-            value = int(field.data)
-        except (TypeError, ValueError):
-            raise StopValidation(str(self.message)) from None
-        if not self.low <= value <= self.high:
-            raise StopValidation(str(self.range_message))
-        field.data = value
-
-
-class OneOf:
-    """One of an enumeration's values; the field's ``data`` becomes the member."""
-
-    def __init__(self, enum: Any, message: str | LazyString) -> None:
-        self.enum, self.message = enum, message
-
-    def __call__(self, _form: Form, field: Any) -> None:
-        try:
-            field.data = self.enum(field.data)
-        except ValueError:
-            raise StopValidation(str(self.message)) from None
 
 
 class PlanForm(Form):
     """A calendar or usage plan for one asset."""
 
     kind = StringField(
-        filters=[_strip], validators=[OneOf(PlanKind, lazy_gettext("Choose a calendar or a usage plan."))]
+        filters=[strip], validators=[OneOf(PlanKind, lazy_gettext("Choose a calendar or a usage plan."))]
     )
-    interval = StringField(filters=[_strip])
-    interval_unit = StringField(filters=[_strip])
-    usage_metric = StringField(filters=[_strip])
-    usage_interval = StringField(filters=[_strip])
+    interval = StringField(filters=[strip])
+    interval_unit = StringField(filters=[strip])
+    usage_metric = StringField(filters=[strip])
+    usage_interval = StringField(filters=[strip])
     visit_kind = StringField(
-        filters=[lambda v: _strip(v) or VisitKind.PREVENTIVE.value],
+        filters=[lambda v: strip(v) or VisitKind.PREVENTIVE.value],
         validators=[OneOf(VisitKind, lazy_gettext("Unknown kind of visit."))],
     )
-    summary = StringField(filters=[_strip])
+    summary = StringField(filters=[strip])
     start_hour = StringField(
-        filters=[_strip],
+        filters=[strip],
         validators=[WholeNumber(0, 23, *(lazy_gettext("The start hour must be between 0 and 23."),) * 2)],
     )
     duration_minutes = StringField(
-        filters=[_strip],
+        filters=[strip],
         validators=[
             WholeNumber(
                 15, 12 * 60,
@@ -89,11 +54,11 @@ class PlanForm(Form):
             )
         ],
     )  # fmt: skip
-    first_due = StringField(filters=[_strip])
-    technician_id = StringField(filters=[_strip])
+    first_due = StringField(filters=[strip])
+    technician_id = StringField(filters=[strip])
 
     def __init__(self, formdata: Mapping[str, str], *, today: date) -> None:
-        super().__init__(MultiDict(formdata) if not isinstance(formdata, MultiDict) else formdata)
+        super().__init__(as_formdata(formdata))
         self.today = today
 
     def _is(self, kind: PlanKind) -> bool:

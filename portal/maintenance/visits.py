@@ -39,11 +39,11 @@ from fleet.models import (
 )
 from fleet.status import StatusTracker, StatusUpdate
 from portal.access import Scope, can
+from portal.maintenance.report_form import ReportForm
 from portal.refusal import Refused
 
 logger = logging.getLogger(__name__)
 EARLY_CHECK_IN = timedelta(hours=12)  # a technician may start a visit this long before its window
-MAX_REPORT = 4000
 MAX_NOTE = 500
 
 
@@ -79,20 +79,14 @@ class Report:
 
 
 def parse_report(form: Mapping[str, str]) -> Report:
-    """Validate the check-out form; the work done is required."""
-    work = (form.get("work_done") or "").strip()
-    if len(work) < 3:
-        raise Refused(lazy_gettext("Say what was done (at least 3 characters)."))
-    fields = {k: (form.get(k) or "").strip() or None for k in ("parts", "findings", "next_action")}
-    for text in (work, *[v for v in fields.values() if v]):
-        if len(text) > MAX_REPORT:
-            raise Refused(
-                lazy_gettext("Each part of the report must be under %(max)d characters.", max=MAX_REPORT)
-            )
-    back = (form.get("state_after") or "in_service") == "in_service"
-    if form.get("state_after") not in (None, "", "in_service", "out_of_service"):
-        raise Refused(lazy_gettext("Say whether the equipment is back in service."))
-    return Report(work, fields["parts"], fields["findings"], fields["next_action"], back)
+    """Validate the check-out form field by field; :class:`Refused` names every problem."""
+    checked = ReportForm(form)
+    if not checked.validate():
+        raise Refused.from_form(checked.errors)
+    return Report(
+        checked.work_done.data, checked.parts.data or None, checked.findings.data or None,
+        checked.next_action.data or None, checked.state_after.data == "in_service",
+    )  # fmt: skip
 
 
 # --- lists ---------------------------------------------------------------------------------------

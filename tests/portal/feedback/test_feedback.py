@@ -70,6 +70,17 @@ def test_bad_forms_are_refused_with_a_reason(app: Flask, overrides: dict[str, st
     assert message in str(exc.value.message)
 
 
+def test_every_problem_of_a_form_is_named_at_once(app: Flask) -> None:
+    with (
+        app.test_request_context(headers={"Accept-Language": "en"}),
+        pytest.raises(Refused) as exc,
+    ):
+        service.parse_form(_form(text="a", rating="9", category="weather"), resident=True)
+    assert set(exc.value.errors) == {"text", "rating", "category"}
+    for part in ("at least 3", "from 1 to 5", "category from the list"):
+        assert part in str(exc.value.message)
+
+
 def test_accounts_never_leave_a_contact(app: Flask) -> None:
     with app.test_request_context():
         data = service.parse_form(

@@ -190,6 +190,9 @@ def test_an_empty_report_is_refused() -> None:
     assert (
         visits.parse_report({"work_done": "fixed", "state_after": "out_of_service"}).back_in_service is False
     )
+    with pytest.raises(Refused) as every:  # every problem at once, by field
+        visits.parse_report({"work_done": "", "parts": "p" * 4001, "state_after": "flying"})
+    assert set(every.value.errors) == {"work_done", "parts", "state_after"}
 
 
 def test_two_check_ins_at_once_one_wins(db: Database) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import joinedload
 
 from fleet.db import parse_id, utcnow
 from fleet.models import Asset, AssetKind, Customer, Outage, Site
-from portal.access import NotVisible, Scope, can, requires
+from portal.access import Scope, can, requires
 from portal.assets import charts, dispatch, service
 from portal.assets.presenters import outage_timeline_context, timeline_context
 from portal.auth.scope import current_scope
@@ -262,11 +262,7 @@ def asset_timeline(asset_id: int) -> ResponseReturnValue:
 
 
 def _outage_in_scope(outage_id: int) -> Outage:
-    session = db_session()
-    outage = session.get(Outage, outage_id)
-    if outage is None or not current_scope().can_see_asset(session, outage.asset_id):
-        raise NotVisible
-    return outage
+    return current_scope().get_outage(db_session(), outage_id)
 
 
 @bp.get("/outages/<int:outage_id>")

@@ -38,7 +38,7 @@ from fleet.models import (
     VisitStatus,
 )
 from fleet.status import StatusTracker, StatusUpdate
-from portal.access import Scope, can
+from portal.access import NotVisible, Scope, can
 from portal.maintenance.report_form import ReportForm
 from portal.refusal import Refused
 
@@ -111,12 +111,12 @@ def todays_visits(session: Session, tech: User, now: datetime) -> list[Visit]:
 
 # --- check-in / check-out ----------------------------------------------------------------------------
 def _technician_of(visit: Visit, user: User, scope: Scope, session: Session) -> None:
+    if not scope.can_see_asset(session, visit.asset_id):
+        raise NotVisible  # out of scope first: like a missing visit, whatever the role
     if not can(user, "do_visits"):
         raise Refused(lazy_gettext("Only field technicians check in and out."), 403)
     if visit.technician_id is not None and visit.technician_id != user.id:
         raise Refused(lazy_gettext("This visit is assigned to another technician."), 403)
-    if not scope.can_see_asset(session, visit.asset_id):
-        raise Refused(lazy_gettext("Not found."), 404)
 
 
 def check_in(
@@ -218,12 +218,12 @@ def request_meeting(
     session: Session, visit: Visit, user: User, scope: Scope, note: str, now: datetime
 ) -> None:
     """An HOA president (or facility manager) asks to meet the technician at a planned visit."""
+    if not scope.can_see_asset(session, visit.asset_id):
+        raise NotVisible
     if not can(user, "meet_technician"):
         raise Refused(
             lazy_gettext("Only HOA presidents and facility managers ask to meet the technician."), 403
         )
-    if not scope.can_see_asset(session, visit.asset_id):
-        raise Refused(lazy_gettext("Not found."), 404)
     if visit.status is not VisitStatus.SCHEDULED or visit.scheduled_start <= now:
         raise Refused(lazy_gettext("You can ask to meet the technician only before the visit."), 409)
     note = note.strip()

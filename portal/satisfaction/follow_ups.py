@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from fleet.db import parse_id
 from fleet.models import (
     Asset,
     Feedback,
@@ -106,8 +107,9 @@ def context(session: Session, item: FollowUp) -> Context:
     )
     about = None
     kind, _, number = response.moment_key.partition(":")
-    if kind == "feedback" and number.isdigit():
-        about = session.get(Feedback, int(number))
+    feedback_id = parse_id(number) if kind == "feedback" else None
+    if feedback_id is not None:
+        about = session.get(Feedback, feedback_id)
     return Context(outages, feedback, about)
 
 

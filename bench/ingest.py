@@ -207,6 +207,7 @@ def main() -> None:
             group.start()
             e2e, stored = drain_rate(reader, stored_before + n, stored_before)
             lost += stored_before + n - stored
+            figures[f"lost_e2e_{count_k}"] = stored_before + n - stored
             stored_before = stored
             figures[f"e2e_{count_k}_per_s"] = round(e2e)
             print(f"{count_k} ingester(s) stored {n} at {e2e:.0f}/s", flush=True)
@@ -230,7 +231,9 @@ def main() -> None:
         deadline = time.time() + 60
         while time.time() < deadline and _count(reader) < before_count + m:
             time.sleep(0.2)
-        lost += before_count + m - _count(reader)
+        lost_latency = before_count + m - _count(reader)
+        lost += lost_latency
+        figures["lost_latency"] = lost_latency
         after = ingesters.latency_buckets()
         delta = sorted((bound, after[bound] - before_buckets.get(bound, 0.0)) for bound in after)
         figures["p50_ms"] = round(1000 * histogram_quantile(0.50, delta))
@@ -272,7 +275,9 @@ def main() -> None:
             deadline = time.time() + 60
             while time.time() < deadline and _count(reader) < before + s_count:
                 time.sleep(0.5)
-            lost += before + s_count - _count(reader)
+            lost_soak = before + s_count - _count(reader)
+            lost += lost_soak
+            figures["lost_soak"] = lost_soak
             if samples:
                 figures["rss_start_mb"] = round(samples[0], 1)
                 figures["rss_end_mb"] = round(samples[-1], 1)
@@ -307,8 +312,12 @@ def main() -> None:
         "rss_end_mb",
         "rss_growth_pct",
         "soak_s",
+        "lost_e2e_1",
+        f"lost_e2e_{k}",
+        "lost_latency",
+        "lost_soak",
     ]
-    print(" ".join(f"{key}={figures[key]}" for key in order if key in figures))
+    print(" ".join(f"{key}={figures[key]}" for key in dict.fromkeys(order) if key in figures))
     if lost:
         # Timestamps are unique per reading, so nothing can overwrite anything: any reading
         # missing from InfluxDB was lost on the way, and the run must not pass as a figure.

@@ -34,20 +34,25 @@ def publish(port: int, count: int, rate: float, start_seq: int, client_id: str, 
 
     Paced (``rate``): ``ts`` is the publish time, for latency. Flood: ``ts`` is ``ts_base``
     plus the sequence number, so phases with disjoint sequence numbers never write the
-    same asset and timestamp (InfluxDB would keep one point of two and a loss would be
-    counted that is no loss)."""
+    same asset and timestamp. Either way no two readings share an asset and a timestamp
+    (InfluxDB would keep one point of two, and a loss would be counted that is no loss)."""
     pub = WindowedPublisher(f"mqtt://127.0.0.1:{port}", client_id, window=1000).connect()
     ids = asset_ids()
     started = time.time()
     base_ms = ts_base or int(started * 1000) - 86_400_000  # a day ago, in the retention
+    last_ts: dict[str, int] = {}
     for n in range(count):
         seq = start_seq + n
+        asset = ids[seq % ASSETS]
         if rate:
             wait = started + n / rate - time.time()
             if wait > 0:
                 time.sleep(wait)
-        # flood: one past timestamp per sequence number; paced: the publish time (for latency)
-        ts = int(time.time() * 1000) if rate else base_ms + seq
+        # flood: one past timestamp per sequence number; paced: the publish time (for latency),
+        # moved 1 ms on when this asset already has a reading in that millisecond (a catch-up
+        # burst after a stall publishes 100+ readings a millisecond): never two points on one key
+        ts = max(int(time.time() * 1000), last_ts.get(asset, 0) + 1) if rate else base_ms + seq
+        last_ts[asset] = ts
         body = {
             "ts": ts,
             "seq": seq,
@@ -56,7 +61,7 @@ def publish(port: int, count: int, rate: float, start_seq: int, client_id: str, 
             "door_reopenings": seq % 50,
             "load_pct": 33.5,
         }
-        pub.publish(f"equipment/{ids[seq % ASSETS]}/telemetry", json.dumps(body).encode())
+        pub.publish(f"equipment/{asset}/telemetry", json.dumps(body).encode())
     pub.wait_all(120)
     elapsed = time.time() - started
     pub.close()

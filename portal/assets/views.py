@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -14,10 +13,11 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from fleet.db import parse_id, utcnow
+from fleet.db import utcnow
 from fleet.models import Asset, AssetKind, Customer, Outage, Site
-from portal.access import Scope, can, requires
+from portal.access import Scope, can, check, requires
 from portal.assets import charts, dispatch, service
+from portal.assets.forms import DispatchForm
 from portal.assets.presenters import outage_timeline_context, timeline_context
 from portal.auth.scope import current_scope
 from portal.extensions import db_session, get_availability, get_fragments
@@ -313,21 +313,16 @@ def assign(outage_id: int) -> ResponseReturnValue:
     """Vendor staff assign a technician and an expected arrival (site time) to an open outage."""
     session = db_session()
     outage = current_scope().get_outage(session, outage_id)  # 404 out of scope, like a missing one
-    form = request.form
-    try:
-        eta = datetime.fromisoformat(form.get("eta", "")).replace(tzinfo=ZoneInfo(outage.asset.site.timezone))
-        technician_id = parse_id(form.get("technician_id", ""))
-        raw_expected = form.get("expected", "")
-        expected = parse_id(raw_expected) if raw_expected else None
-        if technician_id is None or (raw_expected and expected is None):
-            raise ValueError(raw_expected)
-    except ValueError:
-        flash(gettext("Choose a technician and an arrival date and time."), "error")
+    check(current_user, "dispatch", lazy_gettext("Only the vendor's staff dispatch technicians."))  # 403
+    form = DispatchForm(request.form, timezone=outage.asset.site.timezone)
+    if not form.validate():
+        for message in dict.fromkeys(m for messages in form.errors.values() for m in messages):
+            flash(str(message), "error")
         return redirect(url_for("assets.outages"), 303)
     try:
         outage = dispatch.assign_technician(
-            session, outage=outage, by=current_user, technician_id=technician_id,
-            eta=eta, expected_technician_id=expected, now=utcnow(),
+            session, outage=outage, by=current_user, technician_id=form.technician_id.data,
+            eta=form.eta.data, expected_technician_id=form.expected.data, now=utcnow(),
         )  # fmt: skip
     except Refused as exc:
         if exc.status == 403:

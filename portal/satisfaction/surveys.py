@@ -54,6 +54,7 @@ from fleet.models import (
 )
 from portal.access import Scope, can
 from portal.refusal import Refused
+from portal.satisfaction.answer_form import AnswerForm
 from portal.satisfaction.scores import CES_RANGE, CSAT_RANGE, NPS_RANGE
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,6 @@ QUESTION = {
     Moment.PERIODIC: SurveyKind.NPS,
 }
 RANGES = {SurveyKind.CSAT: CSAT_RANGE, SurveyKind.CES: CES_RANGE, SurveyKind.NPS: NPS_RANGE}
-MAX_COMMENT = 1000
 RESIDENT_ANSWERS_PER_IP = 3  # per moment: a household may share an address, a robot may not
 DETRACTOR_MAX = 6
 LOW_CSAT_MAX = 2
@@ -229,23 +229,12 @@ def _nps_candidate(
 
 # --- answering -----------------------------------------------------------------------------
 def parse_answer(form: Mapping[str, str], kind: SurveyKind) -> Answer:
-    """Validate a score for ``kind`` and an optional comment; :class:`Refused` says why not."""
+    """Validate a score for ``kind`` and an optional comment; :class:`Refused` names every problem."""
     low, high = RANGES[kind]
-    raw = (form.get("score") or "").strip()
-    if not raw:
-        raise Refused(lazy_gettext("Please choose a score."))
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise Refused(lazy_gettext("The score goes from %(low)d to %(high)d.", low=low, high=high))
-    comment = (form.get("comment") or "").strip() or None
-    if comment is not None and len(comment) > MAX_COMMENT:
-        raise Refused(
-            lazy_gettext(
-                "Please keep your comment under %(max)d characters (it has %(num)d).",
-                max=MAX_COMMENT,
-                num=len(comment),
-            )
-        )
-    return Answer(int(raw), comment)
+    checked = AnswerForm(form, low=low, high=high)
+    if not checked.validate():
+        raise Refused.from_form(checked.errors)
+    return Answer(checked.score.data, checked.comment.data)
 
 
 def _check_open(prompt: SurveyPrompt, now: datetime, rules: Rules) -> None:

@@ -80,6 +80,14 @@ def test_bad_assignments_change_nothing(app: Flask, login: Callable[[str], Flask
         resp = staff.post(f"/outages/{outage_id}/assign", data=form, follow_redirects=True)
         assert message in resp.get_data(as_text=True), message
         assert _state(app, outage_id) == before
+    # every problem of the form at once, nothing changed
+    both = staff.post(
+        f"/outages/{outage_id}/assign", data={"technician_id": "x", "eta": "soon"}, follow_redirects=True
+    )
+    page = both.get_data(as_text=True)
+    assert "Choose an active field technician." in page
+    assert "arrival date and time" in page
+    assert _state(app, outage_id) == before
     # a missing outage is not found, like one outside the account's scope (no existence oracle)
     missing = staff.post("/outages/999999/assign", data={"technician_id": str(tech), "eta": _eta(1)})
     assert missing.status_code == 404

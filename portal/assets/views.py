@@ -13,7 +13,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from fleet.db import utcnow
+from fleet.db import parse_id, utcnow
 from fleet.models import Asset, AssetKind, Customer, Outage, Site
 from portal.access import Scope, can, check, requires
 from portal.assets import charts, dispatch, service
@@ -93,9 +93,8 @@ def _parse_query() -> tuple[service.PortfolioQuery, str, str, list[str]]:
         state = None
     site_id: int | None = None
     if args.get("site"):
-        if args["site"].isdigit():
-            site_id = int(args["site"])
-        else:
+        site_id = parse_id(args["site"])
+        if site_id is None:
             errors.append(gettext("The site must be chosen from the list."))
     kind: AssetKind | None = None
     if args.get("kind"):

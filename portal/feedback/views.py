@@ -11,7 +11,7 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload
 
-from fleet.db import utcnow
+from fleet.db import parse_id, utcnow
 from fleet.models import Asset, Feedback, FeedbackStatus, Site
 from portal.access import NotVisible, can, resident_asset
 from portal.auth.scope import current_scope
@@ -249,9 +249,10 @@ def _act(feedback_id: int, action: str) -> ResponseReturnValue:
             flash(gettext("Status changed."), "success")
         else:
             raw = request.form.get("owner_id", "")
-            if raw and not raw.isdigit():
+            owner_id = parse_id(raw) if raw else None
+            if raw and owner_id is None:
                 raise Refused(gettext("The owner must be chosen from the list."))
-            service.assign(session, obj, current_user, int(raw) if raw else None)
+            service.assign(session, obj, current_user, owner_id)
             flash(gettext("Owner changed."), "success")
     except Refused as exc:
         session.rollback()

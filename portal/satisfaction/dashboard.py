@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import ColumnElement, Row, Select, or_, select, true
 from sqlalchemy.orm import Session
 
+from fleet.db import parse_id
 from fleet.models import (
     Asset,
     AssetKind,
@@ -63,9 +64,10 @@ class Filters:
             raw = (args.get(name) or "").strip()
             if not raw:
                 return None
-            if not raw.isdigit():
+            value = parse_id(raw)  # a database id (or a count of months, range-checked below)
+            if value is None:
                 raise BadFilter(name)
-            return int(raw)
+            return value
 
         months = number("months") or 12
         if months not in PERIODS:

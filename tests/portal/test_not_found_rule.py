@@ -162,3 +162,30 @@ def test_an_id_list_that_cannot_hold_ids_is_a_bad_request(
     resp = login("staff@demo.example").get(f"/api/v1/assets?{query}")
     assert resp.status_code == 400
     assert "ids" in resp.get_json()["error"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/portfolio?site=10321689436864808747008",
+        "/satisfaction?site=99999999999999999999",
+        "/satisfaction?customer=10321689436864808747008",
+        "/satisfaction/responses.csv?site=99999999999999999999",
+    ],
+)
+def test_filters_with_ids_too_large_are_refused_not_crashed(
+    login: Callable[[str], FlaskClient], url: str
+) -> None:
+    resp = login("staff@demo.example").get(url)
+    assert resp.status_code in (200, 400), resp.status_code  # the filter is refused with its reason
+    if resp.status_code == 200:
+        assert "site must be chosen" in resp.get_data(as_text=True)
+
+
+def test_a_form_owner_id_too_large_is_refused(app: Flask, login: Callable[[str], FlaskClient]) -> None:
+    with app.extensions["fleet.db"].sessionmaker() as s:
+        item = s.scalar(select(Feedback.id).limit(1))
+    resp = login("staff@demo.example").post(
+        f"/feedback/{item}/owner", data={"owner_id": "10321689436864808747008"}
+    )
+    assert resp.status_code == 400

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fleet.db import MAX_ID, parse_id
 from fleet.models import Asset, Site
 from portal.access import Scope
 
@@ -36,9 +37,11 @@ def parse_ids(value: object, name: str) -> list[int]:
         raise BadJoin(f"{name} must be a list of at most {MAX_IDS_PER_JOIN} ids")
     ids: list[int] = []
     for item in value:
-        if isinstance(item, bool) or not isinstance(item, int) or item <= 0:
-            raise BadJoin(f"{name} must contain positive integers")
-        ids.append(item)
+        # a JSON integer that can be a database id (positive, within the id column's range)
+        checked = parse_id(item) if isinstance(item, int) else None
+        if checked is None:
+            raise BadJoin(f"{name} must contain database ids (1 to {MAX_ID})")
+        ids.append(checked)
     return ids
 
 

@@ -62,7 +62,7 @@ def test_site_directory_asks_the_database_once_per_asset() -> None:
 @pytest.mark.parametrize(
     ("value", "ok"),
     [(None, []), ([1, 2], [1, 2]), ("1", None), ([1, "2"], None), ([0], None), ([True], None),
-     (list(range(1, 2002)), None)],
+     (list(range(1, 2002)), None), ([2**31], None), ([10**22], None), ([2**31 - 1], [2**31 - 1])],
 )  # fmt: skip
 def test_join_ids_are_checked(value: object, ok: list[int] | None) -> None:
     if ok is None:

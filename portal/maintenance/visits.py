@@ -56,7 +56,7 @@ class StatusPath(Protocol):
 
 
 class TrackerPath:
-    """The ingester's :class:`~fleet.status.StatusTracker`, fed as if a gateway had sent it."""
+    """The core's :class:`~fleet.status.StatusTracker`, fed as if a gateway had sent the status."""
 
     def __init__(self, offline_after: timedelta) -> None:
         self.tracker = StatusTracker(offline_after)

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     login_max_failures_per_ip: int = Field(default=30, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
     password_min_length: int = Field(default=10, ge=8)
+    password_reset_link_minutes: int = Field(default=60, ge=5, le=24 * 60)  # a reset link is valid this long
+    password_reset_max_per_hour: int = Field(default=3, ge=1)  # links e-mailed per account per hour
     behind_proxy: bool = False
     default_locale: str = "en"
     availability_cache_s: float = Field(default=60.0, ge=0)  # 0 = compute on every page

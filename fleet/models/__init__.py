@@ -42,7 +42,15 @@ from fleet.models.organisation import (
     SiteKind,
     age_between,
 )
-from fleet.models.people import LoginAttempt, StakeholderGroup, User, normalise_email, user_sites
+from fleet.models.people import (
+    AccountLink,
+    LinkPurpose,
+    LoginAttempt,
+    StakeholderGroup,
+    User,
+    normalise_email,
+    user_sites,
+)
 from fleet.models.satisfaction import (
     FollowUp,
     FollowUpStatus,
@@ -55,6 +63,7 @@ from fleet.models.satisfaction import (
 
 __all__ = [
     "MQTT_ID_RE",
+    "AccountLink",
     "Age",
     "Asset",
     "AssetKind",
@@ -75,6 +84,7 @@ __all__ = [
     "FollowUp",
     "FollowUpStatus",
     "IntervalUnit",
+    "LinkPurpose",
     "LoginAttempt",
     "MaintenancePeriod",
     "MaintenancePlan",

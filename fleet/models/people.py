@@ -87,6 +87,29 @@ class LoginAttempt(Base):
     success: Mapped[bool]
 
 
+class LinkPurpose(StrEnum):
+    """What a one-time e-mailed link is for."""
+
+    RESET = "reset"  # forgot password
+
+
+class AccountLink(Base):
+    """A one-time link e-mailed to a person (only its SHA-256 is stored): used once, expires."""
+
+    __tablename__ = "account_links"
+    __table_args__ = (Index("ix_account_links_user_created", "user_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[LinkPurpose] = mapped_column(enum_type(LinkPurpose))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
 def _login_id(self: User) -> str:
     """Identifier stored in the login session: id plus the rotating session token."""
     return f"{self.id}:{self.session_token}"

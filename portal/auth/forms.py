@@ -1,4 +1,4 @@
-"""Login form (CSRF-protected through Flask-WTF)."""
+"""Login and password-recovery forms (CSRF-protected through Flask-WTF)."""
 
 from __future__ import annotations
 
@@ -13,3 +13,16 @@ class LoginForm(FlaskForm):
     email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
     submit = SubmitField("Log in")
+
+
+class ForgotForm(FlaskForm):
+    """The address to send a reset link to."""
+
+    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
+
+
+class ResetForm(FlaskForm):
+    """A new password, twice (the policy is checked by the service)."""
+
+    password = PasswordField("New password", validators=[DataRequired(), Length(max=256)])
+    confirm = PasswordField("The same again", validators=[DataRequired(), Length(max=256)])

@@ -10,9 +10,12 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user, login_required, login_user, logout_user
 
-from portal.auth.forms import LoginForm
+from fleet.db import utcnow
+from portal.auth import recovery
+from portal.auth.forms import ForgotForm, LoginForm, ResetForm
 from portal.auth.service import LoginError, LoginThrottled, ThrottlePolicy, authenticate
 from portal.extensions import db_session
+from portal.refusal import Refused
 from portal.web.redirects import safe_next
 
 logger = logging.getLogger(__name__)
@@ -66,3 +69,54 @@ def logout() -> ResponseReturnValue:
     session.clear()
     flash(gettext("You are logged out."), "info")
     return redirect(url_for("auth.login"))
+
+
+def _recovery_rules() -> recovery.RecoveryRules:
+    settings = current_app.config["SETTINGS"]
+    return recovery.RecoveryRules(
+        link_valid=timedelta(minutes=settings.password_reset_link_minutes),
+        max_per_hour=settings.password_reset_max_per_hour,
+        min_password_length=settings.password_min_length,
+    )
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+def forgot() -> ResponseReturnValue:
+    """Ask for a reset link; the answer never says whether the address has an account."""
+    form = ForgotForm()
+    if form.validate_on_submit():
+        session_ = db_session()
+        settings = current_app.config["SETTINGS"]
+        recovery.request_reset(
+            session_, form.email.data or "", utcnow(), settings.public_url, _recovery_rules()
+        )
+        session_.commit()
+        return render_template("auth/forgot.html", form=form, sent=True)
+    return render_template(
+        "auth/forgot.html", form=form, sent=False
+    ), 400 if request.method == "POST" else 200
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset(token: str) -> ResponseReturnValue:
+    """Choose a new password through a one-time link; every session of the account ends."""
+    session_ = db_session()
+    form = ResetForm()
+    try:
+        recovery.valid_link(session_, token, utcnow())
+    except Refused as exc:
+        return render_template("auth/reset.html", form=None, error=str(exc.message)), exc.status
+    if form.validate_on_submit():
+        try:
+            recovery.reset_password(session_, token, form.password.data or "", form.confirm.data or "",
+                                    utcnow(), _recovery_rules())  # fmt: skip
+        except Refused as exc:
+            session_.rollback()
+            return render_template("auth/reset.html", form=form, error=None, errors=exc.errors), exc.status
+        session_.commit()
+        logout_user()
+        session.clear()
+        flash(gettext("Your new password is set. Log in with it."), "success")
+        return redirect(url_for("auth.login"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("auth/reset.html", form=form, error=None, errors={}), status

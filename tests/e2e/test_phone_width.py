@@ -100,12 +100,14 @@ def test_no_page_scrolls_sideways_on_a_phone(
     assert too_wide == {}, f"pages wider than a 360 px screen (extra px): {too_wide}"
 
 
-def test_the_resident_page_fits_a_phone(
+def test_the_pages_without_an_account_fit_a_phone(
     browser: Any, live_portal: LiveServer, sqlite_demo_url: str, artifacts_dir: Path
 ) -> None:
     context = browser.new_context(viewport=PHONE, locale="fr-FR", is_mobile=True, has_touch=True)
     page = context.new_page()
-    page.goto(f"{live_portal.url}{_resident_link(sqlite_demo_url)}")
-    assert _overflow(page) == 0
-    page.screenshot(path=str(artifacts_dir / "phone-resident.png"), full_page=True)
+    for path, name in ((_resident_link(sqlite_demo_url), "resident"), ("/auth/login", "login"),
+                       ("/auth/forgot", "forgot-password")):  # fmt: skip
+        page.goto(f"{live_portal.url}{path}")
+        assert _overflow(page) == 0, path
+        page.screenshot(path=str(artifacts_dir / f"phone-{name}.png"), full_page=True)
     context.close()

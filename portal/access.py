@@ -196,6 +196,13 @@ def get_feedback(session: Session, user: User, scope: Scope, feedback_id: int) -
     return _one(session, select(Feedback).where(Feedback.id == feedback_id, feedback_filter(user, scope)))
 
 
+def get_person(session: Session, actor: User, user_id: int) -> User:
+    """An account, for administrators only; for anyone else no account exists (:class:`NotVisible`)."""
+    if not can(actor, "administer"):
+        raise NotVisible
+    return _one(session, select(User).where(User.id == user_id))
+
+
 def get_survey_prompt(session: Session, user: User, prompt_id: int) -> SurveyPrompt:
     """A survey question put to ``user`` (nobody else's), or :class:`NotVisible`."""
     return _one(
@@ -257,18 +264,23 @@ RULES: dict[str, frozenset[StakeholderGroup]] = {
     "be_told_of_outages": frozenset({FM, HOA, TECH, STAFF}),
     "be_told_as_customer": frozenset({FM, HOA}),
     "hear_in_plain_words": frozenset({HOA}),  # the building page, plain sentences
+    "administer": frozenset({STAFF}),  # people and the fleet's registry: staff with the administrator right
 }
+NEEDS_ADMIN_RIGHT = frozenset({"administer"})
 
 
 def can(user: object, rule: str) -> bool:
     """True if ``user`` (an account; anything else is anonymous) may do what ``rule`` names."""
     groups = RULES[rule]  # a KeyError for a misspelt rule, never a silent False
-    return isinstance(user, User) and bool(user.is_active) and user.group in groups
+    if not (isinstance(user, User) and user.is_active and user.group in groups):
+        return False
+    return rule not in NEEDS_ADMIN_RIGHT or bool(user.is_admin)
 
 
 def accounts_who(rule: str) -> ColumnElement[bool]:
     """A WHERE clause on :class:`User`: the active accounts that ``rule`` allows."""
-    return (User.group.in_(RULES[rule])) & User.is_active.is_(True)
+    clause = User.group.in_(RULES[rule]) & User.is_active.is_(True)
+    return clause & User.is_admin.is_(True) if rule in NEEDS_ADMIN_RIGHT else clause
 
 
 def check(user: object, rule: str, message: str | LazyString) -> None:

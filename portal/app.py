@@ -71,6 +71,7 @@ def create_app(settings: Settings) -> Flask:
     login_manager.user_loader(_load_user)
     login_manager.unauthorized_handler(_unauthorized)
 
+    from portal.admin.views import bp as admin_bp
     from portal.api.views import bp as api_bp
     from portal.assets.views import bp as assets_bp
     from portal.auth.views import bp as auth_bp
@@ -90,6 +91,7 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(satisfaction_bp)
     app.register_blueprint(maintenance_bp)
     app.register_blueprint(notifications_bp)
+    app.register_blueprint(admin_bp)
     i18n.init_app(app)
     filters.register(app)
     header.init_app(app)

@@ -513,6 +513,7 @@ def _accounts(session: Session, customers: dict[str, Customer], sites: dict[str,
     create_user(
         session,
         email="staff@demo.example",
+        is_admin=True,
         name="Nadia Roux",
         password=DEMO_PASSWORD,
         group=StakeholderGroup.VENDOR_STAFF,

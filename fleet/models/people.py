@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table
+from sqlalchemy import Column, ForeignKey, Index, String, Table, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from fleet.db import Base, utcnow
@@ -54,6 +54,7 @@ class User(Base):
     )
     locale: Mapped[str] = mapped_column(String(8), default="en")
     is_active: Mapped[bool] = mapped_column(default=True)
+    is_admin: Mapped[bool] = mapped_column(default=False, server_default=false())  # staff: manage people
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
@@ -91,6 +92,7 @@ class LinkPurpose(StrEnum):
     """What a one-time e-mailed link is for."""
 
     RESET = "reset"  # forgot password
+    INVITE = "invite"  # a new account: the invitee chooses their password
 
 
 class AccountLink(Base):

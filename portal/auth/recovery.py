@@ -73,10 +73,7 @@ def request_reset(session: Session, email: str, now: datetime, base_url: str, ru
     if (recent or 0) >= rules.max_per_hour:
         logger.warning("password reset for user %s: %s links this hour, no more sent", user.id, recent)
         return False
-    _retire(session, user.id, now)
-    token = secrets.token_urlsafe(TOKEN_BYTES)
-    session.add(AccountLink(user_id=user.id, purpose=LinkPurpose.RESET, token_hash=_hash(token),
-                            created_at=now, expires_at=now + rules.link_valid))  # fmt: skip
+    token = issue_link(session, user, LinkPurpose.RESET, now, rules.link_valid)
     t = translator(user.locale)
     minutes = int(rules.link_valid.total_seconds() // 60)
     link = f"{base_url.rstrip('/')}/auth/reset/{token}"
@@ -91,23 +88,36 @@ def request_reset(session: Session, email: str, now: datetime, base_url: str, ru
     return True
 
 
-def _retire(session: Session, user_id: int, now: datetime) -> None:
-    session.execute(
+def issue_link(session: Session, user: User, purpose: LinkPurpose, now: datetime, valid: timedelta) -> str:
+    """A new one-time link for ``user`` (earlier open ones retire); returns the token to e-mail."""
+    retire_links(session, user.id, now)
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    session.add(AccountLink(user_id=user.id, purpose=purpose, token_hash=_hash(token),
+                            created_at=now, expires_at=now + valid))  # fmt: skip
+    return token
+
+
+def retire_links(session: Session, user_id: int, now: datetime) -> int:
+    """End every open link of the account (a newer one was sent, or an invitation revoked)."""
+    result = session.execute(
         update(AccountLink)
         .where(AccountLink.user_id == user_id, AccountLink.used_at.is_(None), AccountLink.expires_at > now)
         .values(expires_at=now)
         .execution_options(synchronize_session=False)
     )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def valid_link(session: Session, token: str, now: datetime) -> AccountLink:
-    """The unused, unexpired reset link behind ``token``, or :class:`Refused` (400)."""
+def valid_link(
+    session: Session, token: str, now: datetime, purpose: LinkPurpose = LinkPurpose.RESET
+) -> AccountLink:
+    """The unused, unexpired link of ``purpose`` behind ``token``, or :class:`Refused` (400)."""
     link = None
     if 20 <= len(token) <= 100:
         link = session.scalar(
             select(AccountLink).where(
                 AccountLink.token_hash == _hash(token),
-                AccountLink.purpose == LinkPurpose.RESET,
+                AccountLink.purpose == purpose,
                 AccountLink.used_at.is_(None),
                 AccountLink.expires_at > now,
             )
@@ -118,9 +128,10 @@ def valid_link(session: Session, token: str, now: datetime) -> AccountLink:
 
 
 def reset_password(session: Session, token: str, password: str, confirm: str, now: datetime,
-                   rules: RecoveryRules) -> User:  # fmt: skip
-    """Set a new password through a valid link: the link is spent, every session ends."""
-    link = valid_link(session, token, now)
+                   rules: RecoveryRules, purpose: LinkPurpose = LinkPurpose.RESET) -> User:  # fmt: skip
+    """Set a password through a valid link (a reset, or an invitation's first password):
+    the link is spent and every session of the account ends."""
+    link = valid_link(session, token, now, purpose)
     user = link.user
     if password != confirm:
         raise Refused(
@@ -142,7 +153,7 @@ def reset_password(session: Session, token: str, password: str, confirm: str, no
         raise Refused(lazy_gettext("This link has expired or was already used. Ask for a new one."), 400)
     user.password_hash = hash_password(password)
     user.session_token = new_session_token()  # every open session of the account ends
-    _retire(session, user.id, now)
+    retire_links(session, user.id, now)
     session.flush()
     logger.info("password of user %s set through a reset link", user.id)
     return user

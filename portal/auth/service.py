@@ -114,6 +114,7 @@ def create_user(
     site_ids: Iterable[int] = (),
     locale: str = "en",
     min_password_length: int = 10,
+    is_admin: bool = False,
 ) -> User:
     """Create an account after checking the password policy and the scope.
 
@@ -146,6 +147,7 @@ def create_user(
         customer_id=customer_id,
         locale=locale,
         sites=sites,
+        is_admin=is_admin and group in RULES["see_every_customer"],  # only vendor staff administer
     )
     session.add(user)
     session.flush()

@@ -11,6 +11,7 @@ from flask_babel import gettext
 from flask_login import current_user, login_required, login_user, logout_user
 
 from fleet.db import utcnow
+from fleet.models import LinkPurpose
 from portal.auth import recovery
 from portal.auth.forms import ForgotForm, LoginForm, ResetForm
 from portal.auth.service import LoginError, LoginThrottled, ThrottlePolicy, authenticate
@@ -100,23 +101,37 @@ def forgot() -> ResponseReturnValue:
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 def reset(token: str) -> ResponseReturnValue:
     """Choose a new password through a one-time link; every session of the account ends."""
+    return _set_password(token, LinkPurpose.RESET)
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+def accept_invite(token: str) -> ResponseReturnValue:
+    """An invited person chooses their password through the link in their invitation."""
+    return _set_password(token, LinkPurpose.INVITE)
+
+
+def _set_password(token: str, purpose: LinkPurpose) -> ResponseReturnValue:
     session_ = db_session()
     form = ResetForm()
+    invite = purpose is LinkPurpose.INVITE
     try:
-        recovery.valid_link(session_, token, utcnow())
+        recovery.valid_link(session_, token, utcnow(), purpose)
     except Refused as exc:
-        return render_template("auth/reset.html", form=None, error=str(exc.message)), exc.status
+        return render_template(
+            "auth/reset.html", form=None, error=str(exc.message), invite=invite
+        ), exc.status
     if form.validate_on_submit():
         try:
             recovery.reset_password(session_, token, form.password.data or "", form.confirm.data or "",
-                                    utcnow(), _recovery_rules())  # fmt: skip
+                                    utcnow(), _recovery_rules(), purpose)  # fmt: skip
         except Refused as exc:
             session_.rollback()
-            return render_template("auth/reset.html", form=form, error=None, errors=exc.errors), exc.status
+            html = render_template("auth/reset.html", form=form, error=None, errors=exc.errors, invite=invite)
+            return html, exc.status
         session_.commit()
         logout_user()
         session.clear()
         flash(gettext("Your new password is set. Log in with it."), "success")
         return redirect(url_for("auth.login"))
     status = 400 if request.method == "POST" else 200
-    return render_template("auth/reset.html", form=form, error=None, errors={}), status
+    return render_template("auth/reset.html", form=form, error=None, errors={}, invite=invite), status

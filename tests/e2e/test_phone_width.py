@@ -25,7 +25,16 @@ GROUP_PAGES = {
     "fm@demo.example": ["/outages", "/kpis", "/satisfaction"],
     "hoa.tilleuls@demo.example": [],
     "tech@demo.example": ["/work", "/visits", "/outages"],
-    "staff@demo.example": ["/outages", "/kpis", "/satisfaction", "/satisfaction/follow-ups", "/work"],
+    "staff@demo.example": [
+        "/outages",
+        "/kpis",
+        "/satisfaction",
+        "/satisfaction/follow-ups",
+        "/work",
+        "/admin/people",
+        "/admin/people/invite",
+        "/admin/people/1",
+    ],
 }
 
 

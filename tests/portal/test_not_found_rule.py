@@ -97,7 +97,9 @@ def owners(app: Flask) -> dict[str, dict[int, str]]:
                 select(FollowUp.id).join(SurveyResponse, FollowUp.response_id == SurveyResponse.id)
             )
         }
-    return {"prompt_id": prompts, "follow_up_id": follow_ups}
+    with session:
+        people = {uid: "staff@demo.example" for (uid,) in session.execute(select(User.id))}  # administrators
+    return {"prompt_id": prompts, "follow_up_id": follow_ups, "user_id": people}
 
 
 def _out_of_scope(
@@ -114,7 +116,7 @@ def _out_of_scope(
 
 def test_every_id_route_is_covered(app: Flask, sites_of: dict[str, dict[int, str]]) -> None:
     args = {arg for _rule, _method, arg in _id_rules(app)}
-    assert args == set(sites_of) | {"prompt_id", "follow_up_id"}, "a new kind of object needs its scope here"
+    assert args == set(sites_of) | {"prompt_id", "follow_up_id", "user_id"}, "a new kind needs its scope here"
 
 
 @pytest.mark.parametrize("email", [*ACCOUNTS, None])

@@ -1,0 +1,127 @@
+"""People pages for administrators: the list, an invitation, one person and their actions."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext, lazy_gettext
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from fleet.db import utcnow
+from fleet.models import Customer, Site, StakeholderGroup
+from portal.access import get_person, requires
+from portal.admin import people
+from portal.admin.forms import InviteForm
+from portal.extensions import db_session
+from portal.refusal import Refused
+
+logger = logging.getLogger(__name__)
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+INVITE_VALID = timedelta(hours=72)
+ADMINS_ONLY = lazy_gettext("Only administrators manage people.")
+
+
+def _site_choices() -> list[tuple[str, str]]:
+    rows = db_session().execute(
+        select(Site.id, Site.name, Customer.name).join(Customer).order_by(Customer.name, Site.name)
+    )
+    return [(str(sid), f"{customer} — {site}") for sid, site, customer in rows]
+
+
+def _customers() -> list[tuple[int, str]]:
+    return [(c.id, c.name) for c in db_session().scalars(select(Customer).order_by(Customer.name))]
+
+
+@bp.get("/people")
+@login_required
+@requires("administer", ADMINS_ONLY)
+def people_list() -> ResponseReturnValue:
+    """Every account with its group, scope and state."""
+    return render_template("admin/people.html", rows=people.people(db_session(), utcnow()))
+
+
+@bp.route("/people/invite", methods=["GET", "POST"])
+@login_required
+@requires("administer", ADMINS_ONLY)
+def invite() -> ResponseReturnValue:
+    """Invite someone by e-mail: they choose their password through a one-time link (72 h)."""
+    form = InviteForm(request.form)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        if form.validate():
+            session = db_session()
+            data = people.Invitation(
+                form.email.data, form.name.data, StakeholderGroup(form.group.data), form.customer_id.data,
+                form.site_ids.data, form.locale.data, bool(form.is_admin.data),
+            )  # fmt: skip
+            try:
+                user = people.invite(session, data, current_user, utcnow(),
+                                     current_app.config["SETTINGS"].public_url, INVITE_VALID)  # fmt: skip
+            except Refused as exc:
+                session.rollback()
+                errors = exc.errors
+            else:
+                session.commit()
+                flash(gettext("Invitation sent to %(email)s.", email=user.email), "success")
+                return redirect(url_for("admin.person", user_id=user.id))
+        else:
+            errors = {name: [str(m) for m in messages] for name, messages in form.errors.items()}
+    status = 400 if errors else 200
+    html = render_template("admin/invite.html", form=request.form, errors=errors, sites=_site_choices(),
+                           customers=_customers(), groups=[g.value for g in StakeholderGroup])  # fmt: skip
+    return html, status
+
+
+@bp.get("/people/<int:user_id>")
+@login_required
+def person(user_id: int) -> ResponseReturnValue:
+    """One account: group, scope, state, invitation; the actions on it."""
+    session = db_session()
+    user = get_person(session, current_user, user_id)
+    row = next(r for r in people.people(session, utcnow()) if r.user.id == user.id)
+    return render_template("admin/person.html", row=row)
+
+
+def _act(user_id: int, action: str) -> ResponseReturnValue:
+    session = db_session()
+    user = get_person(session, current_user, user_id)
+    now = utcnow()
+    if action == "deactivate":
+        people.deactivate(session, user, current_user, now)
+        message = gettext("%(name)s can no longer log in; their open sessions ended.", name=user.name)
+    elif action == "reactivate":
+        people.reactivate(session, user, current_user)
+        message = gettext("%(name)s can log in again.", name=user.name)
+    else:
+        people.resend(
+            session, user, current_user, now, current_app.config["SETTINGS"].public_url, INVITE_VALID
+        )
+        message = gettext("A new invitation was sent; the earlier link no longer works.")
+    session.commit()
+    flash(message, "success")
+    return redirect(url_for("admin.person", user_id=user.id))
+
+
+@bp.post("/people/<int:user_id>/deactivate")
+@login_required
+def deactivate(user_id: int) -> ResponseReturnValue:
+    """End the account's access now."""
+    return _act(user_id, "deactivate")
+
+
+@bp.post("/people/<int:user_id>/reactivate")
+@login_required
+def reactivate(user_id: int) -> ResponseReturnValue:
+    """Give the account its access back."""
+    return _act(user_id, "reactivate")
+
+
+@bp.post("/people/<int:user_id>/resend")
+@login_required
+def resend(user_id: int) -> ResponseReturnValue:
+    """Send a fresh invitation (the earlier link stops working)."""
+    return _act(user_id, "resend")

@@ -81,3 +81,9 @@ class InviteForm(Form):
         sees_everything = StakeholderGroup(field.data) in RULES["see_every_customer"]
         if not sees_everything and not self.customer_id.data and not self.site_ids.data:
             raise ValidationError(str(lazy_gettext("Choose the customer or the sites this person sees.")))
+
+
+class PersonForm(InviteForm):
+    """The same fields without the e-mail address, which stays as it is."""
+
+    email = None  # WTForms: a subclass removes a field this way

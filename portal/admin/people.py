@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from fleet.models import AccountLink, LinkPurpose, OutboxEmail, StakeholderGroup, User
 from fleet.models.people import new_session_token
-from portal.access import check
+from portal.access import RULES, check
 from portal.auth.recovery import issue_link, retire_links
-from portal.auth.service import AccountError, create_user
+from portal.auth.service import AccountError, create_user, resolve_scope
 from portal.notifications.service import N_, translator
 from portal.refusal import Refused
 
@@ -132,6 +132,23 @@ def deactivate(session: Session, user: User, by: User, now: datetime) -> None:
     retire_links(session, user.id, now)
     session.flush()
     logger.info("user %s deactivated user %s", by.id, user.id)
+
+
+def change(session: Session, user: User, data: Invitation, by: User) -> None:
+    """Change a person's name, group, scope, language and administrator right (not their
+    e-mail). The new scope applies from their next request."""
+    check(by, "administer", FORBIDDEN)
+    if user.id == by.id and not data.is_admin:
+        raise Refused(lazy_gettext("You cannot remove your own administrator right."), 409)
+    try:
+        customer_id, sites = resolve_scope(session, data.group, data.customer_id, data.site_ids)
+    except AccountError as exc:
+        raise Refused(str(exc), 400, {"site_ids": [str(exc)]}) from None
+    user.name, user.group, user.locale = data.name, data.group, data.locale
+    user.customer_id, user.sites = customer_id, sites
+    user.is_admin = data.is_admin and data.group in RULES["see_every_customer"]
+    session.flush()
+    logger.info("user %s changed the account of user %s (%s)", by.id, user.id, user.group.value)
 
 
 def reactivate(session: Session, user: User, by: User) -> None:

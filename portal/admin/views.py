@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -10,12 +11,13 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from fleet.db import utcnow
 from fleet.models import Customer, Site, StakeholderGroup
 from portal.access import get_person, requires
 from portal.admin import people
-from portal.admin.forms import InviteForm
+from portal.admin.forms import InviteForm, PersonForm
 from portal.extensions import db_session
 from portal.refusal import Refused
 
@@ -84,6 +86,43 @@ def person(user_id: int) -> ResponseReturnValue:
     user = get_person(session, current_user, user_id)
     row = next(r for r in people.people(session, utcnow()) if r.user.id == user.id)
     return render_template("admin/person.html", row=row)
+
+
+@bp.route("/people/<int:user_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(user_id: int) -> ResponseReturnValue:
+    """Change a person's name, group, scope, language or administrator right."""
+    session = db_session()
+    user = get_person(session, current_user, user_id)
+    errors: dict[str, list[str]] = {}
+    typed: Mapping[str, str] = request.form
+    if request.method == "POST":
+        form = PersonForm(request.form)
+        if form.validate():
+            data = people.Invitation(
+                user.email, form.name.data, StakeholderGroup(form.group.data), form.customer_id.data,
+                form.site_ids.data, form.locale.data, bool(form.is_admin.data),
+            )  # fmt: skip
+            try:
+                people.change(session, user, data, current_user)
+            except Refused as exc:
+                session.rollback()
+                errors = exc.errors
+            else:
+                session.commit()
+                flash(gettext("%(name)s's account is changed.", name=user.name), "success")
+                return redirect(url_for("admin.person", user_id=user.id))
+        else:
+            errors = {name: [str(m) for m in messages] for name, messages in form.errors.items()}
+    else:
+        typed = MultiDict([
+            ("name", user.name), ("group", user.group.value), ("customer_id", str(user.customer_id or "")),
+            ("locale", user.locale), *(("site_ids", str(site.id)) for site in user.sites),
+            *((("is_admin", "y"),) if user.is_admin else ()),
+        ])  # fmt: skip
+    html = render_template("admin/edit.html", person=user, form=typed, errors=errors, sites=_site_choices(),
+                           customers=_customers(), groups=[g.value for g in StakeholderGroup])  # fmt: skip
+    return html, 400 if errors else 200
 
 
 def _act(user_id: int, action: str) -> ResponseReturnValue:

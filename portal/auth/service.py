@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from fleet.db import utcnow
-from fleet.models import LoginAttempt, Site, StakeholderGroup, User, normalise_email
+from fleet.models import Customer, LoginAttempt, Site, StakeholderGroup, User, normalise_email
 from portal.access import RULES
 from portal.auth.passwords import check_policy, dummy_verify, hash_password, verify_password
 
@@ -103,6 +103,31 @@ def prune_login_attempts(session: Session, older_than: timedelta = timedelta(day
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def resolve_scope(
+    session: Session, group: StakeholderGroup, customer_id: int | None, site_ids: Iterable[int]
+) -> tuple[int | None, list[Site]]:
+    """Check an account's scope and complete it: (customer id, sites), or :class:`AccountError`.
+
+    Non-staff accounts need a customer or sites; listed sites must exist and belong to the
+    customer when one is given; sites of one customer imply that customer (except for
+    technicians, whose route may cross customers)."""
+    site_ids = list(site_ids)
+    sites = list(session.scalars(select(Site).where(Site.id.in_(site_ids)))) if site_ids else []
+    if len(sites) != len(set(site_ids)):
+        raise AccountError("Unknown site id in the site list.")
+    if customer_id is not None and session.get(Customer, customer_id) is None:
+        raise AccountError("Unknown customer.")
+    if customer_id is not None and any(s.customer_id != customer_id for s in sites):
+        raise AccountError("Every listed site must belong to the user's customer.")
+    if group not in RULES["see_every_customer"] and customer_id is None and not sites:
+        raise AccountError("This group needs a customer or a list of sites.")
+    if customer_id is None and sites and group not in RULES["work_across_customers"]:
+        customers = {s.customer_id for s in sites}
+        if len(customers) == 1:
+            customer_id = customers.pop()
+    return customer_id, sites
+
+
 def create_user(
     session: Session,
     *,
@@ -127,18 +152,7 @@ def create_user(
     check_policy(password, email=email, min_length=min_password_length)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise AccountError(f"An account for {email} already exists.")
-    site_ids = list(site_ids)
-    sites = list(session.scalars(select(Site).where(Site.id.in_(site_ids)))) if site_ids else []
-    if len(sites) != len(set(site_ids)):
-        raise AccountError("Unknown site id in the site list.")
-    if customer_id is not None and any(s.customer_id != customer_id for s in sites):
-        raise AccountError("Every listed site must belong to the user's customer.")
-    if group not in RULES["see_every_customer"] and customer_id is None and not sites:
-        raise AccountError("This group needs a customer or a list of sites.")
-    if customer_id is None and sites and group not in RULES["work_across_customers"]:
-        customers = {s.customer_id for s in sites}
-        if len(customers) == 1:
-            customer_id = customers.pop()
+    customer_id, sites = resolve_scope(session, group, customer_id, site_ids)
     user = User(
         email=email,
         name=name.strip() or email,

@@ -147,6 +147,48 @@ def test_a_refused_invitation_names_every_problem_and_keeps_what_was_typed(
     assert "already exists" in duplicate.get_data(as_text=True)
 
 
+def test_a_persons_group_and_scope_change_from_their_next_request(
+    app: Flask, login: Callable[[str], FlaskClient]
+) -> None:
+    customer_id, site_id = _ids(app)
+    admin = login("staff@demo.example")
+    email = f"fm.{uuid.uuid4().hex[:8]}@example.org"
+    admin.post(
+        "/admin/people/invite",
+        data={
+            "email": email,
+            "name": "Moving Person",
+            "group": "facility_manager",
+            "customer_id": str(customer_id),
+        },
+    )
+    app.test_client().post(_invitation_link(app, email), data={"password": PASSWORD, "confirm": PASSWORD})
+    person = app.test_client()
+    person.post("/auth/login", data={"email": email, "password": PASSWORD})
+    assert person.get("/portfolio").get_data(as_text=True).count('data-asset-id="') == 16
+    uid = _user_id(app, email)
+    form = admin.get(f"/admin/people/{uid}/edit").get_data(as_text=True)
+    assert 'value="Moving Person"' in form
+    bad = admin.post(
+        f"/admin/people/{uid}/edit",
+        data={
+            "name": "Moving Person",
+            "group": "hoa_president",
+            "customer_id": str(customer_id),
+            "site_ids": [str(site_id)],
+        },
+    )
+    assert bad.status_code == 400  # Les Tilleuls is not Lumière Immobilier's
+    assert "belong to the user" in bad.get_data(as_text=True)
+    ok = admin.post(
+        f"/admin/people/{uid}/edit",
+        data={"name": "Moving Person", "group": "hoa_president", "site_ids": [str(site_id)], "locale": "fr"},
+    )
+    assert ok.status_code == 302
+    assert person.get("/portfolio").get_data(as_text=True).count('data-asset-id="') == 3  # Les Tilleuls now
+    assert person.get("/kpis").status_code == 403  # HOA presidents see no KPI page
+
+
 def test_administrators_cannot_lock_themselves_out(app: Flask, login: Callable[[str], FlaskClient]) -> None:
     admin = login("staff@demo.example")
     resp = admin.post(f"/admin/people/{_user_id(app, 'staff@demo.example')}/deactivate")

@@ -34,6 +34,7 @@ GROUP_PAGES = {
         "/admin/people",
         "/admin/people/invite",
         "/admin/people/1",
+        "/admin/people/1/edit",
     ],
 }
 

@@ -15,7 +15,13 @@ _COMMON = frozenset(
 
 
 class PasswordPolicyError(ValueError):
-    """The password does not meet the policy; the message says why."""
+    """The password does not meet the policy; the message says why (in English, for the
+    command line); ``rule`` and ``limit`` let pages say it in the reader's language."""
+
+    def __init__(self, message: str, rule: str, limit: int = 0) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.limit = limit
 
 
 def check_policy(password: str, *, email: str = "", min_length: int = 10) -> None:
@@ -26,16 +32,18 @@ def check_policy(password: str, *, email: str = "", min_length: int = 10) -> Non
     repeated character.
     """
     if len(password) < min_length:
-        raise PasswordPolicyError(f"Password must be at least {min_length} characters long.")
+        raise PasswordPolicyError(
+            f"Password must be at least {min_length} characters long.", "short", min_length
+        )
     if len(password) > 256:
-        raise PasswordPolicyError("Password must be at most 256 characters long.")
+        raise PasswordPolicyError("Password must be at most 256 characters long.", "long", 256)
     lowered = password.lower()
     if lowered in _COMMON:
-        raise PasswordPolicyError("This password is too common; choose another.")
+        raise PasswordPolicyError("This password is too common; choose another.", "common")
     if email and lowered in {email.lower(), email.lower().split("@")[0]}:
-        raise PasswordPolicyError("Password must not be your e-mail address.")
+        raise PasswordPolicyError("Password must not be your e-mail address.", "email")
     if len(set(password)) < 4:
-        raise PasswordPolicyError("Password must use more than three distinct characters.")
+        raise PasswordPolicyError("Password must use more than three distinct characters.", "repetitive")
 
 
 def hash_password(password: str) -> str:

@@ -17,10 +17,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_babel import lazy_gettext
+from flask_babel import LazyString, lazy_gettext
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -39,6 +40,15 @@ BODY = N_(
     "within %(minutes)d minutes to choose it; it works once:"
 )
 IGNORE = N_("If it was not you, ignore this e-mail: your password stays as it is.")
+
+
+POLICY_MESSAGES: dict[str, Callable[[int], LazyString]] = {
+    "short": lambda n: lazy_gettext("The password must be at least %(num)d characters long.", num=n),
+    "long": lambda n: lazy_gettext("The password must be at most %(num)d characters long.", num=n),
+    "common": lambda _n: lazy_gettext("This password is too common; choose another."),
+    "email": lambda _n: lazy_gettext("The password must not be your e-mail address."),
+    "repetitive": lambda _n: lazy_gettext("The password must use more than three different characters."),
+}
 
 
 @dataclass(frozen=True)
@@ -142,7 +152,8 @@ def reset_password(session: Session, token: str, password: str, confirm: str, no
     try:
         check_policy(password, email=user.email, min_length=rules.min_password_length)
     except PasswordPolicyError as exc:
-        raise Refused(str(exc), 400, {"password": [str(exc)]}) from None
+        message = str(POLICY_MESSAGES[exc.rule](exc.limit))
+        raise Refused(message, 400, {"password": [message]}) from None
     claimed = session.execute(
         update(AccountLink)
         .where(AccountLink.id == link.id, AccountLink.used_at.is_(None))

@@ -98,6 +98,12 @@ def test_a_weak_or_mistyped_password_is_refused_and_the_link_still_works(app: Fl
     )
     assert weak.status_code == 400
     assert "at least 10 characters" in weak.get_data(as_text=True)
+    french = client.post(
+        path, data={"password": "short", "confirm": "short"}, headers={"Accept-Language": "fr"}
+    )
+    assert "au moins 10 caractères" in french.get_data(
+        as_text=True
+    )  # the policy speaks the reader's language
     differ = client.post(
         path, data={"password": NEW, "confirm": NEW + "?"}, headers={"Accept-Language": "en"}
     )

@@ -138,3 +138,47 @@ def test_logged_out_session_cannot_join(app: Flask, login: Callable[[str], Flask
     # a new connection with the logged-out cookie is refused
     assert not socketio_of(app).test_client(app, flask_test_client=http).is_connected()
     sio.disconnect()
+
+
+def test_events_raised_in_the_portal_go_out_on_the_live_topic(
+    broker: Mosquitto, sqlite_demo_url: str
+) -> None:
+    """Feedback, dispatch and check-in events take the ingester's path (the broker), so every
+    portal process's bridge pushes them, not only the process that stored the change."""
+    from fleet.live import LiveEvent, LiveKind
+    from fleet.mqtt import BrokerAddress, make_client
+    from portal.app import create_app
+    from portal.live.server import announce, stop_bridge
+    from tests.conftest import make_settings
+
+    received: list[tuple[str, dict[str, Any]]] = []
+    got, subscribed = threading.Event(), threading.Event()
+    other_process = make_client(BrokerAddress.parse(broker.url), "another-portal-process")
+    other_process.on_connect = lambda c, *_a: c.subscribe("portal/live/#", qos=1)
+    other_process.on_subscribe = lambda *_a: subscribed.set()
+
+    def on_message(_c: object, _u: object, msg: Any) -> None:
+        received.append((msg.topic, json.loads(msg.payload)))
+        got.set()
+
+    other_process.on_message = on_message
+    other_process.connect("127.0.0.1", broker.port)
+    other_process.loop_start()
+    app = create_app(make_settings(sqlite_demo_url, mqtt_url=broker.url, influx_url="http://127.0.0.1:9"))
+    try:
+        assert subscribed.wait(10)
+        event = LiveEvent(
+            LiveKind.FEEDBACK, 7, "2026-12-03T10:00:00+00:00", "ELV-0107", feedback_id=42, site_id=3
+        )
+        announce(app, [event])
+        assert got.wait(10)
+        assert received == [
+            ("portal/live/ELV-0107",
+             {"type": "feedback", "asset_id": 7, "ts": "2026-12-03T10:00:00+00:00", "asset": "ELV-0107",
+              "feedback_id": 42, "site_id": 3}),
+        ]  # fmt: skip
+    finally:
+        stop_bridge(app)
+        other_process.disconnect()
+        other_process.loop_stop()
+        app.extensions["fleet.db"].dispose()

@@ -1,6 +1,7 @@
 """SQLAlchemy 2.0 typed models, shared by the portal and the ingester (no Flask here)."""
 
 from fleet.db import Base
+from fleet.models.audit import AuditEntry
 from fleet.models.device_records import DeadLetter, StatusChange
 from fleet.models.feedback import (
     Audience,
@@ -69,6 +70,7 @@ __all__ = [
     "AssetKind",
     "AssetStatus",
     "Audience",
+    "AuditEntry",
     "Base",
     "Channel",
     "ContractLevel",

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from fleet.models import AccountLink, LinkPurpose, OutboxEmail, StakeholderGroup, User
 from fleet.models.people import new_session_token
+from portal import audit
 from portal.access import RULES, check
 from portal.auth.recovery import issue_link, retire_links
 from portal.auth.service import AccountError, create_user, resolve_scope
@@ -87,6 +88,7 @@ def invite(
     except AccountError as exc:
         raise Refused(str(exc), 400, {"email" if "exists" in str(exc) else "site_ids": [str(exc)]}) from None
     _send_invitation(session, user, by, now, base_url, valid)
+    audit.record(session, by, "person.invited", "person", user.id, now, after=audit.person_fields(user))
     logger.info("user %s invited user %s (%s)", by.id, user.id, user.group.value)
     return user
 
@@ -120,6 +122,7 @@ def resend(session: Session, user: User, by: User, now: datetime, base_url: str,
     if not user.is_active:
         raise Refused(lazy_gettext("Reactivate the account first."), 409)
     _send_invitation(session, user, by, now, base_url, valid)
+    audit.record(session, by, "person.invitation_resent", "person", user.id, now)
 
 
 def deactivate(session: Session, user: User, by: User, now: datetime) -> None:
@@ -127,14 +130,16 @@ def deactivate(session: Session, user: User, by: User, now: datetime) -> None:
     check(by, "administer", FORBIDDEN)
     if user.id == by.id:
         raise Refused(lazy_gettext("You cannot deactivate your own account."), 409)
+    before = audit.person_fields(user)
     user.is_active = False
     user.session_token = new_session_token()
     retire_links(session, user.id, now)
     session.flush()
+    audit.record(session, by, "person.deactivated", "person", user.id, now, before, audit.person_fields(user))
     logger.info("user %s deactivated user %s", by.id, user.id)
 
 
-def change(session: Session, user: User, data: Invitation, by: User) -> None:
+def change(session: Session, user: User, data: Invitation, by: User, now: datetime) -> None:
     """Change a person's name, group, scope, language and administrator right (not their
     e-mail). The new scope applies from their next request."""
     check(by, "administer", FORBIDDEN)
@@ -144,16 +149,20 @@ def change(session: Session, user: User, data: Invitation, by: User) -> None:
         customer_id, sites = resolve_scope(session, data.group, data.customer_id, data.site_ids)
     except AccountError as exc:
         raise Refused(str(exc), 400, {"site_ids": [str(exc)]}) from None
+    before = audit.person_fields(user)
     user.name, user.group, user.locale = data.name, data.group, data.locale
     user.customer_id, user.sites = customer_id, sites
     user.is_admin = data.is_admin and data.group in RULES["see_every_customer"]
     session.flush()
+    audit.record(session, by, "person.changed", "person", user.id, now, before, audit.person_fields(user))
     logger.info("user %s changed the account of user %s (%s)", by.id, user.id, user.group.value)
 
 
-def reactivate(session: Session, user: User, by: User) -> None:
+def reactivate(session: Session, user: User, by: User, now: datetime) -> None:
     """Give the account its access back (its password is unchanged)."""
     check(by, "administer", FORBIDDEN)
+    before = audit.person_fields(user)
     user.is_active = True
     session.flush()
+    audit.record(session, by, "person.reactivated", "person", user.id, now, before, audit.person_fields(user))
     logger.info("user %s reactivated user %s", by.id, user.id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -15,11 +15,13 @@ from werkzeug.datastructures import MultiDict
 
 from fleet.db import utcnow
 from fleet.models import Customer, Site, StakeholderGroup
+from portal import audit
 from portal.access import get_person, requires
 from portal.admin import people
 from portal.admin.forms import InviteForm, PersonForm
 from portal.extensions import db_session
 from portal.refusal import Refused
+from portal.web.spreadsheet import csv_response
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -104,7 +106,7 @@ def edit(user_id: int) -> ResponseReturnValue:
                 form.site_ids.data, form.locale.data, bool(form.is_admin.data),
             )  # fmt: skip
             try:
-                people.change(session, user, data, current_user)
+                people.change(session, user, data, current_user, utcnow())
             except Refused as exc:
                 session.rollback()
                 errors = exc.errors
@@ -133,7 +135,7 @@ def _act(user_id: int, action: str) -> ResponseReturnValue:
         people.deactivate(session, user, current_user, now)
         message = gettext("%(name)s can no longer log in; their open sessions ended.", name=user.name)
     elif action == "reactivate":
-        people.reactivate(session, user, current_user)
+        people.reactivate(session, user, current_user, now)
         message = gettext("%(name)s can log in again.", name=user.name)
     else:
         people.resend(
@@ -164,3 +166,50 @@ def reactivate(user_id: int) -> ResponseReturnValue:
 def resend(user_id: int) -> ResponseReturnValue:
     """Send a fresh invitation (the earlier link stops working)."""
     return _act(user_id, "resend")
+
+
+AUDIT_PAGE = 100
+
+
+def _audit_filters() -> audit.AuditFilters:
+    """Filters from the query string; unusable ones are refused with their name (400)."""
+    args = request.args
+    action = args.get("action") or None
+    if action is not None and action not in audit.ACTIONS:
+        raise Refused(gettext("Unknown action %(value)s.", value=action[:40]))
+    dates = {}
+    for name in ("from", "to"):
+        raw = args.get(name) or ""
+        if raw:
+            try:
+                dates[name] = datetime.combine(date.fromisoformat(raw), time(0), UTC)
+            except ValueError:
+                raise Refused(gettext("Dates are written YYYY-MM-DD.")) from None
+    end = dates["to"] + timedelta(days=1) if "to" in dates else None
+    actor = (args.get("actor") or "").strip()[:254] or None
+    kind = (args.get("kind") or "").strip()[:40] or None
+    return audit.AuditFilters(action, actor, kind, dates.get("from"), end)
+
+
+@bp.get("/audit")
+@login_required
+@requires("administer", ADMINS_ONLY)
+def audit_log() -> ResponseReturnValue:
+    """Who did what, when, with the values before and after (read-only), newest first."""
+    filters = _audit_filters()
+    rows = db_session().scalars(audit.entries(filters).limit(AUDIT_PAGE)).all()
+    return render_template("admin/audit.html", rows=rows, actions=audit.ACTIONS, args=request.args,
+                           limit=AUDIT_PAGE)  # fmt: skip
+
+
+@bp.get("/audit.csv")
+@login_required
+@requires("administer", ADMINS_ONLY)
+def audit_csv() -> ResponseReturnValue:
+    """The filtered audit log as CSV (every entry, cells escaped for spreadsheets)."""
+    header: list[object] = ["at_utc", "actor", "action", "object_kind", "object_id", "before", "after"]
+    rows: list[list[object]] = [header]
+    for e in db_session().scalars(audit.entries(_audit_filters())):
+        rows.append([e.at.strftime("%Y-%m-%dT%H:%M:%SZ"), e.actor, e.action, e.object_kind, e.object_id,
+                     e.before, e.after])  # fmt: skip
+    return csv_response(rows, "audit-log.csv")

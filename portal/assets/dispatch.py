@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from fleet.models import Outage, User
+from portal import audit
 from portal.access import accounts_who, can
 from portal.refusal import Refused
 
@@ -64,6 +65,17 @@ def assign_technician(
         raise Refused(
             lazy_gettext("Someone else changed the assignment meanwhile: now %(name)s.", name=name), 409
         )
+    before = {"technician_id": expected_technician_id}
+    audit.record(
+        session,
+        by,
+        "outage.dispatched",
+        "outage",
+        outage_id,
+        now,
+        before,
+        {"technician_id": tech.id, "eta": eta},
+    )
     session.commit()
     session.refresh(outage)
     logger.info("outage %s: technician %s assigned by %s, eta %s", outage.id, tech.id, by.id, eta.isoformat())

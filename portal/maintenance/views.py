@@ -21,6 +21,7 @@ from fleet.models import (
     Visit,
     VisitKind,
 )
+from portal import audit
 from portal.access import can
 from portal.auth.scope import current_scope
 from portal.extensions import db_session, get_availability, get_fragments, get_telemetry
@@ -88,6 +89,8 @@ def check_in(visit_id: int) -> ResponseReturnValue:
     except Refused as exc:
         session.rollback()
         return _render(_visit_or_404(visit_id), str(exc.message), exc.status)
+    audit.record(session, current_user, "visit.checked_in", "visit", obj.id, utcnow(),
+                 {"status": "scheduled"}, {"status": obj.status.value})  # fmt: skip
     session.commit()
     _after_status_change(events, obj.asset_id)
     flash(gettext("Checked in. The equipment shows as under maintenance."), "success")
@@ -108,6 +111,17 @@ def check_out(visit_id: int) -> ResponseReturnValue:
     except Refused as exc:
         session.rollback()
         return _render(_visit_or_404(visit_id), str(exc.message), exc.status)
+    after = {"status": obj.status.value, "back_in_service": report.back_in_service}
+    audit.record(
+        session,
+        current_user,
+        "visit.checked_out",
+        "visit",
+        obj.id,
+        utcnow(),
+        {"status": "in_progress"},
+        after,
+    )
     session.commit()
     _after_status_change(events, obj.asset_id)
     flash(gettext("Checked out. The report is available to the customer."), "success")

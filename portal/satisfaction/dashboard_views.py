@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from datetime import timedelta
 
 from flask import (
-    Response,
     abort,
     render_template,
     request,
@@ -27,6 +24,7 @@ from portal.extensions import db_session
 from portal.satisfaction import dashboard, follow_ups
 from portal.satisfaction.blueprint import bp
 from portal.satisfaction.charts import bars, line_chart
+from portal.web.spreadsheet import csv_response
 
 logger = logging.getLogger(__name__)
 
@@ -104,26 +102,6 @@ def board() -> ResponseReturnValue:
     )
 
 
-def _csv(rows: list[list[object]], name: str) -> Response:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    for row in rows:
-        writer.writerow([_cell(v) for v in row])
-    resp = Response(out.getvalue(), mimetype="text/csv; charset=utf-8")
-    resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    return resp
-
-
-def _cell(value: object) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @bp.get("/satisfaction/responses.csv")
 @login_required
 def responses_csv() -> ResponseReturnValue:
@@ -151,7 +129,7 @@ def responses_csv() -> ResponseReturnValue:
             resp.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"), resp.group.value, customer, site, asset,
             kind.value if kind else None, resp.moment.value, resp.kind.value, resp.score, resp.comment,
         ])  # fmt: skip
-    return _csv(rows, "survey-responses.csv")
+    return csv_response(rows, "survey-responses.csv")
 
 
 @bp.get("/satisfaction/groups.csv")
@@ -179,4 +157,4 @@ def groups_csv() -> ResponseReturnValue:
             lv.mttr / timedelta(hours=1) if lv.mttr else None, lv.visits_on_time, lv.feedback_resolved,
             lv.feedback_median_resolution / timedelta(hours=1) if lv.feedback_median_resolution else None,
         ])  # fmt: skip
-    return _csv(rows, "satisfaction-by-group.csv")
+    return csv_response(rows, "satisfaction-by-group.csv")

@@ -73,5 +73,7 @@ def test_invite_log_in_and_deactivate(
     assert admin.locator("[data-state=deactivated]").count() == 1
     invitee.reload()  # the open page's next request
     assert "/auth/login" in invitee.url
+    for page in (admin, invitee):  # let static files finish before the browser drops the connections
+        page.wait_for_load_state("networkidle")
     admin_ctx.close()
     invitee_ctx.close()

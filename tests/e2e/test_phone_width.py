@@ -35,6 +35,7 @@ GROUP_PAGES = {
         "/admin/people/invite",
         "/admin/people/1",
         "/admin/people/1/edit",
+        "/admin/audit",
     ],
 }
 

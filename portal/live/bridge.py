@@ -116,6 +116,7 @@ class LiveBridge:
         self.client: mqtt.Client | None = None
         self.worker: threading.Thread | None = None
         self.connected = threading.Event()
+        self.started_at: float | None = None  # time.monotonic() of start()
         self.subscribed = threading.Event()  # set when the broker acknowledged the subscription
         self.emitted = 0
         self.dropped = 0
@@ -176,6 +177,7 @@ class LiveBridge:
         """Connect (asynchronously; retries forever) and start the worker."""
         if self.client is not None:
             return
+        self.started_at = time.monotonic()
         self.worker = threading.Thread(target=self._work, name="live-bridge", daemon=True)
         self.worker.start()
         client = make_client(self.address, self.client_id, reconnect_max_s=10)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -168,13 +169,19 @@ def announce(app: Flask, events: Iterable[LiveEvent], *, connect_timeout_s: floa
 
     With live push off (one process, no broker) they are emitted from here. If the broker
     cannot be reached in ``connect_timeout_s`` they are emitted from here too and the
-    other processes' pages catch up when they re-sync. Never fails the request."""
+    other processes' pages catch up when they re-sync. Never fails the request, and only
+    the requests of the first ``connect_timeout_s`` after the bridge started wait for its
+    connection: with the broker down, later requests push locally at once."""
     events = list(events)
     if not events:
         return
     settings: Settings = app.config["SETTINGS"]
     bridge = ensure_bridge(app)
-    if bridge is not None and bridge.client is not None and bridge.connected.wait(connect_timeout_s):
+    if (
+        bridge is not None
+        and bridge.client is not None
+        and bridge.connected.wait(_still_to_wait(bridge, connect_timeout_s))
+    ):
         fleet_live.announce(bridge.client, settings.mqtt_live_topic, events)
         return
     if bridge is not None:
@@ -188,6 +195,12 @@ def announce(app: Flask, events: Iterable[LiveEvent], *, connect_timeout_s: floa
             socketio_of(app).emit(SOCKET_EVENT, browser_event.data, to=browser_event.rooms, namespace="/")
         except Exception:  # never fail the request that caused it
             logger.exception("could not push a live event")
+
+
+def _still_to_wait(bridge: LiveBridge, budget_s: float) -> float:
+    """What is left of the connection budget since the bridge started (0 once spent)."""
+    started = bridge.started_at if bridge.started_at is not None else time.monotonic()
+    return max(0.0, started + budget_s - time.monotonic())
 
 
 def timeline_event(outage: Outage, now: datetime) -> LiveEvent:

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
-from fleet.models import AccountLink, LinkPurpose, OutboxEmail, StakeholderGroup, User
+from fleet.models import AccountLink, LinkPurpose, OutboxEmail, StakeholderGroup, User, normalise_email
 from fleet.models.people import new_session_token
 from portal import audit
 from portal.access import RULES, check
@@ -58,21 +58,25 @@ class PersonRow:
     invitation_open: bool
 
 
+def _open_invitations(now: datetime) -> Select[int]:
+    return select(AccountLink.user_id).where(
+        AccountLink.purpose == LinkPurpose.INVITE, AccountLink.used_at.is_(None), AccountLink.expires_at > now
+    )
+
+
 def people(session: Session, now: datetime) -> list[PersonRow]:
     """Every account, by name, with whether an invitation waits for an answer."""
     users = list(
         session.scalars(select(User).options(selectinload(User.sites)).order_by(User.name, User.email))
     )
-    waiting = set(
-        session.scalars(
-            select(AccountLink.user_id).where(
-                AccountLink.purpose == LinkPurpose.INVITE,
-                AccountLink.used_at.is_(None),
-                AccountLink.expires_at > now,
-            )
-        )
-    )
+    waiting = set(session.scalars(_open_invitations(now)))
     return [PersonRow(u, u.id in waiting) for u in users]
+
+
+def row(session: Session, user: User, now: datetime) -> PersonRow:
+    """One account with whether an invitation waits for an answer."""
+    waiting = session.scalar(_open_invitations(now).where(AccountLink.user_id == user.id).limit(1))
+    return PersonRow(user, waiting is not None)
 
 
 def invite(
@@ -80,13 +84,16 @@ def invite(
 ) -> User:
     """Create the account and e-mail its invitation; :class:`Refused` says what is wrong."""
     check(by, "administer", FORBIDDEN)
+    if session.scalar(select(User.id).where(User.email == normalise_email(data.email))) is not None:
+        taken = lazy_gettext("An account already uses this address.")
+        raise Refused(taken, 400, {"email": [str(taken)]})
     try:
         user = create_user(
             session, email=data.email, name=data.name, password=secrets.token_urlsafe(32), group=data.group,
             customer_id=data.customer_id, site_ids=data.site_ids, locale=data.locale, is_admin=data.is_admin,
         )  # fmt: skip
     except AccountError as exc:
-        raise Refused(str(exc), 400, {"email" if "exists" in str(exc) else "site_ids": [str(exc)]}) from None
+        raise Refused(str(exc), 400, {"site_ids": [str(exc)]}) from None
     _send_invitation(session, user, by, now, base_url, valid)
     audit.record(session, by, "person.invited", "person", user.id, now, after=audit.person_fields(user))
     logger.info("user %s invited user %s (%s)", by.id, user.id, user.group.value)

@@ -40,6 +40,23 @@ def _customers() -> list[tuple[int, str]]:
     return [(c.id, c.name) for c in db_session().scalars(select(Customer).order_by(Customer.name))]
 
 
+def _choices() -> dict[str, object]:
+    """What the person fields offer: sites, customers and groups."""
+    return {
+        "sites": _site_choices(),
+        "customers": _customers(),
+        "groups": [g.value for g in StakeholderGroup],
+    }
+
+
+def _invitation(form: InviteForm, email: str) -> people.Invitation:
+    """A validated invitation or account change (the e-mail comes with it, or stays)."""
+    return people.Invitation(
+        email, form.name.data, StakeholderGroup(form.group.data), form.customer_id.data,
+        form.site_ids.data, form.locale.data, bool(form.is_admin.data),
+    )  # fmt: skip
+
+
 @bp.get("/people")
 @login_required
 @requires("administer", ADMINS_ONLY)
@@ -58,10 +75,7 @@ def invite() -> ResponseReturnValue:
     if request.method == "POST":
         if form.validate():
             session = db_session()
-            data = people.Invitation(
-                form.email.data, form.name.data, StakeholderGroup(form.group.data), form.customer_id.data,
-                form.site_ids.data, form.locale.data, bool(form.is_admin.data),
-            )  # fmt: skip
+            data = _invitation(form, form.email.data)
             try:
                 user = people.invite(session, data, current_user, utcnow(),
                                      current_app.config["SETTINGS"].public_url, INVITE_VALID)  # fmt: skip
@@ -75,9 +89,7 @@ def invite() -> ResponseReturnValue:
         else:
             errors = {name: [str(m) for m in messages] for name, messages in form.errors.items()}
     status = 400 if errors else 200
-    html = render_template("admin/invite.html", form=request.form, errors=errors, sites=_site_choices(),
-                           customers=_customers(), groups=[g.value for g in StakeholderGroup])  # fmt: skip
-    return html, status
+    return render_template("admin/invite.html", form=request.form, errors=errors, **_choices()), status
 
 
 @bp.get("/people/<int:user_id>")
@@ -86,8 +98,7 @@ def person(user_id: int) -> ResponseReturnValue:
     """One account: group, scope, state, invitation; the actions on it."""
     session = db_session()
     user = get_person(session, current_user, user_id)
-    row = next(r for r in people.people(session, utcnow()) if r.user.id == user.id)
-    return render_template("admin/person.html", row=row)
+    return render_template("admin/person.html", row=people.row(session, user, utcnow()))
 
 
 @bp.route("/people/<int:user_id>/edit", methods=["GET", "POST"])
@@ -101,10 +112,7 @@ def edit(user_id: int) -> ResponseReturnValue:
     if request.method == "POST":
         form = PersonForm(request.form)
         if form.validate():
-            data = people.Invitation(
-                user.email, form.name.data, StakeholderGroup(form.group.data), form.customer_id.data,
-                form.site_ids.data, form.locale.data, bool(form.is_admin.data),
-            )  # fmt: skip
+            data = _invitation(form, user.email)
             try:
                 people.change(session, user, data, current_user, utcnow())
             except Refused as exc:
@@ -122,8 +130,7 @@ def edit(user_id: int) -> ResponseReturnValue:
             ("locale", user.locale), *(("site_ids", str(site.id)) for site in user.sites),
             *((("is_admin", "y"),) if user.is_admin else ()),
         ])  # fmt: skip
-    html = render_template("admin/edit.html", person=user, form=typed, errors=errors, sites=_site_choices(),
-                           customers=_customers(), groups=[g.value for g in StakeholderGroup])  # fmt: skip
+    html = render_template("admin/edit.html", person=user, form=typed, errors=errors, **_choices())
     return html, 400 if errors else 200
 
 

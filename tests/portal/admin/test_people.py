@@ -37,6 +37,18 @@ def _invitation_link(app: Flask, email: str) -> str:
     return match.group(1)
 
 
+def _manager_who_accepted(app: Flask, admin: FlaskClient, customer_id: int, name: str) -> str:
+    """Invite a facility manager of ``customer_id`` who then chooses a password; their e-mail."""
+    email = f"fm.{uuid.uuid4().hex[:8]}@example.org"
+    invitation = {"email": email, "name": name, "group": "facility_manager", "customer_id": str(customer_id)}
+    assert admin.post("/admin/people/invite", data=invitation).status_code == 302
+    accepted = app.test_client().post(
+        _invitation_link(app, email), data={"password": PASSWORD, "confirm": PASSWORD}
+    )
+    assert accepted.status_code == 302
+    return email
+
+
 def _user_id(app: Flask, email: str) -> int:
     with app.extensions["fleet.db"].sessionmaker() as s:
         return s.scalars(select(User.id).where(User.email == email)).one()
@@ -80,17 +92,7 @@ def test_deactivating_ends_open_sessions_at_once_and_reactivating_restores_acces
 ) -> None:
     customer_id, _site = _ids(app)
     admin = login("staff@demo.example")
-    email = f"fm.{uuid.uuid4().hex[:8]}@example.org"
-    admin.post(
-        "/admin/people/invite",
-        data={
-            "email": email,
-            "name": "Short Stay",
-            "group": "facility_manager",
-            "customer_id": str(customer_id),
-        },
-    )
-    app.test_client().post(_invitation_link(app, email), data={"password": PASSWORD, "confirm": PASSWORD})
+    email = _manager_who_accepted(app, admin, customer_id, "Short Stay")
     person = app.test_client()
     assert person.post("/auth/login", data={"email": email, "password": PASSWORD}).status_code == 302
     assert person.get("/portfolio").status_code == 200
@@ -144,7 +146,7 @@ def test_a_refused_invitation_names_every_problem_and_keeps_what_was_typed(
         "/admin/people/invite", data={"email": "fm@demo.example", "name": "Again", "group": "vendor_staff"}
     )
     assert duplicate.status_code == 400
-    assert "already exists" in duplicate.get_data(as_text=True)
+    assert "already uses this address" in duplicate.get_data(as_text=True)
 
 
 def test_a_persons_group_and_scope_change_from_their_next_request(
@@ -152,17 +154,7 @@ def test_a_persons_group_and_scope_change_from_their_next_request(
 ) -> None:
     customer_id, site_id = _ids(app)
     admin = login("staff@demo.example")
-    email = f"fm.{uuid.uuid4().hex[:8]}@example.org"
-    admin.post(
-        "/admin/people/invite",
-        data={
-            "email": email,
-            "name": "Moving Person",
-            "group": "facility_manager",
-            "customer_id": str(customer_id),
-        },
-    )
-    app.test_client().post(_invitation_link(app, email), data={"password": PASSWORD, "confirm": PASSWORD})
+    email = _manager_who_accepted(app, admin, customer_id, "Moving Person")
     person = app.test_client()
     person.post("/auth/login", data={"email": email, "password": PASSWORD})
     assert person.get("/portfolio").get_data(as_text=True).count('data-asset-id="') == 16

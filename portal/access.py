@@ -307,9 +307,3 @@ def requires(rule: str, message: str | LazyString) -> Callable[[Callable[P, R]],
         return wrapper
 
     return decorate
-
-
-def is_group(user: object, group: str) -> bool:
-    """True if ``user`` is an account of stakeholder group ``group`` (by value): for the
-    few places that show a different page per group (the home page, labels)."""
-    return isinstance(user, User) and user.group.value == group

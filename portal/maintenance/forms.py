@@ -1,4 +1,4 @@
-"""The maintenance plan form, validated field by field with WTForms.
+"""The maintenance plan form and the check-out report, validated field by field with WTForms.
 
 A plain ``wtforms.Form`` (CSRF is checked app-wide by Flask-WTF before the view runs), so
 the service that uses it stays free of the request. Every field is checked, and a refused
@@ -15,11 +15,11 @@ from typing import Any
 
 from flask_babel import lazy_gettext
 from wtforms import Form, StringField
-from wtforms.validators import ValidationError
+from wtforms.validators import AnyOf, ValidationError
 
 from fleet.db import parse_id
 from fleet.models import IntervalUnit, PlanKind, UsageMetric, VisitKind
-from portal.web.forms import OneOf, WholeNumber, as_formdata, strip
+from portal.web.forms import OneOf, Text, WholeNumber, as_formdata, strip
 
 MAX_INTERVAL = {IntervalUnit.DAYS: 730, IntervalUnit.WEEKS: 104, IntervalUnit.MONTHS: 24}
 MAX_USAGE_INTERVAL = 10_000_000
@@ -148,3 +148,38 @@ class PlanForm(Form):
         field.data = parse_id(field.data)
         if field.data is None:
             raise ValidationError(str(lazy_gettext("Choose the technician from the list.")))
+
+
+MAX_REPORT = 4000
+
+
+def _part() -> StringField:
+    too_long = lazy_gettext("Each part of the report must be under %(max)d characters.", max=MAX_REPORT)
+    return StringField(filters=[strip], validators=[Text(0, MAX_REPORT, "", too_long)])
+
+
+class ReportForm(Form):
+    """Work done (required), parts, findings, next action, and the state the equipment is left in."""
+
+    work_done = StringField(
+        filters=[strip],
+        validators=[
+            Text(3, MAX_REPORT, lazy_gettext("Say what was done (at least 3 characters)."),
+                 lazy_gettext("Each part of the report must be under %(max)d characters.", max=MAX_REPORT)),
+        ],
+    )  # fmt: skip
+    parts = _part()
+    findings = _part()
+    next_action = _part()
+    state_after = StringField(
+        filters=[lambda v: strip(v) or "in_service"],
+        validators=[
+            AnyOf(
+                ["in_service", "out_of_service"],
+                message=lazy_gettext("Say whether the equipment is back in service."),
+            )
+        ],
+    )
+
+    def __init__(self, formdata: Mapping[str, str]) -> None:
+        super().__init__(as_formdata(formdata))

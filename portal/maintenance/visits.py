@@ -39,7 +39,7 @@ from fleet.models import (
 )
 from fleet.status import StatusTracker, StatusUpdate
 from portal.access import NotVisible, Scope, can
-from portal.maintenance.report_form import ReportForm
+from portal.maintenance.forms import ReportForm
 from portal.refusal import Refused
 
 logger = logging.getLogger(__name__)

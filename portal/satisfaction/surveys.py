@@ -54,7 +54,7 @@ from fleet.models import (
 )
 from portal.access import Scope, can
 from portal.refusal import Refused
-from portal.satisfaction.answer_form import AnswerForm
+from portal.satisfaction.forms import AnswerForm
 from portal.satisfaction.scores import CES_RANGE, CSAT_RANGE, NPS_RANGE
 
 logger = logging.getLogger(__name__)

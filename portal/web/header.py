@@ -38,7 +38,7 @@ class PageHeader:
 EMPTY = PageHeader()
 
 
-def prepare(_app: Flask, template: Template, context: dict[str, Any], **_extra: Any) -> None:
+def prepare(_app: Flask, template: Template, **_extra: Any) -> None:
     """Fill ``g.page_header`` for a full page of a signed-in user (once per request)."""
     if "page_header" in g or (template.name or "").rsplit("/", 1)[-1].startswith("_"):
         return
@@ -50,7 +50,6 @@ def prepare(_app: Flask, template: Template, context: dict[str, Any], **_extra: 
         feedback_unread=sum(unread_map().values()),
         survey=prepare_prompt(),
     )
-    context.setdefault("page_header", g.page_header)
 
 
 def _header() -> PageHeader:

@@ -28,18 +28,21 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
 from flask_babel import LazyString
-from sqlalchemy import ColumnElement, Select, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from fleet.models import (
     Asset,
+    Contract,
     Customer,
     Feedback,
     FollowUp,
+    Gateway,
     MaintenancePlan,
     Outage,
     Site,
@@ -122,21 +125,37 @@ class Scope:
             return false()
         return Customer.id.in_(select(Site.customer_id).where(self.site_filter()))
 
+    # Archived records keep their history: pages reached by id still show them, but the
+    # daily views (lists, boards, counters) use these filters and leave them out, and KPIs
+    # over a period count an archived asset only for the time before its archiving.
+    def daily_site_filter(self) -> ColumnElement[bool]:
+        """Sites in scope that are not archived."""
+        return and_(self.site_filter(), Site.archived_at.is_(None))
+
+    def daily_asset_filter(self) -> ColumnElement[bool]:
+        """Assets in scope that are not archived."""
+        return and_(self.asset_filter(), Asset.archived_at.is_(None))
+
+    def period_asset_filter(self, start: datetime) -> ColumnElement[bool]:
+        """Assets in scope that were in service at some time since ``start``."""
+        return and_(self.asset_filter(), or_(Asset.archived_at.is_(None), Asset.archived_at > start))
+
     # --- queries -------------------------------------------------------------------
     def customers(self) -> Select[Customer]:
-        """Customers in scope, by name."""
-        return select(Customer).where(self.customer_filter()).order_by(Customer.name)
+        """Customers in scope, by name (not archived)."""
+        stmt = select(Customer).where(self.customer_filter(), Customer.archived_at.is_(None))
+        return stmt.order_by(Customer.name)
 
     def sites(self) -> Select[Site]:
-        """Sites in scope, by name."""
-        return select(Site).where(self.site_filter()).order_by(Site.name)
+        """Sites in scope, by name (not archived)."""
+        return select(Site).where(self.daily_site_filter()).order_by(Site.name)
 
     def assets(self) -> Select[Asset]:
-        """Assets in scope, by site then name."""
+        """Assets in scope, by site then name (not archived)."""
         return (
             select(Asset)
             .join(Site, Asset.site_id == Site.id)
-            .where(self.asset_filter())
+            .where(self.daily_asset_filter())
             .order_by(Site.name, Asset.name)
         )
 
@@ -172,6 +191,18 @@ class Scope:
         """A maintenance plan of an asset in scope, or :class:`NotVisible`."""
         stmt = self._on_visible_asset(MaintenancePlan, MaintenancePlan.asset_id)
         return _one(session, stmt.where(MaintenancePlan.id == plan_id))
+
+    def get_contract(self, session: Session, contract_id: int) -> Contract:
+        """A contract of a customer in scope, or :class:`NotVisible`."""
+        stmt = select(Contract).where(Contract.id == contract_id, Contract.customer_id.in_(
+            select(Customer.id).where(self.customer_filter())))  # fmt: skip
+        return _one(session, stmt)
+
+    def get_gateway(self, session: Session, gateway_id: int) -> Gateway:
+        """A device gateway (vendor staff only: they are the vendor's equipment), or :class:`NotVisible`."""
+        if not self.everything:
+            raise NotVisible
+        return _one(session, select(Gateway).where(Gateway.id == gateway_id))
 
     def get_follow_up(self, session: Session, follow_up_id: int) -> FollowUp:
         """A follow-up (vendor staff only: they are the vendor's own work), or :class:`NotVisible`."""

@@ -28,6 +28,14 @@ ACTIONS = (
     "outage.dispatched",
     "visit.checked_in",
     "visit.checked_out",
+    "person.invitation_revoked",
+    *(
+        f"{kind}.{verb}"
+        for kind in ("customer", "site", "asset", "contract", "gateway")
+        for verb in ("created", "changed", "archived", "restored")
+    ),
+    "asset.link_rotated",
+    "gateway.password_reset",
 )
 
 

@@ -27,6 +27,9 @@ need npm npm
 if [ "$mode" = "test" ]; then
   need victoria-metrics victoria-metrics /usr/bin/victoria-metrics
   need chromium chromium /usr/bin/chromium
+  # QR stickers are checked by rendering their PDF to PNG and decoding the codes back
+  need poppler-utils pdftoppm
+  need zbar-tools zbarimg
   # PostgreSQL: the tests use a server on 127.0.0.1:5432 if one answers, else start their own.
   if ! (command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432) \
      && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then

@@ -2,6 +2,7 @@
 
 from fleet.db import Base
 from fleet.models.audit import AuditEntry
+from fleet.models.contracts import Contract, Gateway, contract_assets, contract_sites, gateway_assets
 from fleet.models.device_records import DeadLetter, StatusChange
 from fleet.models.feedback import (
     Audience,
@@ -73,6 +74,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Channel",
+    "Contract",
     "ContractLevel",
     "Customer",
     "DeadLetter",
@@ -85,6 +87,7 @@ __all__ = [
     "FeedbackStatus",
     "FollowUp",
     "FollowUpStatus",
+    "Gateway",
     "IntervalUnit",
     "LinkPurpose",
     "LoginAttempt",
@@ -111,6 +114,9 @@ __all__ = [
     "VisitKind",
     "VisitStatus",
     "age_between",
+    "contract_assets",
+    "contract_sites",
+    "gateway_assets",
     "normalise_email",
     "user_sites",
 ]

@@ -62,6 +62,7 @@ class Customer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    archived_at: Mapped[datetime | None]  # hidden from daily views, kept for history and KPIs
 
     sites: Mapped[list[Site]] = relationship(
         back_populates="customer", order_by="Site.name", cascade="all, delete-orphan"
@@ -83,6 +84,7 @@ class Site(Base):
     postal_code: Mapped[str] = mapped_column(String(20))
     country: Mapped[str] = mapped_column(String(2))
     timezone: Mapped[str] = mapped_column(String(64))
+    archived_at: Mapped[datetime | None]
 
     customer: Mapped[Customer] = relationship(back_populates="sites")
     assets: Mapped[list[Asset]] = relationship(
@@ -153,6 +155,7 @@ class Asset(Base):
     )
     availability_target: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("99.50"))
     public_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_token)
+    archived_at: Mapped[datetime | None]
 
     site: Mapped[Site] = relationship(back_populates="assets")
     status: Mapped[AssetStatus | None] = relationship(

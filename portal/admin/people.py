@@ -35,6 +35,7 @@ BODY = N_(
     "within %(hours)d hours to choose your password; it works once:"
 )
 FORBIDDEN = lazy_gettext("Only administrators manage people.")
+INVITE_VALID = timedelta(hours=72)
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,24 @@ def resend(session: Session, user: User, by: User, now: datetime, base_url: str,
         raise Refused(lazy_gettext("Reactivate the account first."), 409)
     _send_invitation(session, user, by, now, base_url, valid)
     audit.record(session, by, "person.invitation_resent", "person", user.id, now)
+
+
+def revoke(session: Session, user: User, by: User, now: datetime) -> None:
+    """Withdraw an unanswered invitation: its link stops working and the account is deactivated."""
+    check(by, "administer", FORBIDDEN)
+    if user.last_login_at is not None:
+        raise Refused(
+            lazy_gettext("This person already uses the portal; deactivate the account instead."), 409
+        )
+    before = audit.person_fields(user)
+    retire_links(session, user.id, now)
+    user.is_active = False
+    user.session_token = new_session_token()
+    session.flush()
+    audit.record(
+        session, by, "person.invitation_revoked", "person", user.id, now, before, audit.person_fields(user)
+    )
+    logger.info("user %s revoked the invitation of user %s", by.id, user.id)
 
 
 def deactivate(session: Session, user: User, by: User, now: datetime) -> None:

@@ -25,7 +25,7 @@ from portal.web.spreadsheet import csv_response
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-INVITE_VALID = timedelta(hours=72)
+
 ADMINS_ONLY = lazy_gettext("Only administrators manage people.")
 
 
@@ -77,8 +77,8 @@ def invite() -> ResponseReturnValue:
             session = db_session()
             data = _invitation(form, form.email.data)
             try:
-                user = people.invite(session, data, current_user, utcnow(),
-                                     current_app.config["SETTINGS"].public_url, INVITE_VALID)  # fmt: skip
+                public_url = current_app.config["SETTINGS"].public_url
+                user = people.invite(session, data, current_user, utcnow(), public_url, people.INVITE_VALID)
             except Refused as exc:
                 session.rollback()
                 errors = exc.errors
@@ -146,7 +146,7 @@ def _act(user_id: int, action: str) -> ResponseReturnValue:
         message = gettext("%(name)s can log in again.", name=user.name)
     else:
         people.resend(
-            session, user, current_user, now, current_app.config["SETTINGS"].public_url, INVITE_VALID
+            session, user, current_user, now, current_app.config["SETTINGS"].public_url, people.INVITE_VALID
         )
         message = gettext("A new invitation was sent; the earlier link no longer works.")
     session.commit()

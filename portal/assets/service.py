@@ -175,13 +175,13 @@ def portfolio(
 
     Assets are read as plain rows and sites (a few) as objects: a 500-asset portfolio
     would otherwise build 1,500 ORM objects per page."""
-    site_stmt = select(Site).options(joinedload(Site.customer)).where(scope.site_filter())
+    site_stmt = select(Site).options(joinedload(Site.customer)).where(scope.daily_site_filter())
     if site_id is not None:
         site_stmt = site_stmt.where(Site.id == site_id)
     sites = {site.id: site for site in session.scalars(site_stmt)}
     if not sites:
         return []
-    where = [scope.asset_filter(), Asset.site_id.in_(list(sites))]
+    where = [scope.daily_asset_filter(), Asset.site_id.in_(list(sites))]
     if asset_ids is not None:
         where.append(Asset.id.in_(list(asset_ids)))
     if kind is not None:
@@ -215,8 +215,8 @@ def sites_with_counts(
     """Sites in scope with their asset count, by name."""
     stmt = (
         select(Site, func.count(Asset.id))
-        .outerjoin(Asset, Asset.site_id == Site.id)
-        .where(scope.site_filter())
+        .outerjoin(Asset, (Asset.site_id == Site.id) & Asset.archived_at.is_(None))
+        .where(scope.daily_site_filter())
         .group_by(Site.id)
         .order_by(Site.name)
     )
@@ -262,7 +262,7 @@ def outage_board(
         .join(Asset, Outage.asset_id == Asset.id)
         .join(Site, Asset.site_id == Site.id)
         .options(contains_eager(Outage.asset).contains_eager(Asset.site).options(joinedload(Site.customer)))
-        .where(scope.asset_filter())
+        .where(scope.daily_asset_filter())
     )
     open_ = list(session.scalars(base.where(Outage.ended_at.is_(None)).order_by(Outage.started_at)).unique())
     closed = list(

@@ -155,7 +155,7 @@ def _portfolio_fragment(scope: Scope) -> Fragment:
     if raw_page != "1" and page == 1 and raw_page not in ("", "1"):
         errors.append(gettext("There is no page %(value)s.", value=raw_page[:10]))
     rows = matching[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    sites = list(session.scalars(select(Site).where(scope.site_filter()).order_by(Site.name)))
+    sites = list(session.scalars(scope.sites()))
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     html = render_template(
         "assets/_portfolio_body.html", rows=rows, shown=len(matching), total=len(all_rows),
@@ -299,7 +299,7 @@ def kpis() -> ResponseReturnValue:
         select(Asset.id, Asset.name, Site.id, Site.name, Customer.id, Customer.name)
         .join(Site, Asset.site_id == Site.id)
         .join(Customer, Site.customer_id == Customer.id)
-        .where(current_scope().asset_filter())
+        .where(current_scope().period_asset_filter(now - KPI_PERIODS[period]))
         .order_by(Customer.name, Site.name, Asset.name)
     ).all()
     table = kpi_table(session, [tuple(r) for r in rows], now - KPI_PERIODS[period], now)  # type: ignore[misc]

@@ -1,0 +1,1 @@
+"""The registry administrators keep: customers, sites, assets, contracts and gateways."""

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     survey_window_days: int = Field(default=7, ge=1, le=90)  # ask only this soon after a moment
     survey_daily_gap_hours: int = Field(default=24, ge=1)  # at most one new question per user per gap
     survey_nps_gap_days: int = Field(default=90, ge=30)  # NPS at most this often per user
+    import_max_mb: float = Field(default=5.0, gt=0, le=200)  # registry CSV files above this are refused
+    require_staff_mfa: bool = False  # vendor staff must use a TOTP second factor
 
     # --- live push (Socket.IO) ---------------------------------------------
     live_enabled: bool = True  # bridge portal/live MQTT events to browsers
@@ -78,6 +80,10 @@ class Settings(BaseSettings):
     mqtt_shared_group: str = ""
     mqtt_keepalive_s: int = Field(default=30, ge=5)
     mqtt_live_topic: str = "portal/live"
+    # The broker's password and ACL files, written from the gateway registry (empty: not
+    # written here; run `flask --app wsgi broker files --out DIR` on the broker's host).
+    broker_auth_dir: str = ""
+    broker_pid_file: str = ""  # SIGHUP this pid after writing, so that Mosquitto re-reads them
 
     # --- InfluxDB ------------------------------------------------------------
     influx_url: str = "http://127.0.0.1:8086"

@@ -21,6 +21,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fleet.broker_auth import Account, new_password, reload_broker, service_account, write_files
+
 logger = logging.getLogger(__name__)
 
 
@@ -122,17 +124,42 @@ class Server:
             self.proc.wait(5)
 
 
+@dataclass
 class Mosquitto(Server):
-    """Mosquitto configured for at-least-once delivery: persistence, deep queues.
+    """Mosquitto configured for at-least-once delivery (persistence, deep queues) and with
+    authentication on: no anonymous client; a service account (its credentials are in
+    :attr:`url`) for the ingester, the portal and the tests; gateways added by
+    :meth:`set_gateways`, each limited to its own topics (:mod:`fleet.broker_auth`).
 
     Mosquitto's default limits drop messages for slow subscribers (see the README's
     production notes); this configuration does not.
     """
 
+    service_user: str = "fleet-service"
+    service_password: str = field(default_factory=new_password, repr=False)
+    prefix: str = "equipment"
+    live_topic: str = "portal/live"
+
     name = "mosquitto"
+
+    @property
+    def pid_file(self) -> Path:
+        """Where Mosquitto writes its pid (SIGHUP it to re-read the password and ACL files)."""
+        return self.data_dir / "mosquitto.pid"
+
+    def service_account(self) -> Account:
+        """The account of :attr:`url`."""
+        return service_account(self.service_user, self.service_password, self.prefix, self.live_topic)
+
+    def set_gateways(self, gateways: list[Account]) -> None:
+        """Replace the gateway accounts (and reload a running broker)."""
+        write_files(self.data_dir, [self.service_account(), *gateways])
+        if self.proc is not None and self.proc.poll() is None:
+            reload_broker(self.pid_file)
 
     def command(self) -> list[str]:
         conf = self.data_dir / "mosquitto.conf"
+        passwd, acl = write_files(self.data_dir, [self.service_account()])
         conf.write_text(
             "\n".join(
                 [
@@ -140,7 +167,10 @@ class Mosquitto(Server):
                     # run as root, Mosquitto drops to the 'mosquitto' user, which cannot write
                     # the persistence file into our data folder: stay the user we are
                     f"user {getpass.getuser()}",
-                    "allow_anonymous true",
+                    "allow_anonymous false",
+                    f"password_file {passwd}",
+                    f"acl_file {acl}",
+                    f"pid_file {self.pid_file}",
                     "persistence true",
                     f"persistence_location {self.data_dir}/",
                     "autosave_interval 30",
@@ -161,8 +191,12 @@ class Mosquitto(Server):
 
     @property
     def url(self) -> str:
-        """``mqtt://127.0.0.1:port``."""
-        return f"mqtt://127.0.0.1:{self.port}"
+        """``mqtt://service-user:password@127.0.0.1:port``."""
+        return f"mqtt://{self.service_user}:{self.service_password}@127.0.0.1:{self.port}"
+
+    def url_for(self, username: str, password: str) -> str:
+        """The broker's address with another account's credentials."""
+        return f"mqtt://{username}:{password}@127.0.0.1:{self.port}"
 
 
 class Influxd(Server):

@@ -49,7 +49,7 @@ def create_app(settings: Settings) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.is_production,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
-        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        MAX_CONTENT_LENGTH=max(2 * 1024 * 1024, int(settings.import_max_mb * 1_000_000) + 64 * 1024),
     )
     if settings.behind_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
@@ -72,6 +72,7 @@ def create_app(settings: Settings) -> Flask:
     login_manager.unauthorized_handler(_unauthorized)
 
     from portal.admin.views import bp as admin_bp
+    from portal.registry.views import bp as registry_bp
     from portal.api.views import bp as api_bp
     from portal.assets.views import bp as assets_bp
     from portal.auth.views import bp as auth_bp
@@ -92,6 +93,7 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(maintenance_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(registry_bp)
     i18n.init_app(app)
     filters.register(app)
     header.init_app(app)

@@ -141,6 +141,9 @@ def _act(user_id: int, action: str) -> ResponseReturnValue:
     if action == "deactivate":
         people.deactivate(session, user, current_user, now)
         message = gettext("%(name)s can no longer log in; their open sessions ended.", name=user.name)
+    elif action == "revoke":
+        people.revoke(session, user, current_user, now)
+        message = gettext("The invitation is withdrawn; its link no longer works.")
     elif action == "reactivate":
         people.reactivate(session, user, current_user, now)
         message = gettext("%(name)s can log in again.", name=user.name)
@@ -166,6 +169,13 @@ def deactivate(user_id: int) -> ResponseReturnValue:
 def reactivate(user_id: int) -> ResponseReturnValue:
     """Give the account its access back."""
     return _act(user_id, "reactivate")
+
+
+@bp.post("/people/<int:user_id>/revoke")
+@login_required
+def revoke(user_id: int) -> ResponseReturnValue:
+    """Withdraw an unanswered invitation (the link stops working, the account is deactivated)."""
+    return _act(user_id, "revoke")
 
 
 @bp.post("/people/<int:user_id>/resend")

@@ -19,9 +19,12 @@ def cell(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def csv_response(rows: Iterable[Sequence[object]], name: str) -> Response:
-    """A CSV attachment named ``name`` (UTF-8), every cell escaped."""
+def csv_response(rows: Iterable[Sequence[object]], name: str, *, bom: bool = False) -> Response:
+    """A CSV attachment named ``name`` (UTF-8, with a byte-order mark when ``bom`` so that
+    spreadsheets read it as UTF-8), every cell escaped."""
     out = io.StringIO()
+    if bom:
+        out.write("\ufeff")
     writer = csv.writer(out)
     for row in rows:
         writer.writerow([cell(v) for v in row])

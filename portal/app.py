@@ -72,7 +72,6 @@ def create_app(settings: Settings) -> Flask:
     login_manager.unauthorized_handler(_unauthorized)
 
     from portal.admin.views import bp as admin_bp
-    from portal.registry.views import bp as registry_bp
     from portal.api.views import bp as api_bp
     from portal.assets.views import bp as assets_bp
     from portal.auth.views import bp as auth_bp
@@ -80,6 +79,7 @@ def create_app(settings: Settings) -> Flask:
     from portal.feedback.views import bp as feedback_bp
     from portal.maintenance.views import bp as maintenance_bp
     from portal.notifications.views import bp as notifications_bp
+    from portal.registry.views import bp as registry_bp
     from portal.resident.views import bp as resident_bp
     from portal.satisfaction import dashboard_views, follow_up_views, survey_views  # noqa: F401 - routes
     from portal.satisfaction.blueprint import bp as satisfaction_bp

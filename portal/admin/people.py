@@ -180,8 +180,10 @@ def change(session: Session, user: User, data: Invitation, by: User, now: dateti
     user.customer_id, user.sites = customer_id, sites
     user.is_admin = data.is_admin and data.group in RULES["see_every_customer"]
     session.flush()
-    audit.record(session, by, "person.changed", "person", user.id, now, before, audit.person_fields(user))
-    logger.info("user %s changed the account of user %s (%s)", by.id, user.id, user.group.value)
+    after = audit.person_fields(user)
+    if after != before:
+        audit.record(session, by, "person.changed", "person", user.id, now, before, after)
+        logger.info("user %s changed the account of user %s (%s)", by.id, user.id, user.group.value)
 
 
 def reactivate(session: Session, user: User, by: User, now: datetime) -> None:

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
+from flask_babel import force_locale
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from fleet.models import Site, StakeholderGroup
+from fleet.db import utcnow
+from fleet.models import Site, StakeholderGroup, User, normalise_email
 from fleet.schema import model_drift, upgrade
+from portal.access import accounts_who
 from portal.auth.passwords import PasswordPolicyError
 from portal.auth.service import AccountError, create_user, prune_login_attempts
 from portal.extensions import get_db
+from portal.registry import bulk, gateways
+from portal.web.spreadsheet import cell
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +59,9 @@ def db_check() -> None:
 @click.option("--customer-id", type=int, default=None)
 @click.option("--site-id", "site_ids", type=int, multiple=True, help="Repeat for several sites.")
 @click.option("--locale", default="en", type=click.Choice(["en", "fr"]))
+@click.option(
+    "--admin", "is_admin", is_flag=True, help="Vendor staff only: may administer people and the registry."
+)
 @click.password_option(prompt="Password")
 def users_create(
     email: str,
@@ -58,6 +70,7 @@ def users_create(
     customer_id: int | None,
     site_ids: tuple[int, ...],
     locale: str,
+    is_admin: bool,
     password: str,
 ) -> None:
     """Create an account in a stakeholder group, scoped to a customer and/or sites."""
@@ -74,6 +87,7 @@ def users_create(
                 site_ids=site_ids,
                 locale=locale,
                 min_password_length=settings.password_min_length,
+                is_admin=is_admin,
             )
         except (AccountError, PasswordPolicyError) as exc:
             raise click.ClickException(str(exc)) from exc
@@ -114,8 +128,99 @@ def demo_load(base_url: str) -> None:
         click.echo(f"  {mqtt_id}: {base_url.rstrip('/')}/r/{token}")
 
 
+def _actor(session: Session, email: str | None) -> User:
+    """The administrator an import is recorded under: ``--as``, or the oldest administrator."""
+    stmt = select(User).where(accounts_who("administer"))
+    if email:
+        stmt = stmt.where(User.email == normalise_email(email))
+    actor = session.scalar(stmt.order_by(User.id).limit(1))
+    if actor is None:
+        raise click.ClickException(
+            "no such active administrator: create one with "
+            "`flask --app wsgi users create --group vendor_staff --admin …`, or name one with --as"
+        )
+    return actor
+
+
+@click.command("import")
+@with_appcontext
+@click.argument("kind", type=click.Choice(bulk.KINDS))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+@click.option("--as", "as_email", default=None, help="The administrator the changes are recorded under.")
+def import_command(kind: str, file: Path, dry_run: bool, as_email: str | None) -> None:
+    """Create or update customers, sites, assets, contracts or people from a CSV FILE.
+
+    Rows are matched by their natural key; every bad row is reported with its line number,
+    and nothing is written unless the whole file is valid."""
+    settings = current_app.config["SETTINGS"]
+    with get_db().session() as session, force_locale("en"):
+        actor = _actor(session, as_email)
+        try:
+            rows = bulk.read_rows(file.read_bytes(), kind, int(settings.import_max_mb * 1_000_000))
+        except bulk.BadFile as exc:
+            raise click.ClickException(str(exc.message)) from None
+        ctx = bulk.Context(actor, utcnow(), settings.public_url)
+        report = bulk.import_rows(session, kind, rows, ctx, dry_run=dry_run)
+        for row in report.rows:
+            detail = "; ".join(row.errors) or ", ".join(
+                f"{c}: {a!r} -> {b!r}" for c, (a, b) in row.changes.items()
+            )
+            click.echo(f"line {row.line}  {row.key}  {row.action}{'  ' + detail if detail else ''}")
+        summary = (f"{report.count('create')} to create, {report.count('update')} to update, "
+                   f"{report.count('unchanged')} unchanged, {report.count('error')} with errors")  # fmt: skip
+        if not report.ok:
+            session.rollback()
+            raise click.ClickException(f"nothing imported: {summary}")
+        if dry_run:
+            session.rollback()
+            click.echo(f"dry run, nothing changed: {summary}")
+            return
+        session.commit()
+        gateways.publish_broker_files(session, settings)
+        click.echo(f"imported: {summary}")
+
+
+@click.command("export")
+@with_appcontext
+@click.argument("kind", type=click.Choice(bulk.KINDS))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Default: stdout.")
+def export_command(kind: str, out: Path | None) -> None:
+    """Write every record of KIND (not archived) as CSV, in the columns `import` reads."""
+    with get_db().session() as session:
+        rows = bulk.export_rows(session, kind)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in rows:
+        writer.writerow([cell(v) for v in row])
+    if out is None:
+        click.echo(buffer.getvalue(), nl=False)
+    else:
+        out.write_text("\ufeff" + buffer.getvalue(), encoding="utf-8")
+        click.echo(f"{len(rows) - 1} {kind} written to {out}")
+
+
+broker_cli = AppGroup("broker", help="The MQTT broker's accounts and access lists.")
+
+
+@broker_cli.command("files")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Default: BROKER_AUTH_DIR (and reload the broker from BROKER_PID_FILE).")  # fmt: skip
+def broker_files(out: Path | None) -> None:
+    """Write the broker's password and ACL files from the gateway registry."""
+    settings = current_app.config["SETTINGS"]
+    with get_db().session() as session:
+        target = gateways.publish_broker_files(session, settings, out)
+    if target is None:
+        raise click.ClickException("give --out DIR or set BROKER_AUTH_DIR")
+    click.echo(f"broker files written to {target}")
+
+
 def register_cli(app: Flask) -> None:
     """Attach the command groups to ``app``."""
+    app.cli.add_command(import_command)
+    app.cli.add_command(export_command)
+    app.cli.add_command(broker_cli)
     app.cli.add_command(db_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)

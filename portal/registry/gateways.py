@@ -57,7 +57,7 @@ def register(session: Session, by: User, now: datetime, values: Mapping[str, Any
     return gateway, password
 
 
-def change(session: Session, by: User, now: datetime, gateway: Gateway, values: Mapping[str, Any]) -> None:
+def change(session: Session, by: User, now: datetime, gateway: Gateway, values: Mapping[str, Any]) -> Gateway:
     """Change what a gateway says it is and which units it may speak for (not its name)."""
     check(by, "administer", FORBIDDEN)
     before = fields(gateway)
@@ -67,6 +67,7 @@ def change(session: Session, by: User, now: datetime, gateway: Gateway, values: 
     after = fields(gateway)
     if before != after:
         audit.record(session, by, "gateway.changed", "gateway", gateway.id, now, before, after)
+    return gateway
 
 
 def reset_password(session: Session, by: User, now: datetime, gateway: Gateway) -> str:

@@ -137,7 +137,8 @@ def overview() -> ResponseReturnValue:
 @requires("administer", ADMINS_ONLY)
 def customer_new() -> ResponseReturnValue:
     """Create a customer."""
-    session, errors = db_session(), {}
+    session = db_session()
+    errors: dict[str, list[str]] = {}
     if request.method == "POST":
         record, errors = _save(
             CustomerForm(request.form), lambda v: service.save_customer(session, current_user, utcnow(), v)
@@ -188,7 +189,8 @@ def customer(customer_id: int) -> ResponseReturnValue:
 @requires("administer", ADMINS_ONLY)
 def site_new() -> ResponseReturnValue:
     """Create a site (for the customer given in the address, if any)."""
-    session, errors = db_session(), {}
+    session = db_session()
+    errors: dict[str, list[str]] = {}
     typed: Any = (
         request.form
         if request.method == "POST"
@@ -266,7 +268,8 @@ def _today_at(site_id: Any) -> Any:
 @requires("administer", ADMINS_ONLY)
 def asset_new() -> ResponseReturnValue:
     """Create a unit (on the site given in the address, if any)."""
-    session, errors = db_session(), {}
+    session = db_session()
+    errors: dict[str, list[str]] = {}
     typed: Any = (
         request.form
         if request.method == "POST"
@@ -342,7 +345,8 @@ def rotate_link(asset_id: int) -> ResponseReturnValue:
 @requires("administer", ADMINS_ONLY)
 def contract_new() -> ResponseReturnValue:
     """Create a contract (for the customer given in the address, if any)."""
-    session, errors = db_session(), {}
+    session = db_session()
+    errors: dict[str, list[str]] = {}
     typed: Any = (
         request.form
         if request.method == "POST"
@@ -407,7 +411,8 @@ def _broker_files() -> None:
 @requires("administer", ADMINS_ONLY)
 def gateway_new() -> ResponseReturnValue:
     """Register a gateway; its password is shown once."""
-    session, errors = db_session(), {}
+    session = db_session()
+    errors: dict[str, list[str]] = {}
     if request.method == "POST":
         form = GatewayForm(request.form)
         if form.validate():
@@ -492,14 +497,8 @@ def archive(kind: str, record_id: int, action: str) -> ResponseReturnValue:
         else gettext("Restored."),
         "success",
     )
-    endpoint = {
-        "customer": "customer_id",
-        "site": "site_id",
-        "asset": "asset_id",
-        "contract": "contract_id",
-        "gateway": "gateway_id",
-    }[kind]
-    return redirect(url_for(f"registry.{kind}", **{endpoint: record_id}))
+    values: dict[str, Any] = {f"{kind}_id": record_id}
+    return redirect(url_for(f"registry.{kind}", **values))
 
 
 # --- import and export ---------------------------------------------------------------

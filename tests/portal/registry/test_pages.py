@@ -25,16 +25,38 @@ def _new_fleet(admin: FlaskClient, tag: str) -> tuple[int, int, int]:
     customer = admin.post("/admin/customers/new", data={"name": f"Customer {tag}"})
     assert customer.status_code == 302, customer.get_data(as_text=True)
     customer_id = _id_from(customer.headers["Location"])
-    site = admin.post("/admin/sites/new", data={
-        "customer_id": str(customer_id), "name": "Main building", "kind": "office", "address": "1 Main St",
-        "postal_code": "75001", "city": "Paris", "country": "fr", "timezone": "Europe/Paris"})  # fmt: skip
+    site = admin.post(
+        "/admin/sites/new",
+        data={
+            "customer_id": str(customer_id),
+            "name": "Main building",
+            "kind": "office",
+            "address": "1 Main St",
+            "postal_code": "75001",
+            "city": "Paris",
+            "country": "fr",
+            "timezone": "Europe/Paris",
+        },
+    )
     assert site.status_code == 302, site.get_data(as_text=True)
     site_id = _id_from(site.headers["Location"])
-    unit = admin.post("/admin/assets/new", data={
-        "site_id": str(site_id), "name": "Lift A", "kind": "elevator", "mqtt_id": f"T-{tag}",
-        "manufacturer": "Acme", "model": "X1", "serial_number": "S1", "install_date": "2015-06-01",
-        "rated_load_kg": "630", "floors_served": "8", "contract_level": "premium",
-        "availability_target": "99.5"})  # fmt: skip
+    unit = admin.post(
+        "/admin/assets/new",
+        data={
+            "site_id": str(site_id),
+            "name": "Lift A",
+            "kind": "elevator",
+            "mqtt_id": f"T-{tag}",
+            "manufacturer": "Acme",
+            "model": "X1",
+            "serial_number": "S1",
+            "install_date": "2015-06-01",
+            "rated_load_kg": "630",
+            "floors_served": "8",
+            "contract_level": "premium",
+            "availability_target": "99.5",
+        },
+    )
     assert unit.status_code == 302, unit.get_data(as_text=True)
     return customer_id, site_id, _id_from(unit.headers["Location"])
 
@@ -45,16 +67,31 @@ def test_an_administrator_builds_a_customer_site_unit_and_contract(
     admin = login("staff@demo.example")
     tag = uuid.uuid4().hex[:6]
     customer_id, site_id, asset_id = _new_fleet(admin, tag)
-    contract = admin.post("/admin/contracts/new", data={
-        "customer_id": str(customer_id), "reference": "C-1", "start_date": "2026-01-01", "end_date": "2028-12-31",
-        "notice_days": "90", "yearly_value": "12 500,00", "currency": "eur", "availability_target": "99.5",
-        "response_hours": "4", "units_owned": "4", "site_ids": [str(site_id)]})  # fmt: skip
+    contract = admin.post(
+        "/admin/contracts/new",
+        data={
+            "customer_id": str(customer_id),
+            "reference": "C-1",
+            "start_date": "2026-01-01",
+            "end_date": "2028-12-31",
+            "notice_days": "90",
+            "yearly_value": "12 500,00",
+            "currency": "eur",
+            "availability_target": "99.5",
+            "response_hours": "4",
+            "units_owned": "4",
+            "site_ids": [str(site_id)],
+        },
+    )
     assert contract.status_code == 302, contract.get_data(as_text=True)
     with app.extensions["fleet.db"].sessionmaker() as s:
         unit = s.get(Asset, asset_id)
-        assert unit is not None and unit.site_id == site_id and unit.rated_load_kg == 630
+        assert unit is not None
+        assert unit.site_id == site_id
+        assert unit.rated_load_kg == 630
         stored = s.scalars(select(Contract).where(Contract.customer_id == customer_id)).one()
-        assert str(stored.yearly_value) == "12500.00" and stored.currency == "EUR"
+        assert str(stored.yearly_value) == "12500.00"
+        assert stored.currency == "EUR"
         assert stored.maintained_share() == 0.25  # one unit of the four the customer owns
         actions = set(
             s.scalars(
@@ -74,36 +111,90 @@ def test_bad_input_is_refused_per_field_and_what_was_typed_stays(
     admin = login("staff@demo.example")
     tag = uuid.uuid4().hex[:6]
     customer_id, site_id, _asset = _new_fleet(admin, tag)
-    bad_site = admin.post("/admin/sites/new", headers=EN, data={
-        "customer_id": str(customer_id), "name": "Annex", "kind": "office", "address": "2 Main St",
-        "city": "Paris", "country": "France", "timezone": "Europe/Pariss"})  # fmt: skip
+    bad_site = admin.post(
+        "/admin/sites/new",
+        headers=EN,
+        data={
+            "customer_id": str(customer_id),
+            "name": "Annex",
+            "kind": "office",
+            "address": "2 Main St",
+            "city": "Paris",
+            "country": "France",
+            "timezone": "Europe/Pariss",
+        },
+    )
     page = bad_site.get_data(as_text=True)
     assert bad_site.status_code == 400
-    assert "An IANA time zone such as Europe/Paris." in page and "A two-letter country code" in page
-    assert 'value="Europe/Pariss"' in page and 'value="2 Main St"' in page
-    twin = admin.post("/admin/assets/new", headers=EN, data={
-        "site_id": str(site_id), "name": "Lift B", "kind": "elevator", "mqtt_id": f"T-{tag}",
-        "install_date": "2999-01-01", "availability_target": "101"})  # fmt: skip
+    assert "An IANA time zone such as Europe/Paris." in page
+    assert "A two-letter country code" in page
+    assert 'value="Europe/Pariss"' in page
+    assert 'value="2 Main St"' in page
+    twin = admin.post(
+        "/admin/assets/new",
+        headers=EN,
+        data={
+            "site_id": str(site_id),
+            "name": "Lift B",
+            "kind": "elevator",
+            "mqtt_id": f"T-{tag}",
+            "install_date": "2999-01-01",
+            "availability_target": "101",
+        },
+    )
     page = twin.get_data(as_text=True)
     assert twin.status_code == 400
-    assert "The install date cannot be in the future." in page and "at most 100" in page
-    duplicate = admin.post("/admin/assets/new", headers=EN, data={
-        "site_id": str(site_id), "name": "Lift B", "kind": "elevator", "mqtt_id": f"T-{tag}",
-        "install_date": "2001-01-01"})  # fmt: skip
+    assert "The install date cannot be in the future." in page
+    assert "at most 100" in page
+    duplicate = admin.post(
+        "/admin/assets/new",
+        headers=EN,
+        data={
+            "site_id": str(site_id),
+            "name": "Lift B",
+            "kind": "elevator",
+            "mqtt_id": f"T-{tag}",
+            "install_date": "2001-01-01",
+        },
+    )
     assert duplicate.status_code == 400
     assert "Another unit already uses this MQTT id." in duplicate.get_data(as_text=True)
-    backwards = admin.post("/admin/contracts/new", headers=EN, data={
-        "customer_id": str(customer_id), "reference": "C-2", "start_date": "2027-01-01", "end_date": "2026-01-01",
-        "notice_days": "90", "yearly_value": "1", "availability_target": "99", "response_hours": "4",
-        "units_owned": "1", "site_ids": [str(site_id)]})  # fmt: skip
+    backwards = admin.post(
+        "/admin/contracts/new",
+        headers=EN,
+        data={
+            "customer_id": str(customer_id),
+            "reference": "C-2",
+            "start_date": "2027-01-01",
+            "end_date": "2026-01-01",
+            "notice_days": "90",
+            "yearly_value": "1",
+            "availability_target": "99",
+            "response_hours": "4",
+            "units_owned": "1",
+            "site_ids": [str(site_id)],
+        },
+    )
     assert "The end date must come after the start date." in backwards.get_data(as_text=True)
     with app.extensions["fleet.db"].sessionmaker() as s:
         other_site = s.scalars(select(Site).where(Site.customer_id != customer_id)).first()
         assert other_site is not None
-    foreign = admin.post("/admin/contracts/new", headers=EN, data={
-        "customer_id": str(customer_id), "reference": "C-3", "start_date": "2026-01-01", "end_date": "2027-01-01",
-        "notice_days": "90", "yearly_value": "1", "availability_target": "99", "response_hours": "4",
-        "units_owned": "1", "site_ids": [str(other_site.id)]})  # fmt: skip
+    foreign = admin.post(
+        "/admin/contracts/new",
+        headers=EN,
+        data={
+            "customer_id": str(customer_id),
+            "reference": "C-3",
+            "start_date": "2026-01-01",
+            "end_date": "2027-01-01",
+            "notice_days": "90",
+            "yearly_value": "1",
+            "availability_target": "99",
+            "response_hours": "4",
+            "units_owned": "1",
+            "site_ids": [str(other_site.id)],
+        },
+    )
     assert foreign.status_code == 400
     assert "A contract covers only its customer&#39;s sites." in foreign.get_data(as_text=True)
     with app.extensions["fleet.db"].sessionmaker() as s:
@@ -161,4 +252,5 @@ def test_rotating_the_resident_link_needs_confirmation_and_retires_the_old_link(
     assert app.test_client().get(f"/r/{old}").status_code == 404
     assert app.test_client().get(f"/r/{new}").status_code == 200
     svg = admin.get(f"/admin/assets/{asset_id}/sticker.svg")
-    assert svg.mimetype == "image/svg+xml" and b"<svg" in svg.data
+    assert svg.mimetype == "image/svg+xml"
+    assert b"<svg" in svg.data

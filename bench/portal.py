@@ -397,6 +397,7 @@ def main() -> None:
         joined = sum(ready.get(timeout=180) for _ in workers)
         time.sleep(1.0)
         pub = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="bench-device")
+        pub.username_pw_set(broker.service_user, broker.service_password)
         pub.connect("127.0.0.1", broker.port)
         pub.loop_start()
         rng = random.Random(5)

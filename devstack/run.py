@@ -19,6 +19,8 @@ from types import FrameType
 
 from config import ROOT
 from devstack.servers import Influxd, Mosquitto, Server, ServerError, free_port, port_open
+from fleet.broker_auth import new_password
+from portal.demo import DEMO_GATEWAY
 
 logger = logging.getLogger("devstack.run")
 VAR = Path(os.environ.get("VAR_DIR") or ROOT / "var")
@@ -87,9 +89,15 @@ def main() -> int:
     env.setdefault("DATABASE_URL", f"sqlite:///{VAR / 'fleet.db'}")
     env.setdefault("SECRET_KEY", "dev-run-" + os.urandom(16).hex())
     try:
+        simulator_env = env
         if "MQTT_URL" not in os.environ:
+            # authentication on: the portal and ingester use the service account, the
+            # simulator is the demo's registered gateway, allowed only its units' topics
             broker = stack.server(Mosquitto(VAR / "mosquitto", port=_port(1883)))
-            env["MQTT_URL"] = f"mqtt://127.0.0.1:{broker.port}"
+            env["MQTT_URL"] = broker.url
+            env["BROKER_AUTH_DIR"], env["BROKER_PID_FILE"] = str(broker.data_dir), str(broker.pid_file)
+            env["DEMO_GATEWAY_PASSWORD"] = gateway_password = new_password()
+            simulator_env = {**env, "MQTT_URL": broker.url_for(DEMO_GATEWAY, gateway_password)}
         if "INFLUX_URL" not in os.environ:
             influx = stack.server(Influxd(VAR / "influxdb", port=_port(8086)))
             env["INFLUX_URL"] = f"http://127.0.0.1:{influx.port}"
@@ -106,7 +114,7 @@ def main() -> int:
         subprocess.run([*flask, "db", "upgrade"], env=env, cwd=ROOT, check=True)
         subprocess.run([*flask, "demo", "load", "--base-url", base_url], env=env, cwd=ROOT, check=True)
         for name, cmd in _services(port, mail_port):
-            stack.spawn(name, cmd, env)
+            stack.spawn(name, cmd, simulator_env if name == "simulator" else env)
         print(
             f"\n  Portal:  {base_url}   (Ctrl-C stops everything)"
             f"\n  Broker:  {env['MQTT_URL']}   InfluxDB: {env['INFLUX_URL']}"

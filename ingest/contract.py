@@ -81,6 +81,7 @@ class Reason(StrEnum):
     TOO_OLD = "too_old"
     UNKNOWN_TOPIC = "unknown_topic"
     UNKNOWN_ASSET = "unknown_asset"
+    NOT_ALLOWED = "not_allowed"  # the asset is archived: its messages are no longer stored
     REJECTED_BY_DB = "rejected_by_db"
 
 

@@ -120,9 +120,10 @@ class Pipeline:
                 continue
             asset_id = lookup(first.asset)
             if asset_id is None:
-                out.rejected.append(
-                    self.deadletters.reject(msg.topic, msg.payload, Reason.UNKNOWN_ASSET.value, first.asset)
-                )
+                archived = self.registry.is_archived(first.asset)
+                reason = Reason.NOT_ALLOWED if archived else Reason.UNKNOWN_ASSET
+                rejected = self.deadletters.reject(msg.topic, msg.payload, reason.value, first.asset)
+                out.rejected.append(rejected)
                 continue
             if seen.get(asset_id, 0.0) < msg.received_at:
                 seen[asset_id] = msg.received_at

@@ -227,7 +227,7 @@ def specs_from_db(database_url: str) -> list[AssetSpec]:
             )
             .join(Site, Asset.site_id == Site.id)
             .outerjoin(AssetStatus, AssetStatus.asset_id == Asset.id)
-            .where(Asset.kind.in_([AssetKind.ELEVATOR, AssetKind.ESCALATOR]))
+            .where(Asset.kind.in_([AssetKind.ELEVATOR, AssetKind.ESCALATOR]), Asset.archived_at.is_(None))
         ).all()
     db.dispose()
     return [
@@ -239,6 +239,7 @@ def specs_from_db(database_url: str) -> list[AssetSpec]:
 def main(argv: list[str] | None = None) -> int:
     """Run the simulator until Ctrl-C, SIGTERM or ``--duration``."""
     from config import load_settings
+    from fleet.mqtt import BrokerAddress
     from ingest.publish import WindowedPublisher
 
     parser = argparse.ArgumentParser(prog="python -m ingest.simulate", description=__doc__)
@@ -277,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("no assets to simulate (load the demo data or drop --from-db)")
     rate = args.rate or len(specs) / 5.0
     fleet = build_fleet(specs, settings.mqtt_topic_prefix, args.seed, args.time_scale, args.fault_per_hour)
-    gateway = f"simulator-{os.getpid()}"
+    # a gateway publishes its presence under its own MQTT user name (the broker allows it no other)
+    gateway = BrokerAddress.parse(settings.mqtt_url).username or f"simulator-{os.getpid()}"
     will_topic = f"{settings.mqtt_topic_prefix}/{GATEWAYS}/{gateway}"
     assets = [a.mqtt_id for a in fleet.assets]
     pub = WindowedPublisher(

@@ -16,16 +16,19 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fleet.broker_auth import mosquitto_hash
 from fleet.db import utcnow
 from fleet.models import (
     Asset,
     AssetKind,
     AssetStatus,
+    Contract,
     ContractLevel,
     Customer,
     DetectedBy,
     FeedbackCategory,
     FeedbackStatus,
+    Gateway,
     IntervalUnit,
     MaintenancePlan,
     OperatingState,
@@ -165,6 +168,35 @@ def _asset_code(site_index: int, n: int, kind: AssetKind) -> str:
     return f"{prefix}-{site_index + 1:02d}{n:02d}"
 
 
+def _contracts(session: Session, customers: dict[str, Customer], now: datetime) -> None:
+    """One service contract per customer, covering all its sites, started two years ago."""
+    for n, customer in enumerate(sorted(customers.values(), key=lambda c: c.name), start=1):
+        start = date(now.year - 2, 1, 1)
+        units = sum(len(site.assets) for site in customer.sites)
+        session.add(Contract(
+            customer=customer, reference=f"SC-{now.year - 2}-{n:03d}", start_date=start,
+            end_date=date(now.year + 3, 12, 31), notice_days=180, yearly_value=Decimal(units * 2400),
+            currency="EUR", availability_target=Decimal("99.5"), response_hours=4, units_owned=units + 2 * n,
+            sites=list(customer.sites), created_at=now,
+        ))  # fmt: skip
+
+
+DEMO_GATEWAY = "demo-simulator"
+
+
+def register_demo_gateway(session: Session, password: str, now: datetime | None = None) -> Gateway:
+    """The gateway the simulator publishes as (every demo unit), with this password."""
+    gateway = session.scalar(select(Gateway).where(Gateway.ident == DEMO_GATEWAY))
+    if gateway is None:
+        gateway = Gateway(ident=DEMO_GATEWAY, description="The demo's simulated devices",
+                          created_at=now or utcnow())  # fmt: skip
+        session.add(gateway)
+    gateway.password_hash = mosquitto_hash(password)
+    gateway.assets = list(session.scalars(select(Asset).where(Asset.archived_at.is_(None))))
+    session.flush()
+    return gateway
+
+
 def load_demo(session: Session, *, now: datetime | None = None, seed: int = 42) -> DemoResult:
     """Create the demo portfolio, accounts and a year of outages and visits, once."""
     now = now or utcnow()
@@ -226,6 +258,7 @@ def _create(session: Session, rng: random.Random, now: datetime) -> None:
     session.flush()
     _current_states(session, now)
     _accounts(session, customers, sites)
+    _contracts(session, customers, now)
     session.flush()
     _feedback(session, now)
     session.flush()

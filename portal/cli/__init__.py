@@ -113,12 +113,20 @@ def users_prune_logins(days: int) -> None:
 
 @demo_cli.command("load")
 @click.option("--base-url", default="http://127.0.0.1:5000", show_default=True)
-def demo_load(base_url: str) -> None:
+@click.option("--gateway-password", envvar="DEMO_GATEWAY_PASSWORD", default=None,
+              help="Register the simulator's gateway (every demo unit) with this password.")  # fmt: skip
+def demo_load(base_url: str, gateway_password: str | None) -> None:
     """Load the demo portfolio and accounts (idempotent) and print the logins."""
-    from portal.demo import DEMO_PASSWORD, load_demo
+    from portal.demo import DEMO_GATEWAY, DEMO_PASSWORD, load_demo, register_demo_gateway
 
     with get_db().session() as session:
         result = load_demo(session)
+        if gateway_password:
+            register_demo_gateway(session, gateway_password)
+    if gateway_password:
+        with get_db().session() as session:
+            gateways.publish_broker_files(session, current_app.config["SETTINGS"])
+        click.echo(f"gateway {DEMO_GATEWAY} registered for every demo unit")
     click.echo("demo data loaded" if result.created else "demo data already present")
     click.echo(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
     for login in result.logins:
@@ -154,7 +162,7 @@ def import_command(kind: str, file: Path, dry_run: bool, as_email: str | None) -
     Rows are matched by their natural key; every bad row is reported with its line number,
     and nothing is written unless the whole file is valid."""
     settings = current_app.config["SETTINGS"]
-    with get_db().session() as session, force_locale("en"):
+    with get_db().sessionmaker() as session, force_locale("en"):  # commits only a valid, real import
         actor = _actor(session, as_email)
         try:
             rows = bulk.read_rows(file.read_bytes(), kind, int(settings.import_max_mb * 1_000_000))
@@ -177,8 +185,9 @@ def import_command(kind: str, file: Path, dry_run: bool, as_email: str | None) -
             click.echo(f"dry run, nothing changed: {summary}")
             return
         session.commit()
-        gateways.publish_broker_files(session, settings)
-        click.echo(f"imported: {summary}")
+    with get_db().session() as session:
+        gateways.publish_broker_files(session, settings)  # units may have moved, gateways changed
+    click.echo(f"imported: {summary}")
 
 
 @click.command("export")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from fleet.db import Database
-from fleet.models import DeadLetter
+from fleet.models import Asset, DeadLetter, StatusChange
 from fleet.status import StatusTracker
 from ingest.contract import Contract
 from ingest.deadletters import DeadLetters
@@ -95,6 +96,22 @@ def test_unknown_assets_are_dead_lettered_not_written(db: Database, asset_ids: d
     assert writer.stored == [f"telemetry,asset=ELV-3 x=2.0 {TS}"]
     with db.session() as s:
         assert [d.reason for d in s.scalars(select(DeadLetter))] == ["unknown_asset"]
+
+
+def test_messages_of_an_archived_asset_are_dead_lettered_as_not_allowed(
+    db: Database, asset_ids: dict[str, int]
+) -> None:
+    with db.session() as s:
+        s.execute(update(Asset).where(Asset.mqtt_id == "ELV-2").values(archived_at=datetime.now(UTC)))
+        s.commit()
+    writer = ScriptedWriter()
+    pipe = _pipeline(db, writer)
+    pipe.process([_msg("ELV-2", {"ts": TS, "state": "out_of_service", "fault": "door_fault"}, "status"),
+                  _msg("ELV-3", {"ts": TS, "x": 2})])  # fmt: skip
+    assert writer.stored == [f"telemetry,asset=ELV-3 x=2.0 {TS}"]
+    with db.session() as s:
+        assert [(d.reason, d.detail) for d in s.scalars(select(DeadLetter))] == [("not_allowed", "ELV-2")]
+        assert s.scalars(select(StatusChange)).all() == []
 
 
 def test_stop_while_down_leaves_the_batch_unstored(db: Database, asset_ids: dict[str, int]) -> None:

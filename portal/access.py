@@ -295,6 +295,7 @@ RULES: dict[str, frozenset[StakeholderGroup]] = {
     "be_told_of_outages": frozenset({FM, HOA, TECH, STAFF}),
     "be_told_as_customer": frozenset({FM, HOA}),
     "hear_in_plain_words": frozenset({HOA}),  # the building page, plain sentences
+    "needs_second_factor": frozenset({STAFF}),  # when REQUIRE_STAFF_MFA is on
     "administer": frozenset({STAFF}),  # people and the fleet's registry: staff with the administrator right
 }
 NEEDS_ADMIN_RIGHT = frozenset({"administer"})

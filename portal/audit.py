@@ -29,6 +29,8 @@ ACTIONS = (
     "visit.checked_in",
     "visit.checked_out",
     "person.invitation_revoked",
+    "person.second_factor_on",
+    "person.second_factor_off",
     *(
         f"{kind}.{verb}"
         for kind in ("customer", "site", "asset", "contract", "gateway")

@@ -57,6 +57,7 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(default=False, server_default=false())  # staff: manage people
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     totp_secret: Mapped[str | None] = mapped_column(String(64))  # base32; set once confirmed
+    totp_last_step: Mapped[int | None]  # the 30 s step of the last code accepted: no replay
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
 

@@ -16,9 +16,10 @@ from werkzeug.datastructures import MultiDict
 from fleet.db import utcnow
 from fleet.models import Customer, Site, StakeholderGroup
 from portal import audit
-from portal.access import get_person, requires
+from portal.access import check, get_person, requires
 from portal.admin import people
 from portal.admin.forms import InviteForm, PersonForm
+from portal.auth import second_factor
 from portal.extensions import db_session
 from portal.refusal import Refused
 from portal.web.spreadsheet import csv_response
@@ -141,6 +142,10 @@ def _act(user_id: int, action: str) -> ResponseReturnValue:
     if action == "deactivate":
         people.deactivate(session, user, current_user, now)
         message = gettext("%(name)s can no longer log in; their open sessions ended.", name=user.name)
+    elif action == "second_factor_off":
+        check(current_user, "administer", ADMINS_ONLY)
+        second_factor.remove(session, user, current_user, now)
+        message = gettext("Two-step sign-in is off for %(name)s; they can turn it on again.", name=user.name)
     elif action == "revoke":
         people.revoke(session, user, current_user, now)
         message = gettext("The invitation is withdrawn; its link no longer works.")
@@ -169,6 +174,13 @@ def deactivate(user_id: int) -> ResponseReturnValue:
 def reactivate(user_id: int) -> ResponseReturnValue:
     """Give the account its access back."""
     return _act(user_id, "reactivate")
+
+
+@bp.post("/people/<int:user_id>/second-factor-off")
+@login_required
+def person_second_factor_off(user_id: int) -> ResponseReturnValue:
+    """Turn a person's second factor off (a lost phone)."""
+    return _act(user_id, "second_factor_off")
 
 
 @bp.post("/people/<int:user_id>/revoke")

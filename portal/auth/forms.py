@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SubmitField
+from wtforms import EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 
@@ -26,3 +26,9 @@ class ResetForm(FlaskForm):
 
     password = PasswordField("New password", validators=[DataRequired(), Length(max=256)])
     confirm = PasswordField("The same again", validators=[DataRequired(), Length(max=256)])
+
+
+class CodeForm(FlaskForm):
+    """A six-digit code from an authenticator app (spaces allowed)."""
+
+    code = StringField("Code", validators=[DataRequired(), Length(max=12)])

@@ -7,13 +7,15 @@ from datetime import timedelta
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required, login_user, logout_user
 
 from fleet.db import utcnow
-from fleet.models import LinkPurpose
+from fleet.models import LinkPurpose, User
+from portal.access import can
 from portal.auth import recovery
-from portal.auth.forms import ForgotForm, LoginForm, ResetForm
+from portal.auth import second_factor as second_factor_codes
+from portal.auth.forms import CodeForm, ForgotForm, LoginForm, ResetForm
 from portal.auth.service import LoginError, LoginThrottled, ThrottlePolicy, authenticate
 from portal.extensions import db_session
 from portal.refusal import Refused
@@ -52,13 +54,121 @@ def login() -> ResponseReturnValue:
             flash(gettext("Wrong e-mail or password."), "error")
             status = 401
         else:
-            session.clear()
-            session.permanent = True
-            login_user(user)
-            return redirect(safe_next(request.args.get("next")))
+            target = safe_next(request.args.get("next"))
+            if user.totp_secret:  # the password was right; the code comes next
+                session.clear()
+                session[PENDING] = {"user": user.id, "token": user.session_token, "next": target, "wrong": 0}
+                return redirect(url_for("auth.second_factor"))
+            _start_session(user)
+            return redirect(target)
     elif request.method == "POST":
         status = 400
     return render_template("auth/login.html", form=form), status
+
+
+PENDING = "second_factor_pending"
+ENROLLING = "second_factor_secret"
+# pages a staff member without a second factor may still open when REQUIRE_STAFF_MFA is on
+SETUP_ENDPOINTS = frozenset({"auth.second_factor_setup", "auth.logout", "static"})
+
+
+def _start_session(user: User) -> None:
+    session.clear()
+    session.permanent = True
+    login_user(user)
+
+
+@bp.route("/second-factor", methods=["GET", "POST"])
+def second_factor() -> ResponseReturnValue:
+    """The code from the authenticator app, after a right password."""
+    pending = session.get(PENDING)
+    if not isinstance(pending, dict):
+        return redirect(url_for("auth.login"))
+    session_ = db_session()
+    user = session_.get(User, pending["user"])
+    if user is None or not user.is_active or user.session_token != pending["token"] or not user.totp_secret:
+        session.pop(PENDING, None)
+        return redirect(url_for("auth.login"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        if second_factor_codes.verify(session_, user, form.code.data or "", utcnow()):
+            session_.commit()
+            _start_session(user)
+            return redirect(pending["next"])
+        pending["wrong"] += 1
+        session[PENDING] = pending
+        if pending["wrong"] >= second_factor_codes.MAX_WRONG_CODES:
+            session.pop(PENDING, None)
+            flash(gettext("Too many wrong codes. Log in again."), "error")
+            return redirect(url_for("auth.login"))
+        flash(gettext("This code is not right, or was already used. Type the current code."), "error")
+        return render_template("auth/second_factor.html", form=form), 401
+    return render_template("auth/second_factor.html", form=form), 400 if request.method == "POST" else 200
+
+
+@bp.route("/second-factor/setup", methods=["GET", "POST"])
+@login_required
+def second_factor_setup() -> ResponseReturnValue:
+    """Turn the second factor on: scan the QR code, type a code to confirm; or see that it is on."""
+    user = current_user._get_current_object()
+    form = CodeForm()
+    if user.totp_secret:
+        required = _second_factor_required(user)
+        return render_template("auth/second_factor_setup.html", form=form, on=True, required=required)
+    secret = session.get(ENROLLING) or second_factor_codes.new_secret()
+    session[ENROLLING] = secret
+    status = 200
+    if form.validate_on_submit():
+        session_ = db_session()
+        if second_factor_codes.enrol(session_, user, secret, form.code.data or "", utcnow()):
+            session_.commit()
+            session.pop(ENROLLING, None)
+            flash(gettext("Two-step sign-in is on: you will be asked for a code at each login."), "success")
+            return redirect(url_for("assets.home"))
+        flash(gettext("This code is not right. Type the code the app shows now."), "error")
+        status = 400
+    elif request.method == "POST":
+        status = 400
+    uri = second_factor_codes.provisioning_uri(secret, user.email)
+    return render_template("auth/second_factor_setup.html", form=form, on=False, secret=secret,
+                           qr=second_factor_codes.qr_data_uri(uri)), status  # fmt: skip
+
+
+@bp.post("/second-factor/off")
+@login_required
+def second_factor_off() -> ResponseReturnValue:
+    """Turn the second factor off, with a current code (not when it is required)."""
+    user = current_user._get_current_object()
+    if _second_factor_required(user):
+        raise Refused(lazy_gettext("Two-step sign-in is required for vendor staff."), 403)
+    form = CodeForm()
+    session_ = db_session()
+    if not (
+        form.validate_on_submit()
+        and second_factor_codes.verify(session_, user, form.code.data or "", utcnow())
+    ):
+        raise Refused(lazy_gettext("This code is not right, or was already used. Type the current code."))
+    second_factor_codes.remove(session_, user, user, utcnow())
+    session_.commit()
+    flash(gettext("Two-step sign-in is off."), "success")
+    return redirect(url_for("auth.second_factor_setup"))
+
+
+def _second_factor_required(user: User) -> bool:
+    return bool(current_app.config["SETTINGS"].require_staff_mfa) and can(user, "needs_second_factor")
+
+
+@bp.before_app_request
+def _enrol_staff_first() -> ResponseReturnValue | None:
+    """With ``REQUIRE_STAFF_MFA``, vendor staff without a second factor can only set one up."""
+    if not current_app.config["SETTINGS"].require_staff_mfa or request.endpoint in SETUP_ENDPOINTS:
+        return None
+    user = current_user
+    if not user.is_authenticated or user.totp_secret or not _second_factor_required(user):
+        return None
+    if request.path.startswith("/api/"):
+        return {"error": "set up two-step sign-in first"}, 403
+    return redirect(url_for("auth.second_factor_setup"))
 
 
 @bp.post("/logout")

@@ -71,6 +71,8 @@ def _show(
     kind: str = "",
     **extra: Any,
 ) -> ResponseReturnValue:
+    if record is not None:
+        extra["archive_url"] = archive_url(kind, record)
     html = render_template(
         "registry/record.html",
         fields=template_fields,
@@ -466,39 +468,46 @@ def gateway_password(gateway_id: int) -> ResponseReturnValue:
 
 
 # --- archive and restore -------------------------------------------------------------
-def _record(kind: str, record_id: int) -> Any:
-    scope, session = current_scope(), db_session()
-    getters: dict[str, Callable[[Any, int], Any]] = {
-        "customer": scope.get_customer,
-        "site": scope.get_site,
-        "asset": scope.get_asset,
-        "contract": scope.get_contract,
-        "gateway": scope.get_gateway,
-    }
-    return getters[kind](session, record_id)
-
-
-@bp.post(
-    "/<any(customer, site, asset, contract, gateway):kind>/<int:record_id>/<any(archive, restore):action>"
-)
-@login_required
-def archive(kind: str, record_id: int, action: str) -> ResponseReturnValue:
+def _archive(kind: str, record_id: int, action: str) -> ResponseReturnValue:
     """Archive (hide from daily views, keep the history) or restore a record."""
-    session = db_session()
-    record = _record(kind, record_id)
+    session, scope = db_session(), current_scope()
+    getters: dict[str, Callable[[Any, int], Any]] = {
+        "customer": scope.get_customer, "site": scope.get_site, "asset": scope.get_asset,
+        "contract": scope.get_contract, "gateway": scope.get_gateway,
+    }  # fmt: skip
+    record = getters[kind](session, record_id)
     _admin()
     (service.archive if action == "archive" else service.restore)(session, record, current_user, utcnow())
     session.commit()
     if kind != "contract":
         _broker_files()  # archived units and gateways lose their broker rights
-    flash(
-        gettext("Archived: hidden from daily views, history kept.")
-        if action == "archive"
-        else gettext("Restored."),
-        "success",
-    )
+    if action == "archive":
+        flash(gettext("Archived: hidden from daily views, history kept."), "success")
+    else:
+        flash(gettext("Restored."), "success")
     values: dict[str, Any] = {f"{kind}_id": record_id}
     return redirect(url_for(f"registry.{kind}", **values))
+
+
+def archive_url(kind: str, record: Any) -> str:
+    """Where the archive (or restore) button of a record posts."""
+    values: dict[str, Any] = {f"{kind}_id": record.id}
+    action = "restore" if record.archived_at else "archive"
+    return url_for(f"registry.{kind}_archive", action=action, **values)
+
+
+def _register_archive_routes() -> None:
+    for kind in ("customer", "site", "asset", "contract", "gateway"):
+
+        def view(action: str, _kind: str = kind, **ids: int) -> ResponseReturnValue:
+            return _archive(_kind, ids[f"{_kind}_id"], action)
+
+        view.__doc__ = f"Archive or restore a {kind}."
+        bp.add_url_rule(f"/{kind}s/<int:{kind}_id>/<any(archive, restore):action>", f"{kind}_archive",
+                        login_required(view), methods=["POST"])  # fmt: skip
+
+
+_register_archive_routes()
 
 
 # --- import and export ---------------------------------------------------------------

@@ -21,9 +21,11 @@ from werkzeug.routing import Rule
 from fleet.db import MAX_ID
 from fleet.models import (
     Asset,
+    Contract,
     Customer,
     Feedback,
     FollowUp,
+    Gateway,
     MaintenancePlan,
     Outage,
     Site,
@@ -50,7 +52,9 @@ def _id_rules(app: Flask) -> Iterator[tuple[Rule, str, str]]:
 
 
 def _url(rule: Rule, arg: str, value: str) -> str:
-    return rule.rule.replace(f"<int:{arg}>", value)
+    """The rule with ``value`` for its id, and the first choice of any ``<any(…):name>``."""
+    url = rule.rule.replace(f"<int:{arg}>", value)
+    return re.sub(r"<any\(([\w-]+)[^>]*>", r"\1", url)
 
 
 def _call(client: FlaskClient, method: str, url: str) -> int:
@@ -80,6 +84,10 @@ def sites_of(app: Flask) -> dict[str, dict[int, str]]:
             "feedback_id": {
                 fid: name for fid, name in session.execute(select(Feedback.id, Site.name).join(Site))
             },
+            # a contract is in scope with its customer (the value is its customer's name)
+            "contract_id": {
+                cid: name for cid, name in session.execute(select(Contract.id, Customer.name).join(Customer))
+            },
         }
 
 
@@ -99,7 +107,8 @@ def owners(app: Flask) -> dict[str, dict[int, str]]:
         }
     with session:
         people = {uid: "staff@demo.example" for (uid,) in session.execute(select(User.id))}  # administrators
-    return {"prompt_id": prompts, "follow_up_id": follow_ups, "user_id": people}
+        gateways = {gid: "staff@demo.example" for (gid,) in session.execute(select(Gateway.id))}
+    return {"prompt_id": prompts, "follow_up_id": follow_ups, "user_id": people, "gateway_id": gateways}
 
 
 def _out_of_scope(
@@ -109,14 +118,16 @@ def _out_of_scope(
     if arg in owners:
         return sorted(oid for oid, owner in owners[arg].items() if owner != email)[:3]
     visible_customers, visible_sites = EXPECTED[email]
-    if arg == "customer_id":
+    if arg in ("customer_id", "contract_id"):
         return sorted(cid for cid, name in sites_of[arg].items() if name not in visible_customers)
     return sorted(oid for oid, site in sites_of[arg].items() if site not in visible_sites)[:3]
 
 
 def test_every_id_route_is_covered(app: Flask, sites_of: dict[str, dict[int, str]]) -> None:
     args = {arg for _rule, _method, arg in _id_rules(app)}
-    assert args == set(sites_of) | {"prompt_id", "follow_up_id", "user_id"}, "a new kind needs its scope here"
+    assert args == set(sites_of) | {"prompt_id", "follow_up_id", "user_id", "gateway_id"}, (
+        "a new kind needs its scope here"
+    )
 
 
 @pytest.mark.parametrize("email", [*ACCOUNTS, None])

@@ -211,12 +211,12 @@ def test_archiving_hides_a_unit_from_daily_views_and_keeps_its_page(
         assert unit is not None
         unit_id, mqtt_id = unit.id, unit.mqtt_id
     assert f'data-asset-id="{unit_id}"' in admin.get("/portfolio").get_data(as_text=True)
-    assert admin.post(f"/admin/asset/{unit_id}/archive").status_code == 302
+    assert admin.post(f"/admin/assets/{unit_id}/archive").status_code == 302
     assert f'data-asset-id="{unit_id}"' not in admin.get("/portfolio").get_data(as_text=True)
     assert admin.get(f"/assets/{unit_id}").status_code == 200  # history stays reachable
     assert mqtt_id not in admin.get("/admin/export/assets.csv").get_data(as_text=True)
-    assert admin.post(f"/admin/asset/{unit_id}/archive").status_code == 409
-    assert admin.post(f"/admin/asset/{unit_id}/restore").status_code == 302
+    assert admin.post(f"/admin/assets/{unit_id}/archive").status_code == 409
+    assert admin.post(f"/admin/assets/{unit_id}/restore").status_code == 302
     assert f'data-asset-id="{unit_id}"' in admin.get("/portfolio").get_data(as_text=True)
 
 
@@ -225,12 +225,12 @@ def test_archiving_a_customer_takes_its_sites_and_units_along_and_restoring_brin
 ) -> None:
     admin = login("staff@demo.example")
     customer_id, site_id, asset_id = _new_fleet(admin, uuid.uuid4().hex[:6])
-    assert admin.post(f"/admin/customer/{customer_id}/archive").status_code == 302
+    assert admin.post(f"/admin/customers/{customer_id}/archive").status_code == 302
     with app.extensions["fleet.db"].sessionmaker() as s:
         assert s.get(Site, site_id).archived_at is not None  # type: ignore[union-attr]
         assert s.get(Asset, asset_id).archived_at is not None  # type: ignore[union-attr]
-    assert admin.post(f"/admin/site/{site_id}/restore").status_code == 409  # its customer first
-    assert admin.post(f"/admin/customer/{customer_id}/restore").status_code == 302
+    assert admin.post(f"/admin/sites/{site_id}/restore").status_code == 409  # its customer first
+    assert admin.post(f"/admin/customers/{customer_id}/restore").status_code == 302
     with app.extensions["fleet.db"].sessionmaker() as s:
         assert s.get(Customer, customer_id).archived_at is None  # type: ignore[union-attr]
         assert s.get(Asset, asset_id).archived_at is None  # type: ignore[union-attr]

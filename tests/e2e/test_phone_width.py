@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from fleet.db import Database
-from fleet.models import Asset, Feedback, FollowUp, Outage, Site, User, Visit
+from fleet.models import Asset, Contract, Feedback, FollowUp, Outage, Site, User, Visit
 from portal.access import Scope, feedback_filter
 from tests.e2e.conftest import LiveServer, login_page
 
@@ -36,6 +36,14 @@ GROUP_PAGES = {
         "/admin/people/1",
         "/admin/people/1/edit",
         "/admin/audit",
+        "/admin/registry",
+        "/admin/customers/new",
+        "/admin/sites/new",
+        "/admin/assets/new",
+        "/admin/contracts/new",
+        "/admin/gateways/new",
+        "/admin/import",
+        "/auth/second-factor/setup",
     ],
 }
 
@@ -64,6 +72,9 @@ def _pages(db_url: str, email: str) -> list[str]:
             if scope.everything:
                 follow_up = s.scalar(select(FollowUp.id).limit(1))
                 paths += [f"/satisfaction/follow-ups/{follow_up}", f"/assets/{asset.id}/plans"]
+                contract = s.scalar(select(Contract.id).limit(1))
+                paths += [f"/admin/customers/{site.customer_id}", f"/admin/sites/{site.id}",
+                          f"/admin/assets/{asset.id}", f"/admin/contracts/{contract}"]  # fmt: skip
             return paths
     finally:
         db.dispose()

@@ -4,14 +4,19 @@ and keeps history; non-administrators are refused (404 out of scope, 403 in scop
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from fleet.models import Asset, AuditEntry, Contract, Customer, Site
+from fleet.broker_auth import verify_hash
+from fleet.models import Asset, AuditEntry, Contract, Customer, Gateway, Site
+from portal.app import create_app
+from tests.conftest import logged_in_client, make_settings
 
 EN = {"Accept-Language": "en"}
 
@@ -254,3 +259,47 @@ def test_rotating_the_resident_link_needs_confirmation_and_retires_the_old_link(
     svg = admin.get(f"/admin/assets/{asset_id}/sticker.svg")
     assert svg.mimetype == "image/svg+xml"
     assert b"<svg" in svg.data
+
+
+def test_a_registered_gateway_gets_a_password_once_and_the_broker_files_follow_the_registry(
+    sqlite_demo_url: str, tmp_path: Path
+) -> None:
+    app = create_app(make_settings(sqlite_demo_url, live_enabled=False, broker_auth_dir=str(tmp_path),
+                                   mqtt_url="mqtt://fleet-svc:svc-secret@127.0.0.1:1883"))  # fmt: skip
+    app.config["WTF_CSRF_ENABLED"] = False
+    admin = logged_in_client(app, "staff@demo.example")
+    with app.extensions["fleet.db"].sessionmaker() as s:
+        units = s.execute(select(Asset.id, Asset.mqtt_id).order_by(Asset.id).limit(2)).all()
+    ident = f"gw-{uuid.uuid4().hex[:6]}"
+    shown = admin.post(
+        "/admin/gateways/new", data={"ident": ident, "asset_ids": [str(units[0][0])]}, headers=EN
+    )
+    assert shown.status_code == 200
+    password = re.search(r'id="gateway-password">([^<]+)<', shown.get_data(as_text=True))
+    assert password is not None
+    with app.extensions["fleet.db"].sessionmaker() as s:
+        gateway = s.scalars(select(Gateway).where(Gateway.ident == ident)).one()
+        assert verify_hash(password.group(1), gateway.password_hash)  # only the hash is kept
+        gateway_id = gateway.id
+    acl = (tmp_path / "acl").read_text()
+    assert (
+        f"user {ident}\ntopic write equipment/{units[0][1]}/#\ntopic write equipment/_gateways/{ident}\n"
+        in acl
+    )
+    assert "user fleet-svc\ntopic readwrite equipment/#" in acl
+    passwd = (tmp_path / "passwd").read_text()
+    assert passwd.count(f"{ident}:$7$") == 1
+    assert verify_hash("svc-secret", passwd.split("fleet-svc:", 1)[1].split("\n", 1)[0])
+    assert admin.post("/admin/gateways/new", data={"ident": ident}, headers=EN).status_code == 400  # taken
+    moved = admin.post(f"/admin/gateways/{gateway_id}", data={"asset_ids": [str(units[1][0])]})
+    assert moved.status_code == 302
+    acl = (tmp_path / "acl").read_text()
+    assert f"equipment/{units[1][1]}/#" in acl
+    assert f"equipment/{units[0][1]}/#" not in acl.split(f"user {ident}", 1)[1]
+    again = admin.post(f"/admin/gateways/{gateway_id}/password", headers=EN).get_data(as_text=True)
+    new_password = re.search(r'id="gateway-password">([^<]+)<', again)
+    assert new_password is not None
+    assert new_password.group(1) != password.group(1)
+    assert admin.post(f"/admin/gateways/{gateway_id}/archive").status_code == 302
+    assert f"user {ident}" not in (tmp_path / "acl").read_text()  # an archived gateway loses its account
+    app.extensions["fleet.db"].dispose()

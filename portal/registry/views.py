@@ -306,6 +306,7 @@ def asset(asset_id: int) -> ResponseReturnValue:
         form = AssetForm(request.form, today=_today_at(request.form.get("site_id")))
         saved, errors = _save(form, lambda v: service.save_asset(session, current_user, utcnow(), v, record))
         if saved is not None:
+            _broker_files()  # its gateways' topics follow its MQTT id
             flash(gettext("Saved."), "success")
             return redirect(url_for("registry.asset", asset_id=record.id))
     link = stickers.resident_url(_settings().public_url, record.public_token)

@@ -16,9 +16,15 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import TestResponse, encode_multipart
 
-from fleet.models import Asset, AuditEntry, Contract, Customer, OutboxEmail, Site, User
+from config import ROOT
+from fleet.models import Asset, AuditEntry, Contract, Customer, OutboxEmail, Site, StakeholderGroup, User
+from fleet.schema import upgrade
+from portal.app import create_app
+from portal.auth.service import create_user
+from tests.conftest import make_settings
 
 EN = {"Accept-Language": "en"}
+SAMPLES = ROOT / "docs" / "samples"
 KINDS = ("customers", "sites", "assets", "contracts", "people")
 
 
@@ -264,3 +270,26 @@ def test_the_command_line_imports_with_a_dry_run(app: Flask, tmp_path) -> None: 
     assert "formula" in refused.output
     exported = runner.invoke(args=["export", "customers"])
     assert f"CLI Customer {tag}" in exported.output
+
+
+def test_the_readme_sample_files_build_a_portfolio_from_an_empty_database(empty_db_url: str) -> None:
+    upgrade(empty_db_url)
+    app = create_app(make_settings(empty_db_url, live_enabled=False))
+    with app.extensions["fleet.db"].session() as s:
+        create_user(s, email="admin@vendor.example", name="Admin", password="a long enough password 3",
+                    group=StakeholderGroup.VENDOR_STAFF, is_admin=True)  # fmt: skip
+    runner = app.test_cli_runner()
+    for kind in ("customers", "sites", "assets", "contracts", "people"):
+        done = runner.invoke(args=["import", kind, str(SAMPLES / f"{kind}.csv")])
+        assert done.exit_code == 0, done.output
+        assert " 0 with errors" in done.output
+    with app.extensions["fleet.db"].sessionmaker() as s:
+        contract = s.scalars(select(Contract)).one()
+        assert len(contract.covered_asset_ids()) == 4
+        assert contract.maintained_share() == pytest.approx(4 / 6)
+        assert s.scalar(
+            select(OutboxEmail.id).where(OutboxEmail.to_address == "facilities@gare-centrale.example")
+        )
+    again = runner.invoke(args=["import", "assets", str(SAMPLES / "assets.csv")])
+    assert "0 to create, 0 to update, 4 unchanged" in again.output
+    app.extensions["fleet.db"].dispose()

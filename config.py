@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fleet.broker_auth import parse_service_accounts
+
 ROOT = Path(__file__).resolve().parent
 DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key"  # noqa: S105 - refused in production
 DEFAULT_DATABASE_URL = f"sqlite:///{ROOT / 'instance' / 'fleet.db'}"
@@ -84,6 +86,7 @@ class Settings(BaseSettings):
     # written here; run `flask --app wsgi broker files --out DIR` on the broker's host).
     broker_auth_dir: str = ""
     broker_pid_file: str = ""  # SIGHUP this pid after writing, so that Mosquitto re-reads them
+    broker_accounts: str = ""  # role:user:password,… for the ingester's and portal's own accounts
 
     # --- InfluxDB ------------------------------------------------------------
     influx_url: str = "http://127.0.0.1:8086"
@@ -120,6 +123,12 @@ class Settings(BaseSettings):
     worker_interval_s: float = Field(default=10.0, gt=0)
     plan_horizon_days: int = Field(default=60, ge=7, le=400)  # plans schedule visits this far ahead
     plan_interval_s: float = Field(default=600.0, gt=0)  # how often plans are scheduled
+
+    @field_validator("broker_accounts")
+    @classmethod
+    def _broker_accounts(cls, value: str) -> str:
+        parse_service_accounts(value)  # raises with the expected form
+        return value
 
     @field_validator("default_locale")
     @classmethod

@@ -89,15 +89,20 @@ def main() -> int:
     env.setdefault("DATABASE_URL", f"sqlite:///{VAR / 'fleet.db'}")
     env.setdefault("SECRET_KEY", "dev-run-" + os.urandom(16).hex())
     try:
-        simulator_env = env
+        process_env = {"ingester": env, "simulator": env}
         if "MQTT_URL" not in os.environ:
-            # authentication on: the portal and ingester use the service account, the
+            # authentication on: the ingester and the portal each have their own account, the
             # simulator is the demo's registered gateway, allowed only its units' topics
             broker = stack.server(Mosquitto(VAR / "mosquitto", port=_port(1883)))
-            env["MQTT_URL"] = broker.url
+            ingest_pw, portal_pw, gateway_pw = new_password(), new_password(), new_password()
+            env["BROKER_ACCOUNTS"] = f"ingest:ingest:{ingest_pw},portal:portal:{portal_pw}"
+            env["MQTT_URL"] = broker.url_for("portal", portal_pw)
             env["BROKER_AUTH_DIR"], env["BROKER_PID_FILE"] = str(broker.data_dir), str(broker.pid_file)
-            env["DEMO_GATEWAY_PASSWORD"] = gateway_password = new_password()
-            simulator_env = {**env, "MQTT_URL": broker.url_for(DEMO_GATEWAY, gateway_password)}
+            env["DEMO_GATEWAY_PASSWORD"] = gateway_pw
+            process_env = {
+                "ingester": {**env, "MQTT_URL": broker.url_for("ingest", ingest_pw)},
+                "simulator": {**env, "MQTT_URL": broker.url_for(DEMO_GATEWAY, gateway_pw)},
+            }
         if "INFLUX_URL" not in os.environ:
             influx = stack.server(Influxd(VAR / "influxdb", port=_port(8086)))
             env["INFLUX_URL"] = f"http://127.0.0.1:{influx.port}"
@@ -114,10 +119,10 @@ def main() -> int:
         subprocess.run([*flask, "db", "upgrade"], env=env, cwd=ROOT, check=True)
         subprocess.run([*flask, "demo", "load", "--base-url", base_url], env=env, cwd=ROOT, check=True)
         for name, cmd in _services(port, mail_port):
-            stack.spawn(name, cmd, simulator_env if name == "simulator" else env)
+            stack.spawn(name, cmd, process_env.get(name, env))
         print(
             f"\n  Portal:  {base_url}   (Ctrl-C stops everything)"
-            f"\n  Broker:  {env['MQTT_URL']}   InfluxDB: {env['INFLUX_URL']}"
+            f"\n  Broker:  {env['MQTT_URL'].split('@')[-1]}   InfluxDB: {env['INFLUX_URL']}"
             f"\n  Metrics: http://127.0.0.1:{env['INGEST_METRICS_PORT']}/metrics"
             f"\n  E-mail:  {'kept in ' + str(VAR / 'mail') if mail_port else env['SMTP_HOST']}\n",
             flush=True,

@@ -2,8 +2,9 @@
 
 Each gateway is an MQTT account that may publish only under its own units' topics
 (``{prefix}/{mqtt_id}/…``) and its presence topic (``{prefix}/_gateways/{ident}``). The
-service accounts (the ingester's and the portal's, from ``MQTT_URL``) read and write the
-device and live topics. Anonymous clients get nothing.
+ingester's account reads the device topics and writes the live ones; the portal's only
+reads and writes the live topics (``BROKER_ACCOUNTS``; without it, the account of
+``MQTT_URL`` gets both). Anonymous clients get nothing.
 
 The files are in Mosquitto's formats: a password file of ``user:$7$…`` lines (PBKDF2-SHA512,
 what ``mosquitto_passwd`` writes; hashed here with :mod:`hashlib` so that no broker tool is
@@ -64,10 +65,34 @@ class Account:
     rules: tuple[tuple[str, str], ...]
 
 
-def service_account(username: str, password: str, prefix: str, live_topic: str) -> Account:
-    """The ingester's and portal's account: every device topic and the live topics."""
-    rules = (("readwrite", f"{prefix}/#"), ("readwrite", f"{live_topic}/#"))
+SERVICE_ROLES = ("ingest", "portal", "service")
+
+
+def service_account(
+    username: str, password: str, prefix: str, live_topic: str, role: str = "service"
+) -> Account:
+    """A service account. ``ingest``: reads every device topic, writes the live topics;
+    ``portal``: reads and writes the live topics only; ``service``: both (one account shared
+    by the ingester and the portal, as in the tests)."""
+    device, live = (f"{prefix}/#", f"{live_topic}/#")
+    rules = {
+        "ingest": (("read", device), ("readwrite", live)),
+        "portal": (("readwrite", live),),
+        "service": (("readwrite", device), ("readwrite", live)),
+    }[role]
     return Account(username, mosquitto_hash(password), rules)
+
+
+def parse_service_accounts(spec: str) -> list[tuple[str, str, str]]:
+    """``role:user:password,…`` (``BROKER_ACCOUNTS``) as (role, user, password) triples."""
+    out = []
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        role, _, rest = item.partition(":")
+        user, _, password = rest.partition(":")
+        if role not in SERVICE_ROLES or not user or not password:
+            raise ValueError(f"BROKER_ACCOUNTS: expected role:user:password with a role in {SERVICE_ROLES}")
+        out.append((role, user, password))
+    return out
 
 
 def gateway_account(ident: str, password_hash: str, mqtt_ids: Iterable[str], prefix: str) -> Account:

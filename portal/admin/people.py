@@ -136,10 +136,9 @@ def resend(session: Session, user: User, by: User, now: datetime, base_url: str,
 def revoke(session: Session, user: User, by: User, now: datetime) -> None:
     """Withdraw an unanswered invitation: its link stops working and the account is deactivated."""
     check(by, "administer", FORBIDDEN)
-    if user.last_login_at is not None:
-        raise Refused(
-            lazy_gettext("This person already uses the portal; deactivate the account instead."), 409
-        )
+    waiting = session.scalar(_open_invitations(now).where(AccountLink.user_id == user.id).limit(1))
+    if waiting is None:
+        raise Refused(lazy_gettext("No invitation waits for an answer; deactivate the account instead."), 409)
     before = audit.person_fields(user)
     retire_links(session, user.id, now)
     user.is_active = False

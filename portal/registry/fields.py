@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fleet.models import Asset, AssetKind, ContractLevel, Customer, Site, SiteKind
+from portal.web.filters import KIND_LABELS
 
 
 @dataclass(frozen=True)
@@ -20,12 +21,25 @@ class FieldSpec:
     label: Any
     kind: str = "text"
     required: bool = True
-    choices: tuple[tuple[str, str], ...] = ()
+    choices: tuple[tuple[str, Any], ...] = ()
     hint: Any = ""
 
 
-def _enum(values: Any) -> tuple[tuple[str, str], ...]:
-    return tuple((v.value, v.value) for v in values)
+SITE_KIND_LABELS = {
+    SiteKind.OFFICE: lazy_gettext("Offices"),
+    SiteKind.RESIDENTIAL: lazy_gettext("Residential"),
+    SiteKind.COMMERCIAL: lazy_gettext("Shops and commerce"),
+    SiteKind.PUBLIC: lazy_gettext("Public building"),
+}
+LEVEL_LABELS = {
+    ContractLevel.BASIC: lazy_gettext("Basic"),
+    ContractLevel.STANDARD: lazy_gettext("Standard"),
+    ContractLevel.PREMIUM: lazy_gettext("Premium"),
+}
+
+
+def _enum(values: Any, labels: Any) -> tuple[tuple[str, Any], ...]:
+    return tuple((v.value, labels[v]) for v in values)
 
 
 def _customers(session: Session) -> tuple[tuple[str, str], ...]:
@@ -61,7 +75,9 @@ def site_fields(session: Session) -> list[FieldSpec]:
     return [
         FieldSpec("customer_id", lazy_gettext("Customer"), "select", choices=_customers(session)),
         FieldSpec("name", lazy_gettext("Name")),
-        FieldSpec("kind", lazy_gettext("Kind of building"), "select", choices=_enum(SiteKind)),
+        FieldSpec(
+            "kind", lazy_gettext("Kind of building"), "select", choices=_enum(SiteKind, SITE_KIND_LABELS)
+        ),
         FieldSpec("address", lazy_gettext("Street address")),
         FieldSpec("postal_code", lazy_gettext("Postal code"), required=False),
         FieldSpec("city", lazy_gettext("City")),
@@ -75,7 +91,12 @@ def asset_fields(session: Session) -> list[FieldSpec]:
     return [
         FieldSpec("site_id", lazy_gettext("Site"), "select", choices=_sites(session)),
         FieldSpec("name", lazy_gettext("Name")),
-        FieldSpec("kind", lazy_gettext("Kind of equipment"), "select", choices=_enum(AssetKind)),
+        FieldSpec(
+            "kind",
+            lazy_gettext("Kind of equipment"),
+            "select",
+            choices=_enum(AssetKind, {k: KIND_LABELS[k.value] for k in AssetKind}),
+        ),
         FieldSpec("mqtt_id", lazy_gettext("MQTT id"), hint=lazy_gettext("The id the device publishes under")),
         FieldSpec("manufacturer", lazy_gettext("Manufacturer"), required=False),
         FieldSpec("model", lazy_gettext("Model"), required=False),
@@ -83,7 +104,12 @@ def asset_fields(session: Session) -> list[FieldSpec]:
         FieldSpec("install_date", lazy_gettext("Install date"), "date"),
         FieldSpec("rated_load_kg", lazy_gettext("Rated load (kg)"), "number", required=False),
         FieldSpec("floors_served", lazy_gettext("Floors served"), "number", required=False),
-        FieldSpec("contract_level", lazy_gettext("Contract level"), "select", choices=_enum(ContractLevel)),
+        FieldSpec(
+            "contract_level",
+            lazy_gettext("Contract level"),
+            "select",
+            choices=_enum(ContractLevel, LEVEL_LABELS),
+        ),
         FieldSpec("availability_target", lazy_gettext("Availability target (%)"), hint="99.5"),
     ]
 

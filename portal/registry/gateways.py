@@ -19,6 +19,7 @@ from fleet.broker_auth import (
     gateway_account,
     mosquitto_hash,
     new_password,
+    parse_service_accounts,
     reload_broker,
     write_files,
 )
@@ -81,17 +82,19 @@ def reset_password(session: Session, by: User, now: datetime, gateway: Gateway) 
 
 
 def accounts(session: Session, settings: Settings) -> list[Account]:
-    """Every broker account: the service account of ``MQTT_URL`` (when it has a user name)
-    and each gateway not archived, with its units that are not archived."""
-    out: list[Account] = []
+    """Every broker account: the service accounts of ``BROKER_ACCOUNTS``, the account of
+    ``MQTT_URL`` when it is not one of them (ingester and portal together), and each gateway
+    not archived, with its units that are not archived."""
+    prefix, live = settings.mqtt_topic_prefix, settings.mqtt_live_topic
+    out = [make_service_account(user, password, prefix, live, role)
+           for role, user, password in parse_service_accounts(settings.broker_accounts)]  # fmt: skip
     address = BrokerAddress.parse(settings.mqtt_url)
-    if address.username:
-        out.append(make_service_account(address.username, address.password or "", settings.mqtt_topic_prefix,
-                                        settings.mqtt_live_topic))  # fmt: skip
+    if address.username and address.username not in {a.username for a in out}:
+        out.append(make_service_account(address.username, address.password or "", prefix, live))
     stmt = select(Gateway).where(Gateway.archived_at.is_(None)).options(selectinload(Gateway.assets))
     for gateway in session.scalars(stmt.order_by(Gateway.ident)):
-        if gateway.ident == address.username:
-            continue  # the service account's name is taken
+        if gateway.ident in {a.username for a in out}:
+            continue  # a service account's name is taken
         mqtt_ids = [a.mqtt_id for a in gateway.assets if a.archived_at is None]
         out.append(
             gateway_account(gateway.ident, gateway.password_hash, mqtt_ids, settings.mqtt_topic_prefix)

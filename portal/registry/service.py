@@ -88,24 +88,6 @@ def fields(record: Record) -> dict[str, Any]:
     }
 
 
-def normalised(kind: str, values: Mapping[str, Any]) -> dict[str, Any]:
-    """Validated form values in the shape :func:`fields` returns (to compare them)."""
-    out = dict(values)
-    for key, value in out.items():
-        if hasattr(value, "isoformat"):
-            out[key] = value.isoformat()
-        elif hasattr(value, "value") and not isinstance(value, (int, str)):
-            out[key] = value.value
-        elif key in ("availability_target", "yearly_value"):
-            out[key] = f"{value:.2f}"
-        elif isinstance(value, str) and key in ("kind", "contract_level"):
-            out[key] = value
-    for key in ("site_ids", "asset_ids"):
-        if key in out:
-            out[key] = sorted(out[key])
-    return {k: v for k, v in out.items() if k in _KEYS[kind]}
-
-
 _KEYS = {
     "customer": {"name"},
     "site": {"customer_id", "name", "kind", "address", "postal_code", "city", "country", "timezone"},

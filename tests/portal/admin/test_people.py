@@ -199,3 +199,26 @@ def test_only_administrators_reach_people(
     assert client.get(f"/admin/people/{someone}").status_code == 404  # no account exists for them
     assert client.post(f"/admin/people/{someone}/deactivate").status_code == 404
     assert "/admin/people" not in client.get("/portfolio").get_data(as_text=True)
+
+
+def test_withdrawing_an_invitation_retires_its_link_and_the_account(
+    app: Flask, login: Callable[[str], FlaskClient]
+) -> None:
+    customer_id, _site = _ids(app)
+    admin = login("staff@demo.example")
+    email = f"fm.{uuid.uuid4().hex[:8]}@example.org"
+    invitation = {
+        "email": email,
+        "name": "Not Coming",
+        "group": "facility_manager",
+        "customer_id": str(customer_id),
+    }
+    assert admin.post("/admin/people/invite", data=invitation).status_code == 302
+    link = _invitation_link(app, email)
+    uid = _user_id(app, email)
+    assert admin.post(f"/admin/people/{uid}/revoke").status_code == 302
+    assert app.test_client().get(link).status_code == 400
+    with app.extensions["fleet.db"].sessionmaker() as s:
+        assert s.get(User, uid).is_active is False  # type: ignore[union-attr]
+    accepted = _manager_who_accepted(app, admin, customer_id, "Already Here")
+    assert admin.post(f"/admin/people/{_user_id(app, accepted)}/revoke").status_code == 409

@@ -7,15 +7,19 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
+from markupsafe import escape
 from sqlalchemy import select
 
 from fleet.broker_auth import verify_hash
-from fleet.models import Asset, AuditEntry, Contract, Customer, Gateway, Site
+from fleet.db import utcnow
+from fleet.models import Asset, AuditEntry, Contract, Customer, Gateway, Outage, Site
 from portal.app import create_app
+from portal.registry import service
 from tests.conftest import logged_in_client, make_settings
 
 EN = {"Accept-Language": "en"}
@@ -303,3 +307,43 @@ def test_a_registered_gateway_gets_a_password_once_and_the_broker_files_follow_t
     assert admin.post(f"/admin/gateways/{gateway_id}/archive").status_code == 302
     assert f"user {ident}" not in (tmp_path / "acl").read_text()  # an archived gateway loses its account
     app.extensions["fleet.db"].dispose()
+
+
+def test_moving_a_unit_to_another_site_keeps_its_history(
+    app: Flask, login: Callable[[str], FlaskClient]
+) -> None:
+    admin = login("staff@demo.example")
+    with app.extensions["fleet.db"].sessionmaker() as s:
+        unit = s.scalars(select(Asset).join(Outage).order_by(Asset.id)).first()
+        assert unit is not None
+        other = s.scalars(
+            select(Site).where(Site.customer_id == unit.site.customer_id, Site.id != unit.site_id)
+        ).first()
+        assert other is not None
+        outages = sorted(s.scalars(select(Outage.id).where(Outage.asset_id == unit.id)))
+        form = {k: ("" if v is None else str(v)) for k, v in service.fields(unit).items()}
+        unit_id, old_site = unit.id, unit.site_id
+    moved = admin.post(
+        f"/admin/assets/{unit_id}", data={**form, "site_id": str(other.id), "name": "Moved here"}
+    )
+    assert moved.status_code == 302, moved.get_data(as_text=True)
+    with app.extensions["fleet.db"].sessionmaker() as s:
+        assert s.get(Asset, unit_id).site_id == other.id  # type: ignore[union-attr]
+        assert sorted(s.scalars(select(Outage.id).where(Outage.asset_id == unit_id))) == outages
+    page = admin.get(f"/assets/{unit_id}").get_data(as_text=True)
+    assert escape(other.name) in page
+    form["site_id"] = str(old_site)
+    assert admin.post(f"/admin/assets/{unit_id}", data=form).status_code == 302  # and back
+
+
+def test_an_archived_unit_counts_in_kpis_only_for_the_time_before_its_archiving(
+    app: Flask, login: Callable[[str], FlaskClient]
+) -> None:
+    admin = login("staff@demo.example")
+    _c, _s, asset_id = _new_fleet(admin, uuid.uuid4().hex[:6])
+    row = f'data-level="asset" data-id="{asset_id}"'
+    assert row in admin.get("/kpis?period=90d").get_data(as_text=True)
+    with app.extensions["fleet.db"].session() as s:
+        s.get(Asset, asset_id).archived_at = utcnow() - timedelta(days=100)  # type: ignore[union-attr]
+    assert row not in admin.get("/kpis?period=90d").get_data(as_text=True)  # archived before the period
+    assert row in admin.get("/kpis?period=365d").get_data(as_text=True)  # in service during part of it

@@ -89,7 +89,7 @@ def main() -> int:
     env.setdefault("DATABASE_URL", f"sqlite:///{VAR / 'fleet.db'}")
     env.setdefault("SECRET_KEY", "dev-run-" + os.urandom(16).hex())
     try:
-        process_env = {"ingester": env, "simulator": env}
+        own_mqtt: dict[str, str] = {}  # process name -> its MQTT_URL, when it has its own account
         if "MQTT_URL" not in os.environ:
             # authentication on: the ingester and the portal each have their own account, the
             # simulator is the demo's registered gateway, allowed only its units' topics
@@ -99,9 +99,9 @@ def main() -> int:
             env["MQTT_URL"] = broker.url_for("portal", portal_pw)
             env["BROKER_AUTH_DIR"], env["BROKER_PID_FILE"] = str(broker.data_dir), str(broker.pid_file)
             env["DEMO_GATEWAY_PASSWORD"] = gateway_pw
-            process_env = {
-                "ingester": {**env, "MQTT_URL": broker.url_for("ingest", ingest_pw)},
-                "simulator": {**env, "MQTT_URL": broker.url_for(DEMO_GATEWAY, gateway_pw)},
+            own_mqtt = {
+                "ingester": broker.url_for("ingest", ingest_pw),
+                "simulator": broker.url_for(DEMO_GATEWAY, gateway_pw),
             }
         if "INFLUX_URL" not in os.environ:
             influx = stack.server(Influxd(VAR / "influxdb", port=_port(8086)))
@@ -119,7 +119,7 @@ def main() -> int:
         subprocess.run([*flask, "db", "upgrade"], env=env, cwd=ROOT, check=True)
         subprocess.run([*flask, "demo", "load", "--base-url", base_url], env=env, cwd=ROOT, check=True)
         for name, cmd in _services(port, mail_port):
-            stack.spawn(name, cmd, process_env.get(name, env))
+            stack.spawn(name, cmd, {**env, "MQTT_URL": own_mqtt[name]} if name in own_mqtt else env)
         print(
             f"\n  Portal:  {base_url}   (Ctrl-C stops everything)"
             f"\n  Broker:  {env['MQTT_URL'].split('@')[-1]}   InfluxDB: {env['INFLUX_URL']}"

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)
 
+    # --- logging (every process) --------------------------------------------
+    log_level: str = "INFO"
+    log_format: str = "text"  # text, or json (one object per line, for log shippers)
+
     # --- profile and web -------------------------------------------------
     portal_env: Profile = Profile.DEVELOPMENT
     secret_key: str = DEFAULT_SECRET_KEY
@@ -123,6 +127,20 @@ class Settings(BaseSettings):
     worker_interval_s: float = Field(default=10.0, gt=0)
     plan_horizon_days: int = Field(default=60, ge=7, le=400)  # plans schedule visits this far ahead
     plan_interval_s: float = Field(default=600.0, gt=0)  # how often plans are scheduled
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value not in ("text", "json"):
+            raise ValueError("LOG_FORMAT must be text or json")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return value.upper()
 
     @field_validator("broker_accounts")
     @classmethod

@@ -5,20 +5,14 @@
 
 from __future__ import annotations
 
-import logging
-import os
-
 from config import ConfigError, load_settings
+from fleet.logs import configure_logging
 from portal.app import create_app
-
-logging.basicConfig(
-    level=os.environ.get("LOG_LEVEL", "INFO"),
-    format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-)
-
-logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+from portal.ops.request_id import RequestIdFilter
 
 try:
-    app = create_app(load_settings())
+    settings = load_settings()
 except ConfigError as exc:  # one clear line instead of a stack trace
     raise SystemExit(f"error: {exc}") from None
+configure_logging(settings.log_level, settings.log_format, filters=[RequestIdFilter()])
+app = create_app(settings)

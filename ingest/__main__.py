@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
 
 from config import ConfigError, load_settings
+from fleet.logs import configure_logging
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,15 +18,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reason", help="with --dead-letters: only this reason")
     parser.add_argument("--client-id", help="MQTT client id (default MQTT_CLIENT_ID)")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
         settings = load_settings()
         settings.check_production()
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)  # noqa: T201
         return 2
+    configure_logging(settings.log_level, settings.log_format)
 
     if args.check:
         from ingest.service import check

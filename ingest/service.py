@@ -25,11 +25,14 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
+from sqlalchemy import func, select
 
 from config import Settings
 from fleet.db import Database, make_engine
 from fleet.live import LiveEvent, announce
+from fleet.models import Asset
 from fleet.mqtt import BrokerAddress, connect_properties, make_client
+from fleet.readiness import Check, check_broker, check_database
 from fleet.status import StatusTracker
 from ingest.contract import Contract
 from ingest.deadletters import DeadLetters
@@ -311,37 +314,20 @@ class Ingester:
 
 
 def check(settings: Settings, timeout: float = 5.0) -> list[tuple[str, bool, str]]:
-    """Health of every dependency: [(name, ok, detail)]."""
-    results: list[tuple[str, bool, str]] = []
-    address = BrokerAddress.parse(settings.mqtt_url)
-    client = make_client(address, f"{settings.mqtt_client_id}-check")
-    connected = threading.Event()
-    client.on_connect = lambda *_args: connected.set()
-    try:
-        client.connect(address.host, address.port, keepalive=10)
-        client.loop_start()
-        ok = connected.wait(timeout)
-        results.append(("broker", ok, redact(settings.mqtt_url)))
-    except OSError as exc:
-        results.append(("broker", False, f"{redact(settings.mqtt_url)}: {exc}"))
-    finally:
-        client.disconnect()
-        client.loop_stop()
+    """Health of every dependency: [(name, ok, detail)] (the broker must accept our credentials)."""
+    broker = check_broker(settings.mqtt_url, f"{settings.mqtt_client_id}-check", timeout)
+    results: list[tuple[str, bool, str]] = [(broker.name, broker.ok, broker.detail)]
     writer = make_writer(settings)
     results.append(
         ("influxdb", writer.ping(), f"{redact(settings.influx_url)} ({settings.influx_write_api})")
     )
     writer.close()
-    try:
-        engine = make_engine(settings.database_url)
-        from sqlalchemy import func, select
-
-        from fleet.models import Asset
-
+    engine = make_engine(settings.database_url)
+    database = check_database(engine)
+    if database.ok:
         with engine.connect() as conn:
             count = conn.execute(select(func.count(Asset.id))).scalar_one()
-        engine.dispose()
-        results.append(("database", True, f"{count} assets"))
-    except Exception as exc:
-        results.append(("database", False, str(exc).splitlines()[0][:200]))
+        database = Check("database", True, f"{count} assets")
+    engine.dispose()
+    results.append((database.name, database.ok, database.detail))
     return results

@@ -239,6 +239,7 @@ def specs_from_db(database_url: str) -> list[AssetSpec]:
 def main(argv: list[str] | None = None) -> int:
     """Run the simulator until Ctrl-C, SIGTERM or ``--duration``."""
     from config import load_settings
+    from fleet.logs import configure_logging
     from fleet.mqtt import BrokerAddress
     from ingest.publish import WindowedPublisher
 
@@ -264,12 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     if args.assets < 1 or args.rate < 0 or args.time_scale <= 0:
         parser.error("--assets must be >= 1, --rate >= 0, --time-scale > 0")
     settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
     if args.from_db:
         specs = specs_from_db(settings.database_url)
     else:

@@ -24,6 +24,7 @@ from portal.extensions import csrf, db_session, get_fragments, login_manager
 from portal.influxql import TelemetryReader
 from portal.kpi import AvailabilityCache
 from portal.live import server as live_server
+from portal.ops import request_id
 from portal.refusal import Refused
 from portal.web import filters, header
 from portal.web.fragments import FragmentCache
@@ -79,6 +80,7 @@ def create_app(settings: Settings) -> Flask:
     from portal.feedback.views import bp as feedback_bp
     from portal.maintenance.views import bp as maintenance_bp
     from portal.notifications.views import bp as notifications_bp
+    from portal.ops.views import bp as ops_bp
     from portal.registry.views import bp as registry_bp
     from portal.resident.views import bp as resident_bp
     from portal.satisfaction import dashboard_views, follow_up_views, survey_views  # noqa: F401 - routes
@@ -94,6 +96,8 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(notifications_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(registry_bp)
+    app.register_blueprint(ops_bp)
+    request_id.init_app(app)
     i18n.init_app(app)
     filters.register(app)
     header.init_app(app)

@@ -10,6 +10,7 @@ record is marked in the same transaction as what it caused.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import signal
 import threading
@@ -17,8 +18,9 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
-from config import Settings, load_settings
+from config import ConfigError, Settings, load_settings
 from fleet.db import Database, utcnow
+from fleet.logs import configure_logging
 from portal.influxql import TelemetryReader
 from portal.maintenance.plans import TelemetryUsage, schedule
 from portal.notifications.events import NotifierSettings, tell_due
@@ -92,10 +94,20 @@ class Worker:
         logger.info("worker stopped")
 
 
-def main() -> None:
-    """Entry point of ``python -m portal.worker``."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = load_settings()
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``python -m portal.worker`` (``--help`` says what it does and starts nothing)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m portal.worker",
+        description="The portal's background worker: schedules visits from maintenance plans, tells people "
+        "what happened (portal notifications, e-mail through the outbox) every WORKER_INTERVAL_S seconds. "
+        "Settings come from the environment (see the README). SIGTERM stops it.",
+    )
+    parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    configure_logging(settings.log_level, settings.log_format)
     db = Database(settings.database_url)
     reader = TelemetryReader(
         settings.influx_url, settings.influx_bucket, settings.influx_token, settings.influx_timeout_s

@@ -1,0 +1,1 @@
+"""What operators watch: liveness and readiness probes, request ids on log lines."""

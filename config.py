@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     import_max_mb: float = Field(default=5.0, gt=0, le=200)  # registry CSV files above this are refused
     require_staff_mfa: bool = False  # vendor staff must use a TOTP second factor
 
+    metrics_token: str = ""  # /metrics answers the loopback address, or a scraper sending this bearer token
+    worker_metrics_port: int = Field(
+        default=9109, ge=0, le=65535
+    )  # the worker's /metrics on 127.0.0.1; 0: off
+
     # --- live push (Socket.IO) ---------------------------------------------
     live_enabled: bool = True  # bridge portal/live MQTT events to browsers
     socketio_message_queue: str = ""  # e.g. redis://127.0.0.1:6379/0 for several portal processes

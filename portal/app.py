@@ -24,7 +24,7 @@ from portal.extensions import csrf, db_session, get_fragments, login_manager
 from portal.influxql import TelemetryReader
 from portal.kpi import AvailabilityCache
 from portal.live import server as live_server
-from portal.ops import request_id
+from portal.ops import metrics, request_id
 from portal.refusal import Refused
 from portal.web import filters, header
 from portal.web.fragments import FragmentCache
@@ -59,7 +59,10 @@ def create_app(settings: Settings) -> Flask:
     app.extensions["fleet.db"] = db
     app.teardown_appcontext(lambda _exc: db.scoped.remove())
     app.extensions["portal.availability"] = AvailabilityCache(settings.availability_cache_s)
-    app.extensions["portal.fragments"] = FragmentCache(settings.page_cache_s)
+    portal_metrics = metrics.init_app(app)
+    app.extensions["portal.fragments"] = FragmentCache(
+        settings.page_cache_s, observe=portal_metrics.cache_lookup
+    )
     app.extensions["portal.influxql"] = TelemetryReader(
         settings.influx_url, settings.influx_bucket, settings.influx_token, settings.influx_timeout_s
     )

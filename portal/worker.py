@@ -18,9 +18,14 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
 from config import ConfigError, Settings, load_settings
 from fleet.db import Database, utcnow
 from fleet.logs import configure_logging
+from fleet.models import OutboxEmail
 from portal.influxql import TelemetryReader
 from portal.maintenance.plans import TelemetryUsage, schedule
 from portal.notifications.events import NotifierSettings, tell_due
@@ -42,10 +47,45 @@ def notifier_settings(settings: Settings) -> NotifierSettings:
 def smtp_settings(settings: Settings) -> SmtpSettings:
     """The outbox's part of the settings."""
     return SmtpSettings(
-        host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_from,
-        username=settings.smtp_username, password=settings.smtp_password, starttls=settings.smtp_starttls,
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.smtp_from,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        starttls=settings.smtp_starttls,
         max_attempts=settings.smtp_max_attempts,
-    )  # fmt: skip
+    )
+
+
+class WorkerMetrics:
+    """The worker's metrics: step runs by outcome, the outbox's backlog and failures."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.steps = Counter(
+            "worker_step_runs", "Worker steps run, by step and outcome", ["step", "outcome"], registry=r
+        )
+        self.last_success = Gauge(
+            "worker_step_last_success_timestamp_seconds",
+            "When each step last succeeded (Unix time)",
+            ["step"],
+            registry=r,
+        )
+        self.outbox_backlog = Gauge("worker_outbox_backlog", "E-mails waiting to be sent", registry=r)
+        self.outbox_failed = Gauge(
+            "worker_outbox_failed", "E-mails given up after their last attempt", registry=r
+        )
+
+    def read_outbox(self, session: Session) -> None:
+        """Update the outbox gauges from the table."""
+        waiting = select(func.count(OutboxEmail.id)).where(
+            OutboxEmail.sent_at.is_(None), OutboxEmail.failed_at.is_(None)
+        )
+        self.outbox_backlog.set(session.scalar(waiting) or 0)
+        self.outbox_failed.set(
+            session.scalar(select(func.count(OutboxEmail.id)).where(OutboxEmail.failed_at.is_not(None))) or 0
+        )
 
 
 class Worker:
@@ -54,6 +94,7 @@ class Worker:
     def __init__(self, settings: Settings, db: Database, reader: TelemetryReader) -> None:
         self.settings = settings
         self.db = db
+        self.metrics = WorkerMetrics()
         self.usage = TelemetryUsage(reader)
         self.notifier = notifier_settings(settings)
         self.smtp = smtp_settings(settings)
@@ -67,6 +108,11 @@ class Worker:
             self.next_plans = time.monotonic() + self.settings.plan_interval_s
         self._step("notifier", self._notify)
         self._step("outbox", lambda: send_due(self.db.sessionmaker, self.smtp, utcnow()))
+        self._step("metrics", self._read_outbox)
+
+    def _read_outbox(self) -> None:
+        with self.db.sessionmaker() as session:
+            self.metrics.read_outbox(session)
 
     def _plans(self) -> None:
         horizon = timedelta(days=self.settings.plan_horizon_days)
@@ -77,17 +123,23 @@ class Worker:
         with self.db.session() as session:
             tell_due(session, utcnow(), self.notifier)
 
-    @staticmethod
-    def _step(name: str, fn: Callable[[], object]) -> None:
+    def _step(self, name: str, fn: Callable[[], object]) -> None:
         try:
             fn()
         except Exception:
+            self.metrics.steps.labels(name, "failed").inc()
             logger.exception("worker step %s failed; retrying next round", name)
+        else:
+            self.metrics.steps.labels(name, "ok").inc()
+            self.metrics.last_success.labels(name).set_to_current_time()
 
     def run(self) -> None:
         """Loop until stopped."""
-        logger.info("worker started (every %.0f s; SMTP %s)", self.settings.worker_interval_s,
-                    self.smtp.host or "not configured: e-mails stay queued")  # fmt: skip
+        logger.info(
+            "worker started (every %.0f s; SMTP %s)",
+            self.settings.worker_interval_s,
+            self.smtp.host or "not configured: e-mails stay queued",
+        )
         while not self.stop.is_set():
             self.tick()
             self.stop.wait(self.settings.worker_interval_s)
@@ -113,6 +165,8 @@ def main(argv: list[str] | None = None) -> None:
         settings.influx_url, settings.influx_bucket, settings.influx_token, settings.influx_timeout_s
     )
     worker = Worker(settings, db, reader)
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port, addr="127.0.0.1", registry=worker.metrics.registry)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stop.set())
     try:

@@ -31,9 +31,11 @@ from portal.access import NotVisible, Scope, resident_asset
 from portal.extensions import db_session
 from portal.live.bridge import SOCKET_EVENT, BrowserEvent, LiveBridge, SiteDirectory, for_browsers
 from portal.live.rooms import BadJoin, asset_room, decide_join, parse_ids
+from portal.ops.metrics import get_metrics
 
 logger = logging.getLogger(__name__)
 _RESIDENT_KEY = "live_resident_asset"
+_COUNTED_KEY = "live_counted"  # this connection is in the connection gauge
 _bridge_lock = threading.Lock()
 
 
@@ -112,7 +114,15 @@ def on_connect(auth: Any = None) -> bool:
     elif not (current_user and current_user.is_authenticated):
         return False
     ensure_bridge(current_app._get_current_object())  # type: ignore[attr-defined]
+    get_metrics().socketio.inc()
+    session[_COUNTED_KEY] = True
     return True
+
+
+def on_disconnect(*_args: Any) -> None:
+    """An accepted connection ended."""
+    if session.pop(_COUNTED_KEY, False):
+        get_metrics().socketio.dec()
 
 
 def on_join(data: Any) -> dict[str, Any]:
@@ -159,6 +169,7 @@ def init_app(app: Flask) -> SocketIO:
     )
     sio.on_event("connect", on_connect)
     sio.on_event("join", on_join)
+    sio.on_event("disconnect", on_disconnect)
     return sio
 
 

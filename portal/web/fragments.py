@@ -43,9 +43,11 @@ class FragmentCache:
     """Rendered fragments by key, for ``ttl_s`` seconds, at most ``max_entries`` (LRU)."""
 
     def __init__(
-        self, ttl_s: float, max_entries: int = 512, monotonic: Callable[[], float] = time.monotonic
-    ) -> None:
+        self, ttl_s: float, max_entries: int = 512, monotonic: Callable[[], float] = time.monotonic,
+        observe: Callable[[bool], None] | None = None,
+    ) -> None:  # fmt: skip
         self.ttl_s = ttl_s
+        self.observe = observe  # told of each lookup: True for a hit (the portal's metrics)
         self.monotonic = monotonic  # tests pass a clock they move by hand
         self.max_entries = max_entries
         self._entries: OrderedDict[Hashable, Fragment] = OrderedDict()
@@ -69,10 +71,13 @@ class FragmentCache:
                 if frag is not None:
                     del self._entries[key]
                 self.misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self.hits += 1
-            return frag
+                frag = None
+            else:
+                self._entries.move_to_end(key)
+                self.hits += 1
+        if self.observe is not None:
+            self.observe(frag is not None)
+        return frag
 
     def put(self, key: Hashable, html: str, **extra: Any) -> Fragment:
         """Keep a freshly rendered fragment (a no-op store when disabled)."""

@@ -66,7 +66,10 @@ def test_every_response_and_log_line_carries_the_request_id(sqlite_demo_url: str
     assert (
         client.get("/healthz", headers={"X-Request-ID": "lb-7f3a.2"}).headers["X-Request-ID"] == "lb-7f3a.2"
     )
-    assert client.get("/healthz", headers={"X-Request-ID": "bad id;drop"}).headers["X-Request-ID"] != "bad id;drop"
+    assert (
+        client.get("/healthz", headers={"X-Request-ID": "bad id;drop"}).headers["X-Request-ID"]
+        != "bad id;drop"
+    )
     out = io.StringIO()
     handler = make_handler("json", out, [RequestIdFilter()])
     root = logging.getLogger()

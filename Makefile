@@ -34,10 +34,11 @@ system-deps-test:
 
 venv: $(STAMPS)/venv
 
-$(STAMPS)/venv: requirements.txt requirements-dev.txt
+$(STAMPS)/venv: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .   # console scripts: portal, portal-ingest, portal-worker
 	mkdir -p $(STAMPS) && touch $@
 
 # Front-end libraries come from the npm registry (package-lock.json) and are served from

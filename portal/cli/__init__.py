@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from flask_babel import force_locale
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -223,6 +223,17 @@ def broker_files(out: Path | None) -> None:
     if target is None:
         raise click.ClickException("give --out DIR or set BROKER_AUTH_DIR")
     click.echo(f"broker files written to {target}")
+
+
+def _wsgi_app() -> Flask:
+    from wsgi import app  # the one module that builds the application
+
+    return app
+
+
+def main() -> None:
+    """The ``portal`` console script: ``flask --app wsgi`` under a shorter name."""
+    FlaskGroup(create_app=_wsgi_app, help="The equipment portal's commands (flask --app wsgi …).").main()
 
 
 def register_cli(app: Flask) -> None:

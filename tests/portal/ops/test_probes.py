@@ -9,6 +9,7 @@ import json
 import logging
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -92,3 +93,15 @@ def test_command_lines_answer_help_without_starting(module: str) -> None:
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60, env=env, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage:")
+
+
+@pytest.mark.parametrize("script", ["portal", "portal-worker", "portal-ingest"])
+def test_the_installed_console_scripts_answer_help(script: str) -> None:
+    """``pip install -e .`` (done by ``make``) puts them beside the interpreter."""
+    path = Path(sys.executable).parent / script
+    assert path.exists(), f"{script} is not installed: pip install -e ."
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": "sqlite:///:memory:"}
+    done = subprocess.run([str(path), "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env,
+                          check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "usage" in done.stdout.lower()

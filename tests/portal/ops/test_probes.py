@@ -101,7 +101,7 @@ def test_the_installed_console_scripts_answer_help(script: str) -> None:
     path = Path(sys.executable).parent / script
     assert path.exists(), f"{script} is not installed: pip install -e ."
     env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": "sqlite:///:memory:"}
-    done = subprocess.run([str(path), "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env,
-                          check=False)  # fmt: skip
+    cmd = [str(path), "--help"]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60, env=env, check=False)
     assert done.returncode == 0, done.stderr
     assert "usage" in done.stdout.lower()

@@ -12,7 +12,7 @@ from portal.ops.request_id import RequestIdFilter
 
 try:
     settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format, filters=[RequestIdFilter()])
+    app = create_app(settings)
 except ConfigError as exc:  # one clear line instead of a stack trace
     raise SystemExit(f"error: {exc}") from None
-configure_logging(settings.log_level, settings.log_format, filters=[RequestIdFilter()])
-app = create_app(settings)

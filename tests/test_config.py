@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -78,3 +79,12 @@ def test_production_refusal_is_one_line_without_traceback(tmp_path: Path) -> Non
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("error: refusing to start in production")
+
+
+def test_the_env_example_lists_every_setting_with_its_default() -> None:
+    """Regenerate with ``python -m devstack.env_example`` when a setting changes."""
+    from devstack.env_example import TARGET, render
+
+    assert TARGET.read_text(encoding="utf-8") == render()
+    names = set(re.findall(r"^# ([A-Z0-9_]+)=", render(), re.MULTILINE))
+    assert names == {name.upper() for name in Settings.model_fields}

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     import_max_mb: float = Field(default=5.0, gt=0, le=200)  # registry CSV files above this are refused
     require_staff_mfa: bool = False  # vendor staff must use a TOTP second factor
 
+    api_token_rate_per_minute: int = Field(
+        default=120, ge=1
+    )  # requests per API token per minute, per process
     metrics_token: str = ""  # /metrics answers the loopback address, or a scraper sending this bearer token
     worker_metrics_port: int = Field(
         default=9109, ge=0, le=65535

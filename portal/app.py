@@ -6,7 +6,19 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Flask,
+    Request,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import LazyString, force_locale, lazy_gettext
 from flask_wtf.csrf import CSRFError
@@ -16,7 +28,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from config import ROOT, Settings
-from fleet.db import Database, parse_id
+from fleet.db import Database, parse_id, utcnow
 from fleet.models import User
 from portal import i18n
 from portal.access import NotVisible
@@ -26,6 +38,8 @@ from portal.kpi import AvailabilityCache
 from portal.live import server as live_server
 from portal.ops import metrics, request_id
 from portal.refusal import Refused
+from portal.tokens import service as tokens
+from portal.tokens.service import RateLimiter
 from portal.web import filters, header
 from portal.web.fragments import FragmentCache
 
@@ -73,6 +87,8 @@ def create_app(settings: Settings) -> Flask:
     login_manager.login_message = lazy_gettext("Please log in to continue.")
     login_manager.session_protection = "basic"
     login_manager.user_loader(_load_user)
+    login_manager.request_loader(_load_user_from_token)
+    app.extensions["portal.token_limiter"] = RateLimiter(settings.api_token_rate_per_minute)
     login_manager.unauthorized_handler(_unauthorized)
 
     from portal.admin.views import bp as admin_bp
@@ -88,6 +104,7 @@ def create_app(settings: Settings) -> Flask:
     from portal.resident.views import bp as resident_bp
     from portal.satisfaction import dashboard_views, follow_up_views, survey_views  # noqa: F401 - routes
     from portal.satisfaction.blueprint import bp as satisfaction_bp
+    from portal.tokens.views import bp as tokens_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(assets_bp)
@@ -100,6 +117,7 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(registry_bp)
     app.register_blueprint(ops_bp)
+    app.register_blueprint(tokens_bp)
     request_id.init_app(app)
     i18n.init_app(app)
     filters.register(app)
@@ -137,6 +155,30 @@ def _load_user(login_id: str) -> User | None:
     if user is None or not user.is_active or user.session_token != token:
         return None
     return user
+
+
+def _load_user_from_token(req: Request) -> User | None:
+    """``Authorization: Bearer ept_…`` on the API: the token's owner, with their scope.
+
+    Each token may make ``API_TOKEN_RATE_PER_MINUTE`` requests a minute in this process;
+    beyond that the answer is 429 with ``Retry-After``."""
+    if not req.path.startswith("/api/"):
+        return None
+    scheme, _, bearer = req.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not bearer:
+        return None
+    token = tokens.authenticate(db_session(), bearer.strip(), utcnow())
+    if token is None:
+        return None
+    wait = current_app.extensions["portal.token_limiter"].retry_after(token.id)
+    if wait:
+        with force_locale("en"):
+            resp = jsonify(error="too many requests with this token; retry later")
+        resp.status_code = 429
+        resp.headers["Retry-After"] = str(wait)
+        abort(resp)
+    g.api_token_id = token.id
+    return token.user
 
 
 def _wants_json() -> bool:

@@ -37,6 +37,8 @@ ACTIONS = (
         for verb in ("created", "changed", "archived", "restored")
     ),
     "asset.link_rotated",
+    "token.created",
+    "token.revoked",
     "gateway.password_reset",
 )
 

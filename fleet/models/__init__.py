@@ -62,11 +62,13 @@ from fleet.models.satisfaction import (
     SurveyPrompt,
     SurveyResponse,
 )
+from fleet.models.tokens import ApiToken
 
 __all__ = [
     "MQTT_ID_RE",
     "AccountLink",
     "Age",
+    "ApiToken",
     "Asset",
     "AssetKind",
     "AssetStatus",

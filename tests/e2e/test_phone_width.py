@@ -20,7 +20,7 @@ from tests.e2e.conftest import LiveServer, login_page
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 360, "height": 740}
-COMMON = ["/", "/portfolio", "/notifications", "/notifications/preferences", "/feedback"]
+COMMON = ["/", "/portfolio", "/notifications", "/notifications/preferences", "/feedback", "/account/tokens"]
 GROUP_PAGES = {
     "fm@demo.example": ["/outages", "/kpis", "/satisfaction"],
     "hoa.tilleuls@demo.example": [],

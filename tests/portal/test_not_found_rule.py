@@ -20,6 +20,7 @@ from werkzeug.routing import Rule
 
 from fleet.db import MAX_ID
 from fleet.models import (
+    ApiToken,
     Asset,
     Contract,
     Customer,
@@ -108,7 +109,11 @@ def owners(app: Flask) -> dict[str, dict[int, str]]:
     with session:
         people = {uid: "staff@demo.example" for (uid,) in session.execute(select(User.id))}  # administrators
         gateways = {gid: "staff@demo.example" for (gid,) in session.execute(select(Gateway.id))}
-    return {"prompt_id": prompts, "follow_up_id": follow_ups, "user_id": people, "gateway_id": gateways}
+        api_tokens = {
+            tid: email for tid, email in session.execute(select(ApiToken.id, User.email).join(User))
+        }
+    return {"prompt_id": prompts, "follow_up_id": follow_ups, "user_id": people, "gateway_id": gateways,
+            "token_id": api_tokens}  # fmt: skip
 
 
 def _out_of_scope(
@@ -125,7 +130,7 @@ def _out_of_scope(
 
 def test_every_id_route_is_covered(app: Flask, sites_of: dict[str, dict[int, str]]) -> None:
     args = {arg for _rule, _method, arg in _id_rules(app)}
-    assert args == set(sites_of) | {"prompt_id", "follow_up_id", "user_id", "gateway_id"}, (
+    assert args == set(sites_of) | {"prompt_id", "follow_up_id", "user_id", "gateway_id", "token_id"}, (
         "a new kind needs its scope here"
     )
 

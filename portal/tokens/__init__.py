@@ -1,0 +1,1 @@
+"""API tokens: created and revoked by their owner, used as ``Authorization: Bearer …``."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -130,20 +132,91 @@ def _load_demo(url: str) -> str:
     return url
 
 
+class DemoTemplates:
+    """The demo database built once and copied for each module (a copy takes milliseconds, a
+    load seconds). A template older than ``MAX_AGE_S`` is built again, so that demo data
+    made relative to "now" never drifts from the clock by more than that."""
+
+    MAX_AGE_S = 120.0
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.server = ""  # the PostgreSQL server of the templates, once one is made
+        self._sqlite: tuple[float, Path] | None = None
+        self._postgres: tuple[float, str] | None = None
+        self._made: list[str] = []
+
+    def _fresh(self, made: float | None) -> bool:
+        return made is not None and time.monotonic() - made < self.MAX_AGE_S
+
+    def sqlite(self, target: Path) -> str:
+        """A copy of the SQLite demo at ``target``; its URL."""
+        if self._sqlite is None or not self._fresh(self._sqlite[0]):
+            source = self.folder / f"demo-{uuid.uuid4().hex[:8]}.db"
+            _load_demo(f"sqlite:///{source}")  # closed: its write-ahead log is merged into the file
+            self._sqlite = (time.monotonic(), source)
+        shutil.copyfile(self._sqlite[1], target)
+        return f"sqlite:///{target}"
+
+    def postgres(self, server: str, name: str) -> str:
+        """A new PostgreSQL database ``name`` on ``server`` copied from the demo template; its URL."""
+        self.server = server
+        admin = create_engine(server, isolation_level="AUTOCOMMIT")
+        try:
+            if self._postgres is None or not self._fresh(self._postgres[0]):
+                template = f"portal_demo_{uuid.uuid4().hex[:12]}"
+                with admin.connect() as conn:
+                    conn.execute(text(f'CREATE DATABASE "{template}"'))  # our own name
+                self._made.append(template)
+                _load_demo(make_url(server).set(database=template).render_as_string(hide_password=False))
+                self._postgres = (time.monotonic(), template)
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self._postgres[1]}"'))
+        finally:
+            admin.dispose()
+        return make_url(server).set(database=name).render_as_string(hide_password=False)
+
+    def drop(self) -> None:
+        """Drop the PostgreSQL templates made in this session."""
+        if not self._made:
+            return
+        admin = create_engine(self.server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            for name in self._made:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoTemplates]:
+    """The session's demo templates."""
+    templates = DemoTemplates(tmp_path_factory.mktemp("demo-templates"))
+    yield templates
+    templates.drop()
+
+
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def demo_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def demo_db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, demo_templates: DemoTemplates
+) -> Iterator[str]:
     """A migrated database with the demo data, on SQLite and on PostgreSQL (per module)."""
     if request.param == "sqlite":
-        yield _load_demo(f"sqlite:///{tmp_path_factory.mktemp('demo') / 'fleet.db'}")
+        yield demo_templates.sqlite(tmp_path_factory.mktemp("demo") / "fleet.db")
         return
-    with fresh_postgres_database(request.getfixturevalue("postgres_server")) as url:
-        yield _load_demo(url)
+    name = f"portal_test_{uuid.uuid4().hex[:12]}"
+    server = request.getfixturevalue("postgres_server")
+    url = demo_templates.postgres(server, name)
+    yield url
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(scope="module")
-def sqlite_demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def sqlite_demo_url(tmp_path_factory: pytest.TempPathFactory, demo_templates: DemoTemplates) -> str:
     """A migrated SQLite database with the demo data (per module)."""
-    return _load_demo(f"sqlite:///{tmp_path_factory.mktemp('demo-sqlite') / 'fleet.db'}")
+    return demo_templates.sqlite(tmp_path_factory.mktemp("demo-sqlite") / "fleet.db")
 
 
 # --- real servers for ingest and end-to-end tests ------------------------------------------

@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_starttls: bool = False
     smtp_max_attempts: int = Field(default=8, ge=1)
+    webhook_max_attempts: int = Field(default=8, ge=1)  # tries before a delivery is given up
+    webhook_pause_after: int = Field(default=5, ge=1)  # failures in a row that pause an endpoint
+    webhook_timeout_s: float = Field(default=5.0, gt=0, le=60)
     notify_quiet_minutes: int = Field(default=15, ge=0)  # repeats within this are grouped
     notify_max_age_hours: int = Field(default=24, ge=1)  # older events are not told any more
     notify_visit_notice_days: int = Field(default=14, ge=1)  # visits are announced this long ahead

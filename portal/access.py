@@ -50,6 +50,7 @@ from fleet.models import (
     SurveyPrompt,
     User,
     Visit,
+    WebhookEndpoint,
 )
 from portal.refusal import Refused
 
@@ -194,8 +195,19 @@ class Scope:
 
     def get_contract(self, session: Session, contract_id: int) -> Contract:
         """A contract of a customer in scope, or :class:`NotVisible`."""
-        stmt = select(Contract).where(Contract.id == contract_id, Contract.customer_id.in_(
-            select(Customer.id).where(self.customer_filter())))  # fmt: skip
+        stmt = select(Contract).where(
+            Contract.id == contract_id,
+            Contract.customer_id.in_(select(Customer.id).where(self.customer_filter())),
+        )
+        return _one(session, stmt)
+
+    def get_webhook(self, session: Session, webhook_id: int) -> WebhookEndpoint:
+        """A webhook endpoint of a customer in scope (not removed), or :class:`NotVisible`."""
+        stmt = select(WebhookEndpoint).where(
+            WebhookEndpoint.id == webhook_id,
+            WebhookEndpoint.disabled_at.is_(None),
+            WebhookEndpoint.customer_id.in_(select(Customer.id).where(self.customer_filter())),
+        )
         return _one(session, stmt)
 
     def get_gateway(self, session: Session, gateway_id: int) -> Gateway:
@@ -295,6 +307,7 @@ RULES: dict[str, frozenset[StakeholderGroup]] = {
     "be_told_of_outages": frozenset({FM, HOA, TECH, STAFF}),
     "be_told_as_customer": frozenset({FM, HOA}),
     "hear_in_plain_words": frozenset({HOA}),  # the building page, plain sentences
+    "manage_webhooks": frozenset({STAFF, FM}),  # register their customers' webhook endpoints
     "needs_second_factor": frozenset({STAFF}),  # when REQUIRE_STAFF_MFA is on
     "administer": frozenset({STAFF}),  # people and the fleet's registry: staff with the administrator right
 }

@@ -39,6 +39,9 @@ ACTIONS = (
     "asset.link_rotated",
     "token.created",
     "token.revoked",
+    "webhook.created",
+    "webhook.resumed",
+    "webhook.removed",
     "gateway.password_reset",
 )
 

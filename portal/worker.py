@@ -30,6 +30,7 @@ from portal.influxql import TelemetryReader
 from portal.maintenance.plans import TelemetryUsage, schedule
 from portal.notifications.events import NotifierSettings, tell_due
 from portal.notifications.outbox import SmtpSettings, send_due
+from portal.webhooks.service import DeliveryRules, deliver_due, http_sender
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,16 @@ def smtp_settings(settings: Settings) -> SmtpSettings:
         password=settings.smtp_password,
         starttls=settings.smtp_starttls,
         max_attempts=settings.smtp_max_attempts,
+    )
+
+
+def webhook_rules(settings: Settings) -> DeliveryRules:
+    """The webhook deliveries' part of the settings."""
+    return DeliveryRules(
+        max_attempts=settings.webhook_max_attempts,
+        pause_after=settings.webhook_pause_after,
+        timeout_s=settings.webhook_timeout_s,
+        allow_http=not settings.is_production,
     )
 
 
@@ -98,6 +109,8 @@ class Worker:
         self.usage = TelemetryUsage(reader)
         self.notifier = notifier_settings(settings)
         self.smtp = smtp_settings(settings)
+        self.webhooks = webhook_rules(settings)
+        self.sender = http_sender()
         self.next_plans = 0.0
         self.stop = threading.Event()
 
@@ -108,6 +121,10 @@ class Worker:
             self.next_plans = time.monotonic() + self.settings.plan_interval_s
         self._step("notifier", self._notify)
         self._step("outbox", lambda: send_due(self.db.sessionmaker, self.smtp, utcnow()))
+        self._step(
+            "webhooks",
+            lambda: deliver_due(self.db.sessionmaker, utcnow(), self.webhooks, self.sender, utcnow),
+        )
         self._step("metrics", self._read_outbox)
 
     def _read_outbox(self) -> None:

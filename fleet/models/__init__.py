@@ -63,6 +63,7 @@ from fleet.models.satisfaction import (
     SurveyResponse,
 )
 from fleet.models.tokens import ApiToken
+from fleet.models.webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "MQTT_ID_RE",
@@ -115,6 +116,8 @@ __all__ = [
     "Visit",
     "VisitKind",
     "VisitStatus",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "age_between",
     "contract_assets",
     "contract_sites",

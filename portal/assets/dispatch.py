@@ -8,7 +8,7 @@ the first one wins and the second is told who was assigned meanwhile.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask_babel import lazy_gettext
 from sqlalchemy import select, update
@@ -18,6 +18,7 @@ from fleet.models import Outage, User
 from portal import audit
 from portal.access import accounts_who, can
 from portal.refusal import Refused
+from portal.webhooks import service as webhooks
 
 logger = logging.getLogger(__name__)
 MAX_AHEAD = timedelta(days=7)
@@ -29,9 +30,15 @@ def technicians(session: Session) -> list[User]:
 
 
 def assign_technician(
-    session: Session, *, outage: Outage, by: User, technician_id: int | None, eta: datetime,
-    expected_technician_id: int | None, now: datetime,
-) -> Outage:  # fmt: skip
+    session: Session,
+    *,
+    outage: Outage,
+    by: User,
+    technician_id: int | None,
+    eta: datetime,
+    expected_technician_id: int | None,
+    now: datetime,
+) -> Outage:
     """Assign ``technician_id`` to the open ``outage`` (already fetched through the
     account's scope) with arrival expected at ``eta``."""
     if not can(by, "dispatch"):
@@ -75,6 +82,19 @@ def assign_technician(
         now,
         before,
         {"technician_id": tech.id, "eta": eta},
+    )
+    asset = outage.asset
+    webhooks.enqueue(
+        session,
+        asset.site.customer_id,
+        "technician.assigned",
+        {
+            "outage_id": outage_id,
+            **webhooks.unit_data(asset),
+            "technician": tech.name,
+            "eta": eta.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+        now,
     )
     session.commit()
     session.refresh(outage)

@@ -12,7 +12,7 @@ import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask_babel import lazy_gettext
 from sqlalchemy import Select, and_, func, or_, select
@@ -36,6 +36,7 @@ from portal.feedback.forms import MAX_TEXT, FeedbackForm
 from portal.feedback.topics import topics
 from portal.refusal import Refused
 from portal.web.filters import feedback_status_label as status_label
+from portal.webhooks import service as webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -78,9 +79,12 @@ def parse_form(form: Mapping[str, str], *, resident: bool) -> FeedbackInput:
     if not checked.validate():
         raise Refused.from_form(checked.errors)
     return FeedbackInput(
-        checked.text.data, checked.category.data, checked.rating.data, checked.contact.data,
+        checked.text.data,
+        checked.category.data,
+        checked.rating.data,
+        checked.contact.data,
         checked.submission_id.data,
-    )  # fmt: skip
+    )
 
 
 def new_submission_id() -> str:
@@ -147,6 +151,22 @@ def submit(
         raise Refused(lazy_gettext("This feedback was already received."), 409) from None
     if author is not None:
         mark_read(session, author, item, now)
+    webhooks.enqueue(
+        session,
+        site.customer_id,
+        "feedback.received",
+        {
+            "feedback_id": item.id,
+            "site": {"id": site.id, "name": site.name},
+            "asset": {"id": asset.id, "mqtt_id": asset.mqtt_id, "name": asset.name} if asset else None,
+            "from": audience.value,
+            "category": data.category.value if data.category else None,
+            "rating": data.rating,
+            "text": data.text,
+            "received_at": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+        now,
+    )
     logger.info("feedback %s on site %s asset %s from %s", item.id, site.id, item.asset_id, audience.value)
     return item, token
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from flask_babel import lazy_gettext
@@ -41,6 +41,7 @@ from fleet.status import StatusTracker, StatusUpdate
 from portal.access import NotVisible, Scope, can
 from portal.maintenance.forms import ReportForm
 from portal.refusal import Refused
+from portal.webhooks import service as webhooks
 
 logger = logging.getLogger(__name__)
 EARLY_CHECK_IN = timedelta(hours=12)  # a technician may start a visit this long before its window
@@ -84,9 +85,12 @@ def parse_report(form: Mapping[str, str]) -> Report:
     if not checked.validate():
         raise Refused.from_form(checked.errors)
     return Report(
-        checked.work_done.data, checked.parts.data or None, checked.findings.data or None,
-        checked.next_action.data or None, checked.state_after.data == "in_service",
-    )  # fmt: skip
+        checked.work_done.data,
+        checked.parts.data or None,
+        checked.findings.data or None,
+        checked.next_action.data or None,
+        checked.state_after.data == "in_service",
+    )
 
 
 # --- lists ---------------------------------------------------------------------------------------
@@ -188,9 +192,30 @@ def check_out(
     visit.status = VisitStatus.COMPLETED
     visit.checked_out_at = at
     visit.report, visit.parts, visit.findings, visit.next_action = (
-        report.work_done, report.parts, report.findings, report.next_action,
-    )  # fmt: skip
+        report.work_done,
+        report.parts,
+        report.findings,
+        report.next_action,
+    )
     session.flush()
+    webhooks.enqueue(
+        session,
+        visit.asset.site.customer_id,
+        "visit.done",
+        {
+            "visit_id": visit.id,
+            **webhooks.unit_data(visit.asset),
+            "kind": visit.kind.value,
+            "checked_in_at": visit.checked_in_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            if visit.checked_in_at
+            else None,
+            "checked_out_at": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "back_in_service": report.back_in_service,
+            "work_done": report.work_done,
+            "next_action": report.next_action,
+        },
+        now,
+    )
     status = session.get(AssetStatus, visit.asset_id)
     current = status.state if status is not None else None
     wanted = OperatingState.IN_SERVICE if report.back_in_service else OperatingState.OUT_OF_SERVICE
@@ -246,10 +271,14 @@ def repair_visit(session: Session, outage: Outage) -> Visit:
     )
     if visit is None:
         visit = Visit(
-            asset_id=outage.asset_id, kind=VisitKind.REPAIR, status=VisitStatus.SCHEDULED,
-            outage_id=outage.id, summary="Repair after a breakdown",
-            scheduled_start=start, scheduled_end=start + timedelta(hours=2),
-        )  # fmt: skip
+            asset_id=outage.asset_id,
+            kind=VisitKind.REPAIR,
+            status=VisitStatus.SCHEDULED,
+            outage_id=outage.id,
+            summary="Repair after a breakdown",
+            scheduled_start=start,
+            scheduled_end=start + timedelta(hours=2),
+        )
         session.add(visit)
     visit.technician_id = outage.technician_id
     visit.scheduled_start, visit.scheduled_end = start, start + timedelta(hours=2)

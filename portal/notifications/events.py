@@ -36,6 +36,7 @@ from fleet.models import (
 )
 from portal.access import RULES, accounts_who, can
 from portal.notifications.service import N_, Message, notify_many, translator
+from portal.webhooks import service as webhooks
 
 logger = logging.getLogger(__name__)
 OPENED_BODY = N_(
@@ -108,6 +109,9 @@ def _outages_opened(session: Session, now: datetime, s: NotifierSettings) -> int
     opened = select(Outage).where(Outage.opened_notified_at.is_(None), Outage.started_at <= now)
     for outage in session.scalars(opened.order_by(Outage.id)):
         outage.opened_notified_at = now
+        webhooks.enqueue(
+            session, outage.asset.site.customer_id, "outage.opened", webhooks.outage_data(outage), now
+        )
         if now - outage.started_at > s.max_age:
             continue
         asset = outage.asset
@@ -151,6 +155,9 @@ def _outages_closed(session: Session, now: datetime, s: NotifierSettings) -> int
     )
     for outage in session.scalars(stmt):
         outage.closed_notified_at = now
+        webhooks.enqueue(
+            session, outage.asset.site.customer_id, "outage.closed", webhooks.outage_data(outage), now
+        )
         if outage.ended_at is None or now - outage.ended_at > s.max_age:
             continue
         asset = outage.asset

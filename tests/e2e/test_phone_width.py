@@ -22,7 +22,7 @@ pytestmark = pytest.mark.browser
 PHONE = {"width": 360, "height": 740}
 COMMON = ["/", "/portfolio", "/notifications", "/notifications/preferences", "/feedback", "/account/tokens"]
 GROUP_PAGES = {
-    "fm@demo.example": ["/outages", "/kpis", "/satisfaction"],
+    "fm@demo.example": ["/outages", "/kpis", "/satisfaction", "/webhooks"],
     "hoa.tilleuls@demo.example": [],
     "tech@demo.example": ["/work", "/visits", "/outages"],
     "staff@demo.example": [
@@ -44,6 +44,7 @@ GROUP_PAGES = {
         "/admin/gateways/new",
         "/admin/import",
         "/auth/second-factor/setup",
+        "/webhooks",
     ],
 }
 

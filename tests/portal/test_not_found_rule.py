@@ -34,6 +34,7 @@ from fleet.models import (
     SurveyResponse,
     User,
     Visit,
+    WebhookEndpoint,
 )
 from tests.portal.test_access_matrix import EXPECTED
 
@@ -89,6 +90,10 @@ def sites_of(app: Flask) -> dict[str, dict[int, str]]:
             "contract_id": {
                 cid: name for cid, name in session.execute(select(Contract.id, Customer.name).join(Customer))
             },
+            "webhook_id": {  # like a contract: with its customer
+                wid: name
+                for wid, name in session.execute(select(WebhookEndpoint.id, Customer.name).join(Customer))
+            },
         }
 
 
@@ -123,7 +128,7 @@ def _out_of_scope(
     if arg in owners:
         return sorted(oid for oid, owner in owners[arg].items() if owner != email)[:3]
     visible_customers, visible_sites = EXPECTED[email]
-    if arg in ("customer_id", "contract_id"):
+    if arg in ("customer_id", "contract_id", "webhook_id"):
         return sorted(cid for cid, name in sites_of[arg].items() if name not in visible_customers)
     return sorted(oid for oid, site in sites_of[arg].items() if site not in visible_sites)[:3]
 

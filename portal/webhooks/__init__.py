@@ -1,0 +1,1 @@
+"""Webhooks: customers' systems told of events, signed in the Standard Webhooks style."""

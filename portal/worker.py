@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from config import ConfigError, Settings, load_settings
 from fleet.db import Database, utcnow
 from fleet.logs import configure_logging
-from fleet.models import OutboxEmail
+from fleet.models import OutboxEmail, WebhookDelivery
 from portal.influxql import TelemetryReader
 from portal.maintenance.plans import TelemetryUsage, schedule
 from portal.notifications.events import NotifierSettings, tell_due
@@ -69,7 +69,8 @@ def webhook_rules(settings: Settings) -> DeliveryRules:
 
 
 class WorkerMetrics:
-    """The worker's metrics: step runs by outcome, the outbox's backlog and failures."""
+    """The worker's metrics: step runs by outcome, the outbox's backlog and failures, webhook
+    delivery attempts and backlog."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -87,13 +88,21 @@ class WorkerMetrics:
         self.outbox_failed = Gauge(
             "worker_outbox_failed", "E-mails given up after their last attempt", registry=r
         )
+        self.webhook_attempts = Counter(
+            "worker_webhook_attempts", "Webhook delivery attempts by outcome", ["outcome"], registry=r
+        )
+        self.webhook_backlog = Gauge("worker_webhook_backlog", "Webhook deliveries waiting", registry=r)
 
     def read_outbox(self, session: Session) -> None:
-        """Update the outbox gauges from the table."""
+        """Update the outbox and webhook gauges from their tables."""
         waiting = select(func.count(OutboxEmail.id)).where(
             OutboxEmail.sent_at.is_(None), OutboxEmail.failed_at.is_(None)
         )
         self.outbox_backlog.set(session.scalar(waiting) or 0)
+        waiting_hooks = select(func.count(WebhookDelivery.id)).where(
+            WebhookDelivery.delivered_at.is_(None), WebhookDelivery.failed_at.is_(None)
+        )
+        self.webhook_backlog.set(session.scalar(waiting_hooks) or 0)
         self.outbox_failed.set(
             session.scalar(select(func.count(OutboxEmail.id)).where(OutboxEmail.failed_at.is_not(None))) or 0
         )
@@ -121,11 +130,13 @@ class Worker:
             self.next_plans = time.monotonic() + self.settings.plan_interval_s
         self._step("notifier", self._notify)
         self._step("outbox", lambda: send_due(self.db.sessionmaker, self.smtp, utcnow()))
-        self._step(
-            "webhooks",
-            lambda: deliver_due(self.db.sessionmaker, utcnow(), self.webhooks, self.sender, utcnow),
-        )
+        self._step("webhooks", self._webhooks)
         self._step("metrics", self._read_outbox)
+
+    def _webhooks(self) -> None:
+        delivered, failed = deliver_due(self.db.sessionmaker, utcnow(), self.webhooks, self.sender, utcnow)
+        self.metrics.webhook_attempts.labels("delivered").inc(delivered)
+        self.metrics.webhook_attempts.labels("failed").inc(failed)
 
     def _read_outbox(self) -> None:
         with self.db.sessionmaker() as session:

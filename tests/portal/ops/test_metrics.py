@@ -96,6 +96,8 @@ def test_the_worker_counts_its_steps_and_the_outbox(sqlite_demo_url: str) -> Non
     assert samples[("worker_step_runs_total", frozenset({("step", "notifier"), ("outcome", "ok")}))] == 1
     assert samples[("worker_step_runs_total", frozenset({("step", "outbox"), ("outcome", "ok")}))] == 1
     assert samples[("worker_outbox_backlog", frozenset())] == waiting
+    assert samples[("worker_step_runs_total", frozenset({("step", "webhooks"), ("outcome", "ok")}))] == 1
+    assert ("worker_webhook_backlog", frozenset()) in samples
     assert waiting >= 1
     reader.close()
     db.dispose()

@@ -94,6 +94,47 @@ SCHEMAS: dict[str, Any] = {
             "detected_by": {"enum": ["sensor", "report", "technician"]},
         },
     },
+    "OutageRow": {
+        "type": "object",
+        "required": [
+            "id",
+            "asset_id",
+            "asset_mqtt_id",
+            "asset_name",
+            "site_id",
+            "site_name",
+            "started_at",
+            "ended_at",
+            "duration_s",
+            "fault_code",
+            "cause",
+            "detected_by",
+        ],
+        "properties": {
+            "id": {"type": "integer"},
+            "asset_id": {"type": "integer"},
+            "asset_mqtt_id": {"type": "string"},
+            "asset_name": {"type": "string"},
+            "site_id": {"type": "integer"},
+            "site_name": {"type": "string"},
+            "started_at": _TS,
+            "ended_at": _TS,
+            "duration_s": {"type": ["integer", "null"], "description": "null while the outage lasts"},
+            "fault_code": {"type": ["string", "null"]},
+            "cause": {"type": ["string", "null"]},
+            "detected_by": {"enum": ["sensor", "report", "technician"]},
+        },
+    },
+    "OutagePage": {
+        "type": "object",
+        "required": ["items", "next_cursor", "start", "end"],
+        "properties": {
+            "items": {"type": "array", "items": _ref("OutageRow")},
+            "next_cursor": {"type": ["string", "null"], "description": "pass as cursor for the next page"},
+            "start": {"type": "string", "format": "date-time"},
+            "end": {"type": "string", "format": "date-time"},
+        },
+    },
     "Visit": {
         "type": "object",
         "properties": {
@@ -218,14 +259,18 @@ def spec() -> dict[str, Any]:
             "version": "1",
             "description": "The data of the portal's pages as JSON, scoped by the same access rule: "
             "each account sees only its own customers, sites and assets. Authentication is the "
-            "portal's login session cookie; resident links use their token in the path.",
+            "portal's login session cookie or an API token (Authorization: Bearer ept_…); resident links "
+            "use their token in the path.",
         },
         "servers": [{"url": "/"}],
         "components": {
-            "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "session"}},
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+                "token": {"type": "http", "scheme": "bearer", "description": "An API token (ept_…)"},
+            },
             "schemas": SCHEMAS,
         },
-        "security": [{"session": []}],
+        "security": [{"session": []}, {"token": []}],
         "paths": {
             "/api/v1/me": _op("The logged-in account", _json(_ref("User"), "The account")),
             "/api/v1/customers": _op("Customers in scope", _json(_items("Customer"), "Customers")),
@@ -280,6 +325,47 @@ def spec() -> dict[str, Any]:
                         "description": "With end: an explicit window (zoom), at most 400 days",
                     },
                     {"name": "end", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                ],
+            ),
+            "/api/v1/outages": _op(
+                "Outages in scope overlapping a period, oldest first, a page at a time, as JSON or CSV",
+                {
+                    "description": "A page of outages",
+                    "content": {
+                        "application/json": {"schema": _ref("OutagePage")},
+                        "text/csv": {"schema": {"type": "string"}},
+                    },
+                    "headers": {
+                        "Link": {"description": 'CSV: <next page>; rel="next"', "schema": {"type": "string"}}
+                    },
+                },
+                errors=(400, 401, 404),
+                params=[
+                    {
+                        "name": "start",
+                        "in": "query",
+                        "schema": {"type": "string", "format": "date-time"},
+                        "description": "Default: 30 days before end",
+                    },
+                    {
+                        "name": "end",
+                        "in": "query",
+                        "schema": {"type": "string", "format": "date-time"},
+                        "description": "Default: now; at most 400 days after start",
+                    },
+                    {"name": "site", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "schema": {"enum": ["json", "csv"]},
+                        "description": "Or send Accept: text/csv",
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 500},
+                    },
+                    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
                 ],
             ),
             "/api/v1/feedback": _op(

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from fleet.db import MAX_ID, parse_id, utcnow
 from fleet.models import Feedback
 from portal.access import NotVisible, resident_asset
+from portal.api import exports
 from portal.api import serializers as ser
 from portal.api.openapi import spec
 from portal.assets import charts, service
@@ -20,6 +22,7 @@ from portal.extensions import db_session, get_telemetry
 from portal.feedback import service as feedback_service
 from portal.influxql import TelemetryError
 from portal.refusal import Refused
+from portal.web.spreadsheet import csv_response
 
 logger = logging.getLogger(__name__)
 MAX_IDS = 1000
@@ -159,6 +162,83 @@ def telemetry(asset_id: int) -> ResponseReturnValue:
         logger.warning("telemetry read failed for asset %s: %s", obj.id, exc)
         return jsonify(error="The sensor store is not answering; try again shortly."), 503
     return jsonify({"asset_id": obj.id, **data})
+
+
+EXPORT_MAX_DAYS = 400
+PAGE_DEFAULT, PAGE_MAX = 500, 1000
+OUTAGE_COLUMNS = (
+    "id",
+    "asset_id",
+    "asset_mqtt_id",
+    "asset_name",
+    "site_id",
+    "site_name",
+    "started_at",
+    "ended_at",
+    "duration_s",
+    "fault_code",
+    "cause",
+    "detected_by",
+)
+
+
+def _period() -> tuple[datetime, datetime]:
+    end = _ts_arg("end") or utcnow()
+    start = _ts_arg("start") or end - timedelta(days=30)
+    if start.tzinfo is None or end.tzinfo is None:
+        raise BadQuery("start and end need a time zone (e.g. 2026-11-01T00:00:00Z)")
+    if not start < end or end - start > timedelta(days=EXPORT_MAX_DAYS):
+        raise BadQuery(f"start must come before end, at most {EXPORT_MAX_DAYS} days apart")
+    return start, end
+
+
+def _limit() -> int:
+    raw = request.args.get("limit", str(PAGE_DEFAULT))
+    if not raw.isdigit() or not 1 <= int(raw) <= PAGE_MAX:
+        raise BadQuery(f"limit must be a whole number from 1 to {PAGE_MAX}")
+    return int(raw)
+
+
+def _wants_csv() -> bool:
+    fmt = request.args.get("format")
+    if fmt is not None and fmt not in ("json", "csv"):
+        raise BadQuery("format must be json or csv")
+    if fmt is not None:
+        return fmt == "csv"
+    best = request.accept_mimetypes.best_match(["application/json", "text/csv"], default="application/json")
+    return best == "text/csv"
+
+
+@bp.get("/outages")
+@login_required
+def outages() -> ResponseReturnValue:
+    """Outages in scope overlapping ``[start, end)`` (default: the last 30 days), oldest first,
+    as JSON or CSV (``format`` or ``Accept``), a page at a time: pass ``next_cursor`` (JSON)
+    or follow the ``Link: rel="next"`` header (CSV) for the next page."""
+    start, end = _period()
+    limit = _limit()
+    try:
+        after = exports.decode_cursor(request.args.get("cursor"))
+    except ValueError as exc:
+        raise BadQuery(str(exc)) from None
+    site_id = None
+    if request.args.get("site") is not None:
+        site_id = parse_id(request.args.get("site", ""))
+        if site_id is None:
+            raise BadQuery(f"site must be an id from 1 to {MAX_ID}")
+        current_scope().get_site(db_session(), site_id)  # 404 out of scope
+    rows, next_cursor = exports.outages(db_session(), current_scope(), start, end, limit, after, site_id)
+    if _wants_csv():
+        resp = csv_response(
+            [OUTAGE_COLUMNS, *([row[c] for c in OUTAGE_COLUMNS] for row in rows)], "outages.csv", bom=True
+        )
+        if next_cursor:
+            args: dict[str, Any] = {**request.args.to_dict(), "cursor": next_cursor, "format": "csv"}
+            resp.headers["Link"] = f'<{url_for("api.outages", **args)}>; rel="next"'
+        return resp
+    return jsonify(
+        {"items": rows, "next_cursor": next_cursor, "start": start.isoformat(), "end": end.isoformat()}
+    )
 
 
 @bp.get("/resident/<token>")

@@ -1,0 +1,92 @@
+"""Exports for integrators: rows of a period, a page at a time, with an opaque cursor.
+
+The cursor is the sort key of the last row sent (start time and id), base64-encoded, so
+pages stay consistent while new rows arrive and any page is one indexed query."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session, contains_eager
+
+from fleet.db import parse_id
+from fleet.models import Asset, Outage, Site
+from portal.access import Scope
+
+
+def encode_cursor(started_at: datetime, row_id: int) -> str:
+    """The cursor after a row."""
+    raw = json.dumps([started_at.isoformat(), row_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
+    """The position a cursor names, or None for the first page; ValueError for a bad one."""
+    if not cursor:
+        return None
+    try:
+        started, row_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        position = datetime.fromisoformat(started), parse_id(row_id)
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        raise ValueError("cursor is not one this API gave") from None
+    if position[1] is None or position[0].tzinfo is None:
+        raise ValueError("cursor is not one this API gave")
+    return position[0], position[1]
+
+
+def _stamp(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def outages(
+    session: Session,
+    scope: Scope,
+    start: datetime,
+    end: datetime,
+    limit: int,
+    after: tuple[datetime, int] | None = None,
+    site_id: int | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Outages in scope overlapping ``[start, end)``, oldest first; (rows, the next page's cursor)."""
+    stmt = (
+        select(Outage)
+        .join(Asset, Outage.asset_id == Asset.id)
+        .join(Site, Asset.site_id == Site.id)
+        .options(contains_eager(Outage.asset).contains_eager(Asset.site))
+        .where(
+            scope.asset_filter(),
+            Outage.started_at < end,
+            or_(Outage.ended_at.is_(None), Outage.ended_at >= start),
+        )
+    )
+    if site_id is not None:
+        stmt = stmt.where(Asset.site_id == site_id)
+    if after is not None:
+        at, row_id = after
+        stmt = stmt.where(or_(Outage.started_at > at, and_(Outage.started_at == at, Outage.id > row_id)))
+    found = list(session.scalars(stmt.order_by(Outage.started_at, Outage.id).limit(limit + 1)).unique())
+    page = found[:limit]
+    rows = [
+        {
+            "id": o.id,
+            "asset_id": o.asset_id,
+            "asset_mqtt_id": o.asset.mqtt_id,
+            "asset_name": o.asset.name,
+            "site_id": o.asset.site_id,
+            "site_name": o.asset.site.name,
+            "started_at": _stamp(o.started_at),
+            "ended_at": _stamp(o.ended_at),
+            "duration_s": int((o.ended_at - o.started_at).total_seconds()) if o.ended_at else None,
+            "fault_code": o.fault_code,
+            "cause": o.cause,
+            "detected_by": o.detected_by.value,
+        }
+        for o in page
+    ]
+    next_cursor = encode_cursor(page[-1].started_at, page[-1].id) if len(found) > limit else None
+    return rows, next_cursor

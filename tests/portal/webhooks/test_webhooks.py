@@ -246,7 +246,7 @@ def test_bad_addresses_scope_and_roles_are_refused(app: Flask, login: Callable[[
             "/webhooks", data={"customer_id": str(mine), "url": url, "events": ["visit.done"]}, headers=EN
         )
         assert refused.status_code == 400, url
-        assert "An https:// address" in refused.get_data(as_text=True)
+        assert "Une adresse https://" in refused.get_data(as_text=True)  # a French-speaking manager
     outside = manager.post(
         "/webhooks",
         data={"customer_id": str(other), "url": "https://x.example/h", "events": ["visit.done"]},

@@ -90,10 +90,10 @@ class Ingesters:
             log = self.tmp / f"{self.name}-{n}.log"
             log.rename(log.with_suffix(f".{time.monotonic_ns()}.log"))
 
-    def forget(self, port: str) -> None:
+    def forget(self, url: str) -> None:
         """Discard the stopped ingesters' sessions (the broker stops queueing for them)."""
         for n in range(self.k):
-            _tool("forget", "--port", port, "--count", "0", "--client-id", f"{self.name}-{n}")
+            _tool("forget", "--url", url, "--count", "0", "--client-id", f"{self.name}-{n}")
 
     def latency_buckets(self) -> dict[float, float]:
         """Summed cumulative ``ingest_store_latency_seconds`` buckets of every ingester."""
@@ -179,22 +179,22 @@ def main() -> None:
     lost = 0
     figures: dict[str, float | int | str] = {"readings": n, "ingesters": k, "qos": 1}
     try:
-        port = str(broker.port)
+        url = broker.url
         # Every phase publishes its own range of sequence numbers, and flood timestamps are
         # ts_base + seq: no two readings of the run share an asset and a timestamp, so every
         # reading counted missing from InfluxDB is a real loss.
         ts_base = str(int(time.time() * 1000) - 2 * 86_400_000)
         # 1. bare
-        _tool("bare", "--port", port, "--count", str(n), "--phase", "register")
+        _tool("bare", "--url", url, "--count", str(n), "--phase", "register")
         pub = _tool(
-            "publish", "--port", port, "--count", str(n), "--client-id", "pub-bare", "--ts-base", ts_base
+            "publish", "--url", url, "--count", str(n), "--client-id", "pub-bare", "--ts-base", ts_base
         )
-        bare = _tool("bare", "--port", port, "--count", str(n), "--phase", "drain")
+        bare = _tool("bare", "--url", url, "--count", str(n), "--phase", "drain")
         figures["publish_per_s"] = pub["per_s"]
         figures["bare_per_s"] = bare["per_s"]
         print(f"bare subscriber drained {bare['received']:.0f} at {bare['per_s']:.0f}/s", flush=True)
 
-        _tool("forget", "--port", port, "--count", "0", "--client-id", "bench-bare")
+        _tool("forget", "--url", url, "--count", "0", "--client-id", "bench-bare")
 
         # 2. e2e: one ingester, then K sharing a subscription
         stored_before, runs = 0, [(1, "bench-solo")] + ([(k, "bench-ingest")] if k > 1 else [])
@@ -202,7 +202,7 @@ def main() -> None:
             group = Ingesters(tmp, env, count_k, name)
             group.start()
             group.stop()  # sessions registered; readings queue at the broker while they are away
-            _tool("publish", "--port", port, "--count", str(n), "--client-id", f"pub-{name}",
+            _tool("publish", "--url", url, "--count", str(n), "--client-id", f"pub-{name}",
                   "--start-seq", str(phase * n), "--ts-base", ts_base)  # fmt: skip
             group.start()
             e2e, stored = drain_rate(reader, stored_before + n, stored_before)
@@ -213,7 +213,7 @@ def main() -> None:
             print(f"{count_k} ingester(s) stored {n} at {e2e:.0f}/s", flush=True)
             if count_k != k:
                 group.stop()
-                group.forget(port)
+                group.forget(url)
             else:
                 ingesters = group
         figures["e2e_per_s"] = figures[f"e2e_{k}_per_s"]
@@ -226,7 +226,7 @@ def main() -> None:
         m = int(rate * args.latency_seconds)
         before_buckets = ingesters.latency_buckets()
         before_count = _count(reader)
-        _tool("publish", "--port", port, "--count", str(m), "--rate", str(rate), "--start-seq", str(n * 3),
+        _tool("publish", "--url", url, "--count", str(m), "--rate", str(rate), "--start-seq", str(n * 3),
               "--client-id", "pub-latency")  # fmt: skip
         deadline = time.time() + 60
         while time.time() < deadline and _count(reader) < before_count + m:
@@ -253,8 +253,8 @@ def main() -> None:
                     "-m",
                     "bench.mqtt_tools",
                     "publish",
-                    "--port",
-                    port,
+                    "--url",
+                    url,
                     "--count",
                     str(s_count),
                     "--rate",

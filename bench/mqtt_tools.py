@@ -29,14 +29,14 @@ def asset_ids() -> list[str]:
     return [f"BENCH-{n:03d}" for n in range(ASSETS)]
 
 
-def publish(port: int, count: int, rate: float, start_seq: int, client_id: str, ts_base: int = 0) -> None:
+def publish(url: str, count: int, rate: float, start_seq: int, client_id: str, ts_base: int = 0) -> None:
     """Publish ``count`` readings numbered from ``start_seq``.
 
     Paced (``rate``): ``ts`` is the publish time, for latency. Flood: ``ts`` is ``ts_base``
     plus the sequence number, so phases with disjoint sequence numbers never write the
     same asset and timestamp. Either way no two readings share an asset and a timestamp
     (InfluxDB would keep one point of two, and a loss would be counted that is no loss)."""
-    pub = WindowedPublisher(f"mqtt://127.0.0.1:{port}", client_id, window=1000).connect()
+    pub = WindowedPublisher(url, client_id, window=1000).connect()
     ids = asset_ids()
     started = time.time()
     base_ms = ts_base or int(started * 1000) - 86_400_000  # a day ago, in the retention
@@ -68,9 +68,10 @@ def publish(port: int, count: int, rate: float, start_seq: int, client_id: str, 
     print(json.dumps({"published": count, "seconds": round(elapsed, 3), "per_s": round(count / elapsed)}))
 
 
-def bare(port: int, count: int, phase: str) -> None:
+def bare(url: str, count: int, phase: str) -> None:
     """Register a persistent session, or drain ``count`` queued messages and print the rate."""
-    client = make_client(BrokerAddress.parse(f"mqtt://127.0.0.1:{port}"), "bench-bare")
+    address = BrokerAddress.parse(url)
+    client = make_client(address, "bench-bare")
     got = [0, 0.0, 0.0]
     done = threading.Event()
 
@@ -86,7 +87,7 @@ def bare(port: int, count: int, phase: str) -> None:
     client.on_message = on_message
     client.on_subscribe = lambda *_a: subscribed.set()
     client.on_connect = lambda c, *_a: c.subscribe("equipment/#", options=SubscribeOptions(qos=1))
-    client.connect("127.0.0.1", port, clean_start=False, properties=connect_properties(3600, 20_000))
+    client.connect(address.host, address.port, clean_start=False, properties=connect_properties(3600, 20_000))
     client.loop_start()
     if phase == "register":
         subscribed.wait(10)
@@ -110,12 +111,13 @@ def bare(port: int, count: int, phase: str) -> None:
     )
 
 
-def forget(port: int, client_id: str) -> None:
+def forget(url: str, client_id: str) -> None:
     """Discard a persistent session so the broker stops queueing for it."""
-    client = make_client(BrokerAddress.parse(f"mqtt://127.0.0.1:{port}"), client_id)
+    address = BrokerAddress.parse(url)
+    client = make_client(address, client_id)
     connected = threading.Event()
     client.on_connect = lambda *_a: connected.set()
-    client.connect("127.0.0.1", port, clean_start=True, properties=connect_properties(0))
+    client.connect(address.host, address.port, clean_start=True, properties=connect_properties(0))
     client.loop_start()
     connected.wait(10)
     client.disconnect()
@@ -126,7 +128,9 @@ def main() -> None:
     """Command line."""
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=["publish", "bare", "forget"])
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--url", required=True, help="the broker, with credentials: mqtt://user:pass@host:port"
+    )
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--rate", type=float, default=0.0)
     parser.add_argument("--start-seq", type=int, default=0)
@@ -135,11 +139,11 @@ def main() -> None:
     parser.add_argument("--phase", choices=["register", "drain"], default="drain")
     args = parser.parse_args()
     if args.mode == "publish":
-        publish(args.port, args.count, args.rate, args.start_seq, args.client_id, args.ts_base)
+        publish(args.url, args.count, args.rate, args.start_seq, args.client_id, args.ts_base)
     elif args.mode == "forget":
-        forget(args.port, args.client_id)
+        forget(args.url, args.client_id)
     else:
-        bare(args.port, args.count, args.phase)
+        bare(args.url, args.count, args.phase)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, contains_eager
 
 from fleet.db import parse_id
-from fleet.models import Asset, Outage, Site
+from fleet.models import Asset, Outage, Site, Visit
 from portal.access import Scope
 
 
@@ -89,4 +89,56 @@ def outages(
         for o in page
     ]
     next_cursor = encode_cursor(page[-1].started_at, page[-1].id) if len(found) > limit else None
+    return rows, next_cursor
+
+
+def visits(
+    session: Session,
+    scope: Scope,
+    start: datetime,
+    end: datetime,
+    limit: int,
+    after: tuple[datetime, int] | None = None,
+    site_id: int | None = None,
+    with_reports: bool = True,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Visits in scope scheduled to start in ``[start, end)``, oldest first; (rows, the next
+    page's cursor). Reports only for those who may read them (``with_reports``)."""
+    stmt = (
+        select(Visit)
+        .join(Asset, Visit.asset_id == Asset.id)
+        .join(Site, Asset.site_id == Site.id)
+        .options(contains_eager(Visit.asset).contains_eager(Asset.site))
+        .where(scope.asset_filter(), Visit.scheduled_start >= start, Visit.scheduled_start < end)
+    )
+    if site_id is not None:
+        stmt = stmt.where(Asset.site_id == site_id)
+    if after is not None:
+        at, row_id = after
+        stmt = stmt.where(
+            or_(Visit.scheduled_start > at, and_(Visit.scheduled_start == at, Visit.id > row_id))
+        )
+    found = list(session.scalars(stmt.order_by(Visit.scheduled_start, Visit.id).limit(limit + 1)).unique())
+    page = found[:limit]
+    rows = [
+        {
+            "id": v.id,
+            "asset_id": v.asset_id,
+            "asset_mqtt_id": v.asset.mqtt_id,
+            "asset_name": v.asset.name,
+            "site_id": v.asset.site_id,
+            "site_name": v.asset.site.name,
+            "kind": v.kind.value,
+            "status": v.status.value,
+            "scheduled_start": _stamp(v.scheduled_start),
+            "scheduled_end": _stamp(v.scheduled_end),
+            "checked_in_at": _stamp(v.checked_in_at),
+            "checked_out_at": _stamp(v.checked_out_at),
+            "summary": v.summary,
+            "report": v.report if with_reports else None,
+            "next_action": v.next_action if with_reports else None,
+        }
+        for v in page
+    ]
+    next_cursor = encode_cursor(page[-1].scheduled_start, page[-1].id) if len(found) > limit else None
     return rows, next_cursor

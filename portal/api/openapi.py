@@ -125,6 +125,56 @@ SCHEMAS: dict[str, Any] = {
             "detected_by": {"enum": ["sensor", "report", "technician"]},
         },
     },
+    "VisitRow": {
+        "type": "object",
+        "required": [
+            "id",
+            "asset_id",
+            "asset_mqtt_id",
+            "asset_name",
+            "site_id",
+            "site_name",
+            "kind",
+            "status",
+            "scheduled_start",
+            "scheduled_end",
+            "checked_in_at",
+            "checked_out_at",
+            "summary",
+            "report",
+            "next_action",
+        ],
+        "properties": {
+            "id": {"type": "integer"},
+            "asset_id": {"type": "integer"},
+            "asset_mqtt_id": {"type": "string"},
+            "asset_name": {"type": "string"},
+            "site_id": {"type": "integer"},
+            "site_name": {"type": "string"},
+            "kind": {"type": "string"},
+            "status": {"type": "string"},
+            "scheduled_start": _TS,
+            "scheduled_end": _TS,
+            "checked_in_at": _TS,
+            "checked_out_at": _TS,
+            "summary": {"type": "string"},
+            "report": {
+                "type": ["string", "null"],
+                "description": "null for accounts that may not read reports",
+            },
+            "next_action": {"type": ["string", "null"]},
+        },
+    },
+    "VisitPage": {
+        "type": "object",
+        "required": ["items", "next_cursor", "start", "end"],
+        "properties": {
+            "items": {"type": "array", "items": _ref("VisitRow")},
+            "next_cursor": {"type": ["string", "null"], "description": "pass as cursor for the next page"},
+            "start": {"type": "string", "format": "date-time"},
+            "end": {"type": "string", "format": "date-time"},
+        },
+    },
     "OutagePage": {
         "type": "object",
         "required": ["items", "next_cursor", "start", "end"],
@@ -333,6 +383,47 @@ def spec() -> dict[str, Any]:
                     "description": "A page of outages",
                     "content": {
                         "application/json": {"schema": _ref("OutagePage")},
+                        "text/csv": {"schema": {"type": "string"}},
+                    },
+                    "headers": {
+                        "Link": {"description": 'CSV: <next page>; rel="next"', "schema": {"type": "string"}}
+                    },
+                },
+                errors=(400, 401, 404),
+                params=[
+                    {
+                        "name": "start",
+                        "in": "query",
+                        "schema": {"type": "string", "format": "date-time"},
+                        "description": "Default: 30 days before end",
+                    },
+                    {
+                        "name": "end",
+                        "in": "query",
+                        "schema": {"type": "string", "format": "date-time"},
+                        "description": "Default: now; at most 400 days after start",
+                    },
+                    {"name": "site", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "schema": {"enum": ["json", "csv"]},
+                        "description": "Or send Accept: text/csv",
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 500},
+                    },
+                    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                ],
+            ),
+            "/api/v1/visits": _op(
+                "Visits in scope scheduled in a period, oldest first, a page at a time, as JSON or CSV",
+                {
+                    "description": "A page of visits",
+                    "content": {
+                        "application/json": {"schema": _ref("VisitPage")},
                         "text/csv": {"schema": {"type": "string"}},
                     },
                     "headers": {

@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 
 from fleet.db import MAX_ID, parse_id, utcnow
 from fleet.models import Feedback
-from portal.access import NotVisible, resident_asset
+from portal.access import NotVisible, can, resident_asset
 from portal.api import exports
 from portal.api import serializers as ser
 from portal.api.openapi import spec
@@ -209,12 +209,27 @@ def _wants_csv() -> bool:
     return best == "text/csv"
 
 
-@bp.get("/outages")
-@login_required
-def outages() -> ResponseReturnValue:
-    """Outages in scope overlapping ``[start, end)`` (default: the last 30 days), oldest first,
-    as JSON or CSV (``format`` or ``Accept``), a page at a time: pass ``next_cursor`` (JSON)
-    or follow the ``Link: rel="next"`` header (CSV) for the next page."""
+VISIT_COLUMNS = (
+    "id",
+    "asset_id",
+    "asset_mqtt_id",
+    "asset_name",
+    "site_id",
+    "site_name",
+    "kind",
+    "status",
+    "scheduled_start",
+    "scheduled_end",
+    "checked_in_at",
+    "checked_out_at",
+    "summary",
+    "report",
+    "next_action",
+)
+
+
+def _export(kind: str) -> ResponseReturnValue:
+    """A page of ``kind`` (outages or visits) for the period, as JSON or CSV."""
     start, end = _period()
     limit = _limit()
     try:
@@ -227,18 +242,49 @@ def outages() -> ResponseReturnValue:
         if site_id is None:
             raise BadQuery(f"site must be an id from 1 to {MAX_ID}")
         current_scope().get_site(db_session(), site_id)  # 404 out of scope
-    rows, next_cursor = exports.outages(db_session(), current_scope(), start, end, limit, after, site_id)
-    if _wants_csv():
-        resp = csv_response(
-            [OUTAGE_COLUMNS, *([row[c] for c in OUTAGE_COLUMNS] for row in rows)], "outages.csv", bom=True
+    session, scope = db_session(), current_scope()
+    columns: tuple[str, ...]
+    if kind == "outages":
+        rows, next_cursor = exports.outages(session, scope, start, end, limit, after, site_id)
+        columns = OUTAGE_COLUMNS
+    else:
+        rows, next_cursor = exports.visits(
+            session,
+            scope,
+            start,
+            end,
+            limit,
+            after,
+            site_id,
+            with_reports=can(current_user, "read_visit_reports"),
         )
+        columns = VISIT_COLUMNS
+    if _wants_csv():
+        resp = csv_response([columns, *([row[c] for c in columns] for row in rows)], f"{kind}.csv", bom=True)
         if next_cursor:
             args: dict[str, Any] = {**request.args.to_dict(), "cursor": next_cursor, "format": "csv"}
-            resp.headers["Link"] = f'<{url_for("api.outages", **args)}>; rel="next"'
+            resp.headers["Link"] = f'<{url_for(f"api.{kind}", **args)}>; rel="next"'
         return resp
     return jsonify(
         {"items": rows, "next_cursor": next_cursor, "start": start.isoformat(), "end": end.isoformat()}
     )
+
+
+@bp.get("/outages")
+@login_required
+def outages() -> ResponseReturnValue:
+    """Outages in scope overlapping ``[start, end)`` (default: the last 30 days), oldest first,
+    as JSON or CSV (``format`` or ``Accept``), a page at a time: pass ``next_cursor`` (JSON)
+    or follow the ``Link: rel="next"`` header (CSV) for the next page."""
+    return _export("outages")
+
+
+@bp.get("/visits")
+@login_required
+def visits() -> ResponseReturnValue:
+    """Visits in scope scheduled to start in ``[start, end)`` (default: the last 30 days),
+    paged like outages; the reports only for those who may read them."""
+    return _export("visits")
 
 
 @bp.get("/resident/<token>")

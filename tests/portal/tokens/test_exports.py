@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import or_, select
 
 from fleet.db import utcnow
-from fleet.models import Asset, Customer, Outage, Site, User
+from fleet.models import Asset, Customer, Outage, Site, User, Visit
 from tests.portal.tokens.test_tokens import _bearer, _create
 
 
@@ -92,3 +92,52 @@ def test_bad_periods_cursors_and_sites_are_refused(app: Flask, login: Callable[[
         resp = machine.get(url, headers=_bearer(token))
         assert resp.status_code == status, url
         assert resp.get_json()["error"]
+
+
+def test_visits_export_pages_and_keeps_reports_from_technicians(
+    app: Flask, login: Callable[[str], FlaskClient]
+) -> None:
+    manager = app.test_client()
+    manager_token = _create(login("fm@demo.example"), "visits export")
+    start, end = "2020-01-01T00:00:00Z", "2020-12-31T00:00:00Z"
+    assert (
+        manager.get(f"/api/v1/visits?start={start}&end={end}", headers=_bearer(manager_token)).get_json()[
+            "items"
+        ]
+        == []
+    )
+    window = (utcnow() - timedelta(days=200)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    seen: list[int] = []
+    url: str | None = f"/api/v1/visits?start={window}&limit=50"
+    while url:
+        page = manager.get(url, headers=_bearer(manager_token)).get_json()
+        seen += [row["id"] for row in page["items"]]
+        url = (
+            f"/api/v1/visits?start={window}&limit=50&cursor={page['next_cursor']}"
+            if page["next_cursor"]
+            else None
+        )
+    with app.extensions["fleet.db"].sessionmaker() as s:
+        customer = s.scalars(select(User.customer_id).where(User.email == "fm@demo.example")).one()
+        expected = set(
+            s.scalars(
+                select(Visit.id)
+                .join(Asset)
+                .join(Site)
+                .where(
+                    Site.customer_id == customer,
+                    Visit.scheduled_start >= utcnow() - timedelta(days=200),
+                    Visit.scheduled_start < utcnow(),
+                )
+            )
+        )
+    assert len(seen) == len(set(seen))
+    assert set(seen) == expected
+    tech_token = _create(login("tech@demo.example"), "route export")
+    rows = (
+        app.test_client()
+        .get(f"/api/v1/visits?start={window}&format=json", headers=_bearer(tech_token))
+        .get_json()
+    )
+    assert rows["items"]
+    assert all(r["report"] is None for r in rows["items"])  # reports are for customers and staff

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
@@ -86,8 +87,20 @@ def _show(
     return html, 400 if errors else 200
 
 
-def _save(form: Any, save: Callable[[dict[str, Any]], Any]) -> tuple[Any, dict[str, list[str]]]:
-    """Validate and save; (record, {}) or (None, errors) with nothing kept."""
+def _created(record: Any) -> str:
+    return gettext("%(name)s is created.", name=record.name)
+
+
+def _saved(_record: Any) -> str:
+    return gettext("Saved.")
+
+
+def _submitted(
+    kind: str, form: Any, save: Callable[[dict[str, Any]], Any], message: Callable[[Any], str],
+    after: Callable[[], None] | None = None,
+) -> tuple[ResponseReturnValue | None, dict[str, list[str]]]:  # fmt: skip
+    """A posted registry form, validated and saved: a redirect to the record's page with
+    ``message`` (after ``after``), or None with the errors (nothing kept)."""
     if not form.validate():
         return None, form_errors(form)
     session = db_session()
@@ -97,7 +110,11 @@ def _save(form: Any, save: Callable[[dict[str, Any]], Any]) -> tuple[Any, dict[s
         session.rollback()
         return None, exc.errors or {"": [str(exc.message)]}
     session.commit()
-    return record, {}
+    if after is not None:
+        after()
+    flash(message(record), "success")
+    values: dict[str, Any] = {f"{kind}_id": record.id}
+    return redirect(url_for(f"registry.{kind}", **values)), {}
 
 
 # --- lists ---------------------------------------------------------------------------
@@ -142,12 +159,14 @@ def customer_new() -> ResponseReturnValue:
     session = db_session()
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
-        record, errors = _save(
-            CustomerForm(request.form), lambda v: service.save_customer(session, current_user, utcnow(), v)
+        done, errors = _submitted(
+            "customer",
+            CustomerForm(request.form),
+            lambda v: service.save_customer(session, current_user, utcnow(), v),
+            _created,
         )
-        if record is not None:
-            flash(gettext("%(name)s is created.", name=record.name), "success")
-            return redirect(url_for("registry.customer", customer_id=record.id))
+        if done is not None:
+            return done
     return _show(customer_fields(session), gettext("New customer"), request.form, errors)
 
 
@@ -162,13 +181,14 @@ def customer(customer_id: int) -> ResponseReturnValue:
     typed: Any = _typed(record)
     if request.method == "POST":
         typed = request.form
-        saved, errors = _save(
+        done, errors = _submitted(
+            "customer",
             CustomerForm(request.form),
             lambda v: service.save_customer(session, current_user, utcnow(), v, record),
+            _saved,
         )
-        if saved is not None:
-            flash(gettext("Saved."), "success")
-            return redirect(url_for("registry.customer", customer_id=record.id))
+        if done is not None:
+            return done
     sites = session.scalars(select(Site).where(Site.customer_id == record.id).order_by(Site.name)).all()
     contracts = session.scalars(
         select(Contract).where(Contract.customer_id == record.id).order_by(Contract.reference)
@@ -201,12 +221,14 @@ def site_new() -> ResponseReturnValue:
         )
     )
     if request.method == "POST":
-        record, errors = _save(
-            SiteForm(request.form), lambda v: service.save_site(session, current_user, utcnow(), v)
+        done, errors = _submitted(
+            "site",
+            SiteForm(request.form),
+            lambda v: service.save_site(session, current_user, utcnow(), v),
+            _created,
         )
-        if record is not None:
-            flash(gettext("%(name)s is created.", name=record.name), "success")
-            return redirect(url_for("registry.site", site_id=record.id))
+        if done is not None:
+            return done
     return _show(site_fields(session), gettext("New site"), typed, errors)
 
 
@@ -221,12 +243,14 @@ def site(site_id: int) -> ResponseReturnValue:
     typed: Any = _typed(record)
     if request.method == "POST":
         typed = request.form
-        saved, errors = _save(
-            SiteForm(request.form), lambda v: service.save_site(session, current_user, utcnow(), v, record)
+        done, errors = _submitted(
+            "site",
+            SiteForm(request.form),
+            lambda v: service.save_site(session, current_user, utcnow(), v, record),
+            _saved,
         )
-        if saved is not None:
-            flash(gettext("Saved."), "success")
-            return redirect(url_for("registry.site", site_id=record.id))
+        if done is not None:
+            return done
     assets = session.scalars(select(Asset).where(Asset.site_id == record.id).order_by(Asset.name)).all()
     return _show(site_fields(session), record.name, typed, errors, record, "site", assets=assets)
 
@@ -259,10 +283,11 @@ def site_stickers(site_id: int) -> ResponseReturnValue:
 
 
 # --- units ---------------------------------------------------------------------------
-def _today_at(site_id: Any) -> Any:
-    found = db_session().get(Site, parse_id(site_id) or 0) if parse_id(site_id or "") else None
-    zone = found.zone if found is not None else None
-    return utcnow().astimezone(zone).date() if zone else utcnow().date()
+def _today_at(site_id: str | None) -> date:
+    """Today at the chosen site (an install date may not be later), or in UTC before one is chosen."""
+    found = db_session().get(Site, parse_id(site_id or "") or 0)
+    now = utcnow()
+    return now.astimezone(found.zone).date() if found is not None else now.date()
 
 
 @bp.route("/assets/new", methods=["GET", "POST"])
@@ -285,10 +310,11 @@ def asset_new() -> ResponseReturnValue:
     )
     if request.method == "POST":
         form = AssetForm(request.form, today=_today_at(request.form.get("site_id")))
-        record, errors = _save(form, lambda v: service.save_asset(session, current_user, utcnow(), v))
-        if record is not None:
-            flash(gettext("%(name)s is created.", name=record.name), "success")
-            return redirect(url_for("registry.asset", asset_id=record.id))
+        done, errors = _submitted(
+            "asset", form, lambda v: service.save_asset(session, current_user, utcnow(), v), _created
+        )
+        if done is not None:
+            return done
     return _show(asset_fields(session), gettext("New unit"), typed, errors)
 
 
@@ -304,11 +330,15 @@ def asset(asset_id: int) -> ResponseReturnValue:
     if request.method == "POST":
         typed = request.form
         form = AssetForm(request.form, today=_today_at(request.form.get("site_id")))
-        saved, errors = _save(form, lambda v: service.save_asset(session, current_user, utcnow(), v, record))
-        if saved is not None:
-            _broker_files()  # its gateways' topics follow its MQTT id
-            flash(gettext("Saved."), "success")
-            return redirect(url_for("registry.asset", asset_id=record.id))
+        done, errors = _submitted(
+            "asset",
+            form,
+            lambda v: service.save_asset(session, current_user, utcnow(), v, record),
+            _saved,
+            after=_broker_files,
+        )
+        if done is not None:
+            return done
     link = stickers.resident_url(_settings().public_url, record.public_token)
     return _show(asset_fields(session), record.name, typed, errors, record, "asset", resident_link=link)
 
@@ -364,12 +394,14 @@ def contract_new() -> ResponseReturnValue:
         )
     )
     if request.method == "POST":
-        record, errors = _save(
-            ContractForm(request.form), lambda v: service.save_contract(session, current_user, utcnow(), v)
+        done, errors = _submitted(
+            "contract",
+            ContractForm(request.form),
+            lambda v: service.save_contract(session, current_user, utcnow(), v),
+            lambda record: gettext("Contract %(reference)s is created.", reference=record.reference),
         )
-        if record is not None:
-            flash(gettext("Contract %(reference)s is created.", reference=record.reference), "success")
-            return redirect(url_for("registry.contract", contract_id=record.id))
+        if done is not None:
+            return done
     customer_id = parse_id(typed.get("customer_id") or "")
     return _show(contract_fields(session, customer_id), gettext("New contract"), typed, errors)
 
@@ -385,13 +417,14 @@ def contract(contract_id: int) -> ResponseReturnValue:
     typed: Any = _typed(record)
     if request.method == "POST":
         typed = request.form
-        saved, errors = _save(
+        done, errors = _submitted(
+            "contract",
             ContractForm(request.form),
             lambda v: service.save_contract(session, current_user, utcnow(), v, record),
+            _saved,
         )
-        if saved is not None:
-            flash(gettext("Saved."), "success")
-            return redirect(url_for("registry.contract", contract_id=record.id))
+        if done is not None:
+            return done
     return _show(
         contract_fields(session, record.customer_id),
         gettext("Contract %(reference)s", reference=record.reference),
@@ -445,13 +478,15 @@ def gateway(gateway_id: int) -> ResponseReturnValue:
     if request.method == "POST":
         typed = request.form
         form = GatewayForm(MultiDict([*request.form.items(multi=True), ("ident", record.ident)]))
-        saved, errors = _save(
-            form, lambda v: gateways.change(session, current_user, utcnow(), record, v) or record
+        done, errors = _submitted(
+            "gateway",
+            form,
+            lambda v: gateways.change(session, current_user, utcnow(), record, v),
+            lambda _r: gettext("Saved; the broker's access lists are updated."),
+            after=_broker_files,
         )
-        if saved is not None:
-            _broker_files()
-            flash(gettext("Saved; the broker's access lists are updated."), "success")
-            return redirect(url_for("registry.gateway", gateway_id=record.id))
+        if done is not None:
+            return done
     return _show(gateway_fields(session, False), record.ident, typed, errors, record, "gateway")
 
 

@@ -18,6 +18,40 @@ from fleet.db import parse_id
 from fleet.models import Asset, Outage, Site, Visit
 from portal.access import Scope
 
+# the columns of each export, in order (CSV header; the JSON rows have the same keys)
+OUTAGE_COLUMNS = (
+    "id",
+    "asset_id",
+    "asset_mqtt_id",
+    "asset_name",
+    "site_id",
+    "site_name",
+    "started_at",
+    "ended_at",
+    "duration_s",
+    "fault_code",
+    "cause",
+    "detected_by",
+)
+
+VISIT_COLUMNS = (
+    "id",
+    "asset_id",
+    "asset_mqtt_id",
+    "asset_name",
+    "site_id",
+    "site_name",
+    "kind",
+    "status",
+    "scheduled_start",
+    "scheduled_end",
+    "checked_in_at",
+    "checked_out_at",
+    "summary",
+    "report",
+    "next_action",
+)
+
 
 def encode_cursor(started_at: datetime, row_id: int) -> str:
     """The cursor after a row."""
@@ -37,6 +71,13 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
     if position[1] is None or position[0].tzinfo is None:
         raise ValueError("cursor is not one this API gave")
     return position[0], position[1]
+
+
+def _next_cursor(found: list[Any], limit: int, last_key: datetime | None) -> str | None:
+    """The cursor after the page's last row, when a row beyond the page was found (``limit + 1`` read)."""
+    if len(found) <= limit or last_key is None:
+        return None
+    return encode_cursor(last_key, found[limit - 1].id)
 
 
 def _stamp(value: datetime | None) -> str | None:
@@ -88,8 +129,7 @@ def outages(
         }
         for o in page
     ]
-    next_cursor = encode_cursor(page[-1].started_at, page[-1].id) if len(found) > limit else None
-    return rows, next_cursor
+    return rows, _next_cursor(found, limit, page[-1].started_at if page else None)
 
 
 def visits(
@@ -140,5 +180,4 @@ def visits(
         }
         for v in page
     ]
-    next_cursor = encode_cursor(page[-1].scheduled_start, page[-1].id) if len(found) > limit else None
-    return rows, next_cursor
+    return rows, _next_cursor(found, limit, page[-1].scheduled_start if page else None)

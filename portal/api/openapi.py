@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from portal.api.exports import OUTAGE_COLUMNS, VISIT_COLUMNS
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -45,6 +47,39 @@ def _op(
     return {"get": op}
 
 
+def _export_op(summary: str, page: str) -> dict[str, Any]:
+    """A period export: a page as JSON (``page`` schema) or CSV, with the shared query parameters."""
+    ok = {
+        "description": "A page of rows",
+        "content": {"application/json": {"schema": _ref(page)}, "text/csv": {"schema": {"type": "string"}}},
+        "headers": {"Link": {"description": 'CSV: <next page>; rel="next"', "schema": {"type": "string"}}},
+    }
+    timestamp = {"type": "string", "format": "date-time"}
+    params = [
+        {"name": "start", "in": "query", "schema": timestamp, "description": "Default: 30 days before end"},
+        {
+            "name": "end",
+            "in": "query",
+            "schema": timestamp,
+            "description": "Default: now; at most 400 days after start",
+        },
+        {"name": "site", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+        {
+            "name": "format",
+            "in": "query",
+            "schema": {"enum": ["json", "csv"]},
+            "description": "Or send Accept: text/csv",
+        },
+        {
+            "name": "limit",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 500},
+        },
+        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+    ]
+    return _op(summary, ok, errors=(400, 401, 404), params=params)
+
+
 def _ref(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -54,6 +89,23 @@ def _items(name: str) -> dict[str, Any]:
 
 
 _TS = {"type": ["string", "null"], "format": "date-time"}
+
+
+def _page_schema(row: str) -> dict[str, Any]:
+    """A page of an export: its rows and the cursor of the next page."""
+    timestamp = {"type": "string", "format": "date-time"}
+    return {
+        "type": "object",
+        "required": ["items", "next_cursor", "start", "end"],
+        "properties": {
+            "items": {"type": "array", "items": _ref(row)},
+            "next_cursor": {"type": ["string", "null"], "description": "pass as cursor for the next page"},
+            "start": timestamp,
+            "end": timestamp,
+        },
+    }
+
+
 SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
     "User": {
@@ -96,20 +148,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "OutageRow": {
         "type": "object",
-        "required": [
-            "id",
-            "asset_id",
-            "asset_mqtt_id",
-            "asset_name",
-            "site_id",
-            "site_name",
-            "started_at",
-            "ended_at",
-            "duration_s",
-            "fault_code",
-            "cause",
-            "detected_by",
-        ],
+        "required": list(OUTAGE_COLUMNS),
         "properties": {
             "id": {"type": "integer"},
             "asset_id": {"type": "integer"},
@@ -127,23 +166,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "VisitRow": {
         "type": "object",
-        "required": [
-            "id",
-            "asset_id",
-            "asset_mqtt_id",
-            "asset_name",
-            "site_id",
-            "site_name",
-            "kind",
-            "status",
-            "scheduled_start",
-            "scheduled_end",
-            "checked_in_at",
-            "checked_out_at",
-            "summary",
-            "report",
-            "next_action",
-        ],
+        "required": list(VISIT_COLUMNS),
         "properties": {
             "id": {"type": "integer"},
             "asset_id": {"type": "integer"},
@@ -165,26 +188,8 @@ SCHEMAS: dict[str, Any] = {
             "next_action": {"type": ["string", "null"]},
         },
     },
-    "VisitPage": {
-        "type": "object",
-        "required": ["items", "next_cursor", "start", "end"],
-        "properties": {
-            "items": {"type": "array", "items": _ref("VisitRow")},
-            "next_cursor": {"type": ["string", "null"], "description": "pass as cursor for the next page"},
-            "start": {"type": "string", "format": "date-time"},
-            "end": {"type": "string", "format": "date-time"},
-        },
-    },
-    "OutagePage": {
-        "type": "object",
-        "required": ["items", "next_cursor", "start", "end"],
-        "properties": {
-            "items": {"type": "array", "items": _ref("OutageRow")},
-            "next_cursor": {"type": ["string", "null"], "description": "pass as cursor for the next page"},
-            "start": {"type": "string", "format": "date-time"},
-            "end": {"type": "string", "format": "date-time"},
-        },
-    },
+    "VisitPage": _page_schema("VisitRow"),
+    "OutagePage": _page_schema("OutageRow"),
     "Visit": {
         "type": "object",
         "properties": {
@@ -377,87 +382,13 @@ def spec() -> dict[str, Any]:
                     {"name": "end", "in": "query", "schema": {"type": "string", "format": "date-time"}},
                 ],
             ),
-            "/api/v1/outages": _op(
+            "/api/v1/outages": _export_op(
                 "Outages in scope overlapping a period, oldest first, a page at a time, as JSON or CSV",
-                {
-                    "description": "A page of outages",
-                    "content": {
-                        "application/json": {"schema": _ref("OutagePage")},
-                        "text/csv": {"schema": {"type": "string"}},
-                    },
-                    "headers": {
-                        "Link": {"description": 'CSV: <next page>; rel="next"', "schema": {"type": "string"}}
-                    },
-                },
-                errors=(400, 401, 404),
-                params=[
-                    {
-                        "name": "start",
-                        "in": "query",
-                        "schema": {"type": "string", "format": "date-time"},
-                        "description": "Default: 30 days before end",
-                    },
-                    {
-                        "name": "end",
-                        "in": "query",
-                        "schema": {"type": "string", "format": "date-time"},
-                        "description": "Default: now; at most 400 days after start",
-                    },
-                    {"name": "site", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                    {
-                        "name": "format",
-                        "in": "query",
-                        "schema": {"enum": ["json", "csv"]},
-                        "description": "Or send Accept: text/csv",
-                    },
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 500},
-                    },
-                    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-                ],
+                "OutagePage",
             ),
-            "/api/v1/visits": _op(
+            "/api/v1/visits": _export_op(
                 "Visits in scope scheduled in a period, oldest first, a page at a time, as JSON or CSV",
-                {
-                    "description": "A page of visits",
-                    "content": {
-                        "application/json": {"schema": _ref("VisitPage")},
-                        "text/csv": {"schema": {"type": "string"}},
-                    },
-                    "headers": {
-                        "Link": {"description": 'CSV: <next page>; rel="next"', "schema": {"type": "string"}}
-                    },
-                },
-                errors=(400, 401, 404),
-                params=[
-                    {
-                        "name": "start",
-                        "in": "query",
-                        "schema": {"type": "string", "format": "date-time"},
-                        "description": "Default: 30 days before end",
-                    },
-                    {
-                        "name": "end",
-                        "in": "query",
-                        "schema": {"type": "string", "format": "date-time"},
-                        "description": "Default: now; at most 400 days after start",
-                    },
-                    {"name": "site", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                    {
-                        "name": "format",
-                        "in": "query",
-                        "schema": {"enum": ["json", "csv"]},
-                        "description": "Or send Accept: text/csv",
-                    },
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 500},
-                    },
-                    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-                ],
+                "VisitPage",
             ),
             "/api/v1/feedback": _op(
                 "Feedback the account may read: vendor staff all, facility managers and HOA presidents "

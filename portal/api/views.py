@@ -166,20 +166,6 @@ def telemetry(asset_id: int) -> ResponseReturnValue:
 
 EXPORT_MAX_DAYS = 400
 PAGE_DEFAULT, PAGE_MAX = 500, 1000
-OUTAGE_COLUMNS = (
-    "id",
-    "asset_id",
-    "asset_mqtt_id",
-    "asset_name",
-    "site_id",
-    "site_name",
-    "started_at",
-    "ended_at",
-    "duration_s",
-    "fault_code",
-    "cause",
-    "detected_by",
-)
 
 
 def _period() -> tuple[datetime, datetime]:
@@ -209,25 +195,6 @@ def _wants_csv() -> bool:
     return best == "text/csv"
 
 
-VISIT_COLUMNS = (
-    "id",
-    "asset_id",
-    "asset_mqtt_id",
-    "asset_name",
-    "site_id",
-    "site_name",
-    "kind",
-    "status",
-    "scheduled_start",
-    "scheduled_end",
-    "checked_in_at",
-    "checked_out_at",
-    "summary",
-    "report",
-    "next_action",
-)
-
-
 def _export(kind: str) -> ResponseReturnValue:
     """A page of ``kind`` (outages or visits) for the period, as JSON or CSV."""
     start, end = _period()
@@ -246,7 +213,7 @@ def _export(kind: str) -> ResponseReturnValue:
     columns: tuple[str, ...]
     if kind == "outages":
         rows, next_cursor = exports.outages(session, scope, start, end, limit, after, site_id)
-        columns = OUTAGE_COLUMNS
+        columns = exports.OUTAGE_COLUMNS
     else:
         rows, next_cursor = exports.visits(
             session,
@@ -258,7 +225,7 @@ def _export(kind: str) -> ResponseReturnValue:
             site_id,
             with_reports=can(current_user, "read_visit_reports"),
         )
-        columns = VISIT_COLUMNS
+        columns = exports.VISIT_COLUMNS
     if _wants_csv():
         resp = csv_response([columns, *([row[c] for c in columns] for row in rows)], f"{kind}.csv", bom=True)
         if next_cursor:

@@ -51,6 +51,7 @@ $(VENDOR)/.installed: package.json package-lock.json
 	mkdir -p $(VENDOR)
 	cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css $(VENDOR)/
 	cp node_modules/socket.io-client/dist/socket.io.min.js $(VENDOR)/
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css $(VENDOR)/
 	touch $@
 
 # Compile the message catalogues (translations/*/LC_MESSAGES/messages.po -> .mo).
@@ -62,16 +63,16 @@ messages: venv
 	$(VENV)/bin/pybabel -q extract -F babel.cfg -k lazy_gettext -o translations/messages.pot .
 	$(VENV)/bin/pybabel -q update -i translations/messages.pot -d translations --no-fuzzy-matching
 
-# Re-resolve the locked dependency sets from requirements*.in.
+# Re-resolve the locked dependency sets from requirements*.in with pip-tools, every file
+# pinned with its hashes (pip then installs with --require-hashes implied). The dev set is
+# constrained to the runtime set, so both agree on every shared package.
 lock:
 	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
-	.lockvenv/bin/pip install --quiet -r requirements.in
-	(echo '# Locked runtime dependencies, generated from requirements.in by `make lock`.'; \
-	 .lockvenv/bin/pip freeze | sort -f) > requirements.txt
-	.lockvenv/bin/pip install --quiet -r requirements-dev.in
-	(echo '# Locked development and test dependencies (make lock). Runtime set: requirements.txt'; \
-	 echo '-r requirements.txt'; .lockvenv/bin/pip freeze | sort -f | grep -vxFf requirements.txt) \
-	 > requirements-dev.txt
+	.lockvenv/bin/pip install --quiet pip-tools
+	.lockvenv/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-header --no-emit-index-url --no-emit-find-links \
+	  --output-file requirements.txt requirements.in
+	.lockvenv/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-header --no-emit-index-url --no-emit-find-links \
+	  --output-file requirements-dev.txt requirements-dev.in
 	rm -rf .lockvenv
 
 bench-ingest: system-deps-test venv

@@ -305,6 +305,7 @@ RULES: dict[str, frozenset[StakeholderGroup]] = {
     "do_visits": frozenset({TECH}),  # check in and out; be dispatched; the visit list
     "work_across_customers": frozenset({TECH}),  # a site list may span customers (a route)
     "be_told_of_outages": frozenset({FM, HOA, TECH, STAFF}),
+    "report_outages": frozenset({FM, HOA, TECH, STAFF}),  # a unit they see out of service
     "be_told_as_customer": frozenset({FM, HOA}),
     "hear_in_plain_words": frozenset({HOA}),  # the building page, plain sentences
     "manage_webhooks": frozenset({STAFF, FM}),  # register their customers' webhook endpoints

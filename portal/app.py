@@ -92,7 +92,10 @@ def create_app(settings: Settings) -> Flask:
     login_manager.unauthorized_handler(_unauthorized)
 
     from portal.admin.views import bp as admin_bp
-    from portal.api.views import bp as api_bp
+    from portal.api import views as api_views  # noqa: F401 - routes
+    from portal.api import writes as api_writes  # noqa: F401 - routes
+    from portal.api.http import bp as api_bp
+    from portal.api.reference import bp as api_reference_bp
     from portal.assets.views import bp as assets_bp
     from portal.auth.views import bp as auth_bp
     from portal.cli import register_cli
@@ -111,6 +114,8 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(assets_bp)
     app.register_blueprint(resident_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(api_reference_bp)
+    csrf.exempt(api_bp)  # bearer requests carry no cookie; cookie writes are checked by the blueprint
     app.register_blueprint(feedback_bp)
     app.register_blueprint(satisfaction_bp)
     app.register_blueprint(maintenance_bp)
@@ -194,10 +199,15 @@ def _unauthorized() -> ResponseReturnValue:
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
-def _error(status: int, message: str | LazyString) -> ResponseReturnValue:
-    """An error page in the user's language, or a JSON error (always English, for machines)."""
+def _error(
+    status: int, message: str | LazyString, fields: dict[str, list[str]] | None = None
+) -> ResponseReturnValue:
+    """An error page in the user's language, or a JSON error (always English, for machines,
+    in the API's one error shape: the message and, for refused input, the reasons by field)."""
     if _wants_json():
         with force_locale("en"):
+            if fields:
+                return jsonify(error=str(message), fields=fields), status
             return jsonify(error=str(message)), status
     return render_template("error.html", status=status, message=str(message)), status
 
@@ -213,7 +223,8 @@ def _register_error_handlers(app: Flask) -> None:
     def refused(exc: Refused) -> ResponseReturnValue:
         db_session().rollback()  # nothing of a refused action is kept
         logger.info("refused %s %s: %s (%s)", request.method, request.path, exc.message, exc.status)
-        return _error(exc.status, exc.message)
+        fields = {name: [str(m) for m in messages] for name, messages in exc.errors.items()}
+        return _error(exc.status, exc.message, fields)
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> ResponseReturnValue:
@@ -227,7 +238,11 @@ def _register_error_handlers(app: Flask) -> None:
         status = exc.code or 500
         if status >= 500:
             logger.error("HTTP %s on %s %s", status, request.method, request.path)
-        return _error(status, exc.description or exc.name)
+        response = current_app.make_response(_error(status, exc.description or exc.name))
+        for name, value in exc.get_headers():  # Allow on 405, Retry-After, WWW-Authenticate
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> ResponseReturnValue:

@@ -15,62 +15,67 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, contains_eager
 
 from fleet.db import parse_id
-from fleet.models import Asset, Outage, Site, Visit
+from fleet.models import Asset, Customer, Outage, Site, Visit
 from portal.access import Scope
+from portal.api import schemas
+from portal.assets import service
+from portal.kpi import Levers, Tally, summarise_tally, tallies
 
 # the columns of each export, in order (CSV header; the JSON rows have the same keys)
-OUTAGE_COLUMNS = (
-    "id",
-    "asset_id",
-    "asset_mqtt_id",
-    "asset_name",
-    "site_id",
-    "site_name",
-    "started_at",
-    "ended_at",
-    "duration_s",
-    "fault_code",
-    "cause",
-    "detected_by",
-)
+OUTAGE_COLUMNS = tuple(schemas.OutageRow.model_fields)
+VISIT_COLUMNS = tuple(schemas.VisitRow.model_fields)
+PORTFOLIO_COLUMNS = tuple(schemas.PortfolioRow.model_fields)
+KPI_COLUMNS = tuple(schemas.KpiRow.model_fields)
+COLUMNS = {
+    "outages": OUTAGE_COLUMNS,
+    "visits": VISIT_COLUMNS,
+    "portfolio": PORTFOLIO_COLUMNS,
+    "kpis": KPI_COLUMNS,
+}
 
-VISIT_COLUMNS = (
-    "id",
-    "asset_id",
-    "asset_mqtt_id",
-    "asset_name",
-    "site_id",
-    "site_name",
-    "kind",
-    "status",
-    "scheduled_start",
-    "scheduled_end",
-    "checked_in_at",
-    "checked_out_at",
-    "summary",
-    "report",
-    "next_action",
-)
+
+def _encode(key: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, length: int) -> list[Any]:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error):
+        raise ValueError("cursor is not one this API gave") from None
+    if not isinstance(key, list) or len(key) != length:
+        raise ValueError("cursor is not one this API gave")
+    return key
 
 
 def encode_cursor(started_at: datetime, row_id: int) -> str:
-    """The cursor after a row."""
-    raw = json.dumps([started_at.isoformat(), row_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    """The cursor after a row of a time-ordered export."""
+    return _encode([started_at.isoformat(), row_id])
 
 
 def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
-    """The position a cursor names, or None for the first page; ValueError for a bad one."""
+    """The position a time-ordered cursor names, or None for the first page; ValueError for a bad one."""
     if not cursor:
         return None
+    started, row_id = _decode(cursor, 2)
     try:
-        started, row_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         position = datetime.fromisoformat(started), parse_id(row_id)
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+    except (ValueError, TypeError):
         raise ValueError("cursor is not one this API gave") from None
     if position[1] is None or position[0].tzinfo is None:
         raise ValueError("cursor is not one this API gave")
     return position[0], position[1]
+
+
+def decode_id_cursor(cursor: str | None) -> int | None:
+    """The last id an id-ordered cursor names, or None for the first page; ValueError for a bad one."""
+    if not cursor:
+        return None
+    (row_id,) = _decode(cursor, 1)
+    found = parse_id(row_id) if isinstance(row_id, int) else None
+    if found is None:
+        raise ValueError("cursor is not one this API gave")
+    return found
 
 
 def _next_cursor(found: list[Any], limit: int, last_key: datetime | None) -> str | None:
@@ -78,10 +83,6 @@ def _next_cursor(found: list[Any], limit: int, last_key: datetime | None) -> str
     if len(found) <= limit or last_key is None:
         return None
     return encode_cursor(last_key, found[limit - 1].id)
-
-
-def _stamp(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def outages(
@@ -92,7 +93,7 @@ def outages(
     limit: int,
     after: tuple[datetime, int] | None = None,
     site_id: int | None = None,
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[schemas.OutageRow], str | None]:
     """Outages in scope overlapping ``[start, end)``, oldest first; (rows, the next page's cursor)."""
     stmt = (
         select(Outage)
@@ -113,20 +114,20 @@ def outages(
     found = list(session.scalars(stmt.order_by(Outage.started_at, Outage.id).limit(limit + 1)).unique())
     page = found[:limit]
     rows = [
-        {
-            "id": o.id,
-            "asset_id": o.asset_id,
-            "asset_mqtt_id": o.asset.mqtt_id,
-            "asset_name": o.asset.name,
-            "site_id": o.asset.site_id,
-            "site_name": o.asset.site.name,
-            "started_at": _stamp(o.started_at),
-            "ended_at": _stamp(o.ended_at),
-            "duration_s": int((o.ended_at - o.started_at).total_seconds()) if o.ended_at else None,
-            "fault_code": o.fault_code,
-            "cause": o.cause,
-            "detected_by": o.detected_by.value,
-        }
+        schemas.OutageRow(
+            id=o.id,
+            asset_id=o.asset_id,
+            asset_mqtt_id=o.asset.mqtt_id,
+            asset_name=o.asset.name,
+            site_id=o.asset.site_id,
+            site_name=o.asset.site.name,
+            started_at=o.started_at,
+            ended_at=o.ended_at,
+            duration_s=int((o.ended_at - o.started_at).total_seconds()) if o.ended_at else None,
+            fault_code=o.fault_code,
+            cause=o.cause,
+            detected_by=o.detected_by,
+        )
         for o in page
     ]
     return rows, _next_cursor(found, limit, page[-1].started_at if page else None)
@@ -141,7 +142,7 @@ def visits(
     after: tuple[datetime, int] | None = None,
     site_id: int | None = None,
     with_reports: bool = True,
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[schemas.VisitRow], str | None]:
     """Visits in scope scheduled to start in ``[start, end)``, oldest first; (rows, the next
     page's cursor). Reports only for those who may read them (``with_reports``)."""
     stmt = (
@@ -161,23 +162,150 @@ def visits(
     found = list(session.scalars(stmt.order_by(Visit.scheduled_start, Visit.id).limit(limit + 1)).unique())
     page = found[:limit]
     rows = [
-        {
-            "id": v.id,
-            "asset_id": v.asset_id,
-            "asset_mqtt_id": v.asset.mqtt_id,
-            "asset_name": v.asset.name,
-            "site_id": v.asset.site_id,
-            "site_name": v.asset.site.name,
-            "kind": v.kind.value,
-            "status": v.status.value,
-            "scheduled_start": _stamp(v.scheduled_start),
-            "scheduled_end": _stamp(v.scheduled_end),
-            "checked_in_at": _stamp(v.checked_in_at),
-            "checked_out_at": _stamp(v.checked_out_at),
-            "summary": v.summary,
-            "report": v.report if with_reports else None,
-            "next_action": v.next_action if with_reports else None,
-        }
+        schemas.VisitRow(
+            id=v.id,
+            asset_id=v.asset_id,
+            asset_mqtt_id=v.asset.mqtt_id,
+            asset_name=v.asset.name,
+            site_id=v.asset.site_id,
+            site_name=v.asset.site.name,
+            kind=v.kind.value,
+            status=v.status.value,
+            scheduled_start=v.scheduled_start,
+            scheduled_end=v.scheduled_end,
+            checked_in_at=v.checked_in_at,
+            checked_out_at=v.checked_out_at,
+            summary=v.summary,
+            report=v.report if with_reports else None,
+            next_action=v.next_action if with_reports else None,
+        )
         for v in page
     ]
     return rows, _next_cursor(found, limit, page[-1].scheduled_start if page else None)
+
+
+def _id_page(
+    session: Session, stmt: Any, limit: int, after: int | None, column: Any
+) -> tuple[list[int], str | None]:
+    """The ids of one page of ``stmt`` (a SELECT of ``column``), by id, and the next cursor."""
+    if after is not None:
+        stmt = stmt.where(column > after)
+    found = list(session.scalars(stmt.order_by(column).limit(limit + 1)))
+    page = found[:limit]
+    return page, _encode([page[-1]]) if len(found) > limit else None
+
+
+def portfolio(
+    session: Session,
+    scope: Scope,
+    now: datetime,
+    limit: int,
+    after: int | None = None,
+    site_id: int | None = None,
+) -> tuple[list[schemas.PortfolioRow], str | None]:
+    """Units in scope now (not archived), by id: status, age, outage, next visit, availability."""
+    stmt = select(Asset.id).where(scope.daily_asset_filter())
+    if site_id is not None:
+        stmt = stmt.where(Asset.site_id == site_id)
+    ids, next_cursor = _id_page(session, stmt, limit, after, Asset.id)
+    summaries = sorted(service.portfolio(session, scope, now, asset_ids=ids), key=lambda r: r.asset.id)
+    rows = [
+        schemas.PortfolioRow(
+            asset_id=r.asset.id,
+            mqtt_id=r.asset.mqtt_id,
+            name=r.asset.name,
+            kind=r.asset.kind.value,
+            customer_id=r.customer.id,
+            customer_name=r.customer.name,
+            site_id=r.site.id,
+            site_name=r.site.name,
+            state=r.state_label,
+            state_since=r.state_since,
+            fault_code=r.fault_code,
+            install_date=r.asset.install_date,
+            age_years=r.age.years,
+            open_outage_id=r.open_outage.id if r.open_outage else None,
+            open_outage_since=r.open_outage.started_at if r.open_outage else None,
+            next_visit_id=r.next_visit.id if r.next_visit else None,
+            next_visit_start=r.next_visit.scheduled_start if r.next_visit else None,
+            availability_30d=_round(r.availability_30d.percent),
+            availability_90d=_round(r.availability_90d.percent),
+            availability_target=float(r.asset.availability_target),
+            contract_level=r.asset.contract_level.value,
+            manufacturer=r.asset.manufacturer,
+            model=r.asset.model,
+            serial_number=r.asset.serial_number,
+        )
+        for r in summaries
+    ]
+    return rows, next_cursor
+
+
+def _round(value: float | None, digits: int = 3) -> float | None:
+    return round(value, digits) if value is not None else None
+
+
+def _kpi_row(
+    level: str, key: int, name: str, customer_id: int, site_id: int | None, k: Levers
+) -> schemas.KpiRow:
+    hours = 3600.0
+    return schemas.KpiRow(
+        level=level,
+        id=key,
+        name=name,
+        customer_id=customer_id,
+        site_id=site_id,
+        assets=k.assets,
+        availability_pct=_round(k.availability),
+        target_pct=_round(k.target),
+        outages=k.outages,
+        mtbf_h=_round(k.mtbf.total_seconds() / hours, 1) if k.mtbf else None,
+        mttr_min=_round(k.mttr.total_seconds() / 60, 1) if k.mttr else None,
+        callbacks_per_unit_year=_round(k.callbacks_per_unit_year, 2),
+        response_min=_round(k.response_time.total_seconds() / 60, 1) if k.response_time else None,
+        visits_due=k.visits_due,
+        visits_on_time_pct=_round(k.visits_on_time, 1),
+        feedback_resolved=k.feedback_resolved,
+        feedback_median_resolution_h=_round(k.feedback_median_resolution.total_seconds() / hours, 1)
+        if k.feedback_median_resolution
+        else None,
+    )
+
+
+def kpis(
+    session: Session,
+    scope: Scope,
+    start: datetime,
+    end: datetime,
+    level: str,
+    limit: int,
+    after: int | None = None,
+    site_id: int | None = None,
+) -> tuple[list[schemas.KpiRow], str | None]:
+    """Service KPIs over ``[start, end)`` per unit, site or customer (``level``), by id, a page
+    at a time; units archived before ``start`` are left out (as on the KPI page)."""
+    units = (
+        select(Asset.id, Asset.name, Site.id, Site.name, Customer.id, Customer.name)
+        .join(Site, Asset.site_id == Site.id)
+        .join(Customer, Site.customer_id == Customer.id)
+        .where(scope.period_asset_filter(start))
+    )
+    if site_id is not None:
+        units = units.where(Site.id == site_id)
+    group = {"asset": Asset.id, "site": Site.id, "customer": Customer.id}[level]
+    ids, next_cursor = _id_page(session, units.with_only_columns(group).distinct(), limit, after, group)
+    members = session.execute(units.where(group.in_(ids))).all() if ids else []
+    per_asset = tallies(session, [m[0] for m in members], start, end)
+    totals: dict[int, Tally] = {}
+    labels: dict[int, tuple[str, int, int | None]] = {}
+    for asset_id, asset_name, site_key, site_name, customer_key, customer_name in members:
+        key = {"asset": asset_id, "site": site_key, "customer": customer_key}[level]
+        totals[key] = totals.get(key, Tally()) + per_asset[asset_id]
+        labels[key] = {
+            "asset": (asset_name, customer_key, site_key),
+            "site": (site_name, customer_key, site_key),
+            "customer": (customer_name, customer_key, None),
+        }[level]
+    period = end - start
+    rows = [_kpi_row(level, key, *labels[key], summarise_tally(totals[key], period)) for key in ids]
+    return rows, next_cursor

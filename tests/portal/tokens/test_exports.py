@@ -79,10 +79,10 @@ def test_bad_periods_cursors_and_sites_are_refused(app: Flask, login: Callable[[
     with app.extensions["fleet.db"].sessionmaker() as s:
         foreign = s.scalar(select(Site.id).join(Customer).where(Customer.name != "Lumière Immobilier"))
     cases = {
-        "/api/v1/outages?start=2026-05-01T00:00:00Z&end=2026-04-01T00:00:00Z": 400,
-        "/api/v1/outages?start=2020-01-01T00:00:00Z&end=2026-01-01T00:00:00Z": 400,
-        "/api/v1/outages?start=2026-05-01T00:00:00": 400,
-        "/api/v1/outages?cursor=bm90LWEtY3Vyc29y": 400,
+        "/api/v1/outages?start=2026-05-01T00:00:00Z&end=2026-04-01T00:00:00Z": 422,  # a rule across fields
+        "/api/v1/outages?start=2020-01-01T00:00:00Z&end=2026-01-01T00:00:00Z": 422,
+        "/api/v1/outages?start=2026-05-01T00:00:00": 400,  # not an RFC 3339 timestamp with its offset
+        "/api/v1/outages?cursor=bm90LWEtY3Vyc29y": 422,  # a string, but not a cursor this API gave
         "/api/v1/outages?limit=0": 400,
         "/api/v1/outages?format=xml": 400,
         "/api/v1/outages?site=99999999999999": 400,

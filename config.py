@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     behind_proxy: bool = False
     default_locale: str = "en"
     availability_cache_s: float = Field(default=60.0, ge=0)  # 0 = compute on every page
+    # stored availability (read model): the worker refreshes every asset this often, and the
+    # changed ones every round; the portfolio uses stored rows up to this age, else computes
+    availability_refresh_s: float = Field(default=60.0, gt=0)
+    availability_max_age_s: float = Field(default=300.0, ge=0)  # 0 = never use the stored rows
     feedback_max_per_ip_hour: int = Field(default=3, ge=1)  # residents, per address and asset
     feedback_max_per_asset_hour: int = Field(default=30, ge=1)  # residents, per asset
     page_cache_s: float = Field(default=10.0, ge=0)  # rendered portfolio fragments; 0 = render every time

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -116,6 +117,16 @@ def combined_availability(items: Iterable[Availability], period: timedelta) -> f
     if scope <= timedelta():
         return None
     return 100.0 * (scope - down) / scope
+
+
+class AvailabilitySource(Protocol):
+    """Where summaries take 30- and 90-day availability from (a cache, or stored rows)."""
+
+    def get(
+        self, session: Session, asset_ids: Sequence[int], now: datetime
+    ) -> tuple[dict[int, Availability], dict[int, Availability]]:
+        """(30-day, 90-day) availability of each asset."""
+        ...
 
 
 class AvailabilityCache:

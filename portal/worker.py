@@ -26,6 +26,7 @@ from config import ConfigError, Settings, load_settings
 from fleet.db import Database, utcnow
 from fleet.logs import configure_logging
 from fleet.models import OutboxEmail, WebhookDelivery
+from portal.assets.read_model import changed_since_computed, refresh_availability
 from portal.influxql import TelemetryReader
 from portal.maintenance.plans import TelemetryUsage, schedule
 from portal.notifications.events import NotifierSettings, tell_due
@@ -121,13 +122,15 @@ class Worker:
         self.webhooks = webhook_rules(settings)
         self.sender = http_sender()
         self.next_plans = 0.0
+        self.next_availability = 0.0
         self.stop = threading.Event()
 
     def tick(self) -> None:
-        """One round: plans when due, then notifications, then e-mails."""
+        """One round: plans when due, stored availability, then notifications, e-mails, webhooks."""
         if time.monotonic() >= self.next_plans:
             self._step("plans", self._plans)
             self.next_plans = time.monotonic() + self.settings.plan_interval_s
+        self._step("availability", self._availability)
         self._step("notifier", self._notify)
         self._step("outbox", lambda: send_due(self.db.sessionmaker, self.smtp, utcnow()))
         self._step("webhooks", self._webhooks)
@@ -146,6 +149,16 @@ class Worker:
         horizon = timedelta(days=self.settings.plan_horizon_days)
         with self.db.session() as session:
             schedule(session, utcnow(), horizon=horizon, usage=self.usage)
+
+    def _availability(self) -> None:
+        """Every asset's stored availability when due, else the assets whose records changed."""
+        full = time.monotonic() >= self.next_availability
+        with self.db.session() as session:
+            ids = None if full else changed_since_computed(session)
+            if ids != []:
+                refresh_availability(session, utcnow(), ids)
+        if full:
+            self.next_availability = time.monotonic() + self.settings.availability_refresh_s
 
     def _notify(self) -> None:
         with self.db.session() as session:

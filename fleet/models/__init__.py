@@ -53,6 +53,7 @@ from fleet.models.people import (
     normalise_email,
     user_sites,
 )
+from fleet.models.read_model import AssetAvailability
 from fleet.models.satisfaction import (
     FollowUp,
     FollowUpStatus,
@@ -71,6 +72,7 @@ __all__ = [
     "Age",
     "ApiToken",
     "Asset",
+    "AssetAvailability",
     "AssetKind",
     "AssetStatus",
     "Audience",

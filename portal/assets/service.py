@@ -30,7 +30,7 @@ from fleet.models import (
     age_between,
 )
 from portal.access import Scope
-from portal.kpi import Availability, AvailabilityCache, combined_availability
+from portal.kpi import Availability, AvailabilityCache, AvailabilitySource, combined_availability
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ ASSET_COLUMNS = tuple(c for c in Asset.__table__.c if c.key != "public_token")
 
 def summarise(
     session: Session, assets: Sequence[AssetFields], now: datetime,
-    availability: AvailabilityCache | None = None, sites: Mapping[int, Site] | None = None,
+    availability: AvailabilitySource | None = None, sites: Mapping[int, Site] | None = None,
     among: Select[Any] | None = None,
 ) -> list[AssetSummary]:  # fmt: skip
     """Summaries of assets: ORM assets with their site and customer loaded, or plain rows
@@ -168,7 +168,7 @@ def summarise(
 def portfolio(
     session: Session, scope: Scope, now: datetime, site_id: int | None = None,
     asset_ids: Sequence[int] | None = None, kind: AssetKind | None = None,
-    availability: AvailabilityCache | None = None,
+    availability: AvailabilitySource | None = None,
 ) -> list[AssetSummary]:  # fmt: skip
     """Every asset in scope (optionally of one site, some ids or one kind), with status,
     age, outage and next visit, by customer, site and name.

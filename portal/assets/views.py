@@ -16,7 +16,7 @@ from sqlalchemy.orm import joinedload
 from fleet.db import parse_id, utcnow
 from fleet.models import Asset, AssetKind, Customer, Outage, Site
 from portal.access import Scope, can, check, requires
-from portal.assets import charts, dispatch, service
+from portal.assets import charts, dispatch, read_model, service
 from portal.assets.forms import DispatchForm
 from portal.assets.presenters import outage_timeline_context, timeline_context
 from portal.auth.scope import current_scope
@@ -147,19 +147,20 @@ def _portfolio_fragment(scope: Scope) -> Fragment:
     q, band, sort_code, errors = _parse_query()
     session = db_session()
     now = utcnow()
-    all_rows = service.portfolio(session, scope, now, availability=get_availability())
-    matching = service.apply_query(all_rows, q)
-    pages = max(1, -(-len(matching) // PAGE_SIZE))
     raw_page = request.args.get("page", "1")
-    page = int(raw_page) if raw_page.isdigit() and 1 <= int(raw_page) <= pages else 1
-    if raw_page != "1" and page == 1 and raw_page not in ("", "1"):
+    wanted = int(raw_page) if raw_page.isdigit() else 0  # not a number: no such page
+    max_age = timedelta(seconds=current_app.config["SETTINGS"].availability_max_age_s)
+    found = read_model.portfolio_page(session, scope, now, q, wanted, PAGE_SIZE, max_age) if max_age else None
+    if found is None:  # stored availability missing or too old: compute everything
+        found = read_model.reference_page(session, scope, now, q, wanted, PAGE_SIZE, get_availability())
+    page, pages, rows = found.page, found.pages, found.rows
+    if raw_page not in ("", "1") and page != wanted:
         errors.append(gettext("There is no page %(value)s.", value=raw_page[:10]))
-    rows = matching[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     sites = list(session.scalars(scope.sites()))
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     html = render_template(
-        "assets/_portfolio_body.html", rows=rows, shown=len(matching), total=len(all_rows),
-        counts=service.portfolio_counts(matching), now=now, q=q, sites=sites,
+        "assets/_portfolio_body.html", rows=rows, shown=found.matching, total=found.total,
+        counts=found.counts, now=now, q=q, sites=sites,
         unread=unread_map(),
         page=page, pages=pages, first=(page - 1) * PAGE_SIZE + 1, args=args,
         states=list(service.SEVERITY), kinds=[k.value for k in AssetKind],

@@ -94,6 +94,7 @@ def test_the_worker_counts_its_steps_and_the_outbox(sqlite_demo_url: str) -> Non
         )
     samples = _samples(generate(worker))
     assert samples[("worker_step_runs_total", frozenset({("step", "notifier"), ("outcome", "ok")}))] == 1
+    assert samples[("worker_step_runs_total", frozenset({("step", "availability"), ("outcome", "ok")}))] == 1
     assert samples[("worker_step_runs_total", frozenset({("step", "outbox"), ("outcome", "ok")}))] == 1
     assert samples[("worker_outbox_backlog", frozenset())] == waiting
     assert samples[("worker_step_runs_total", frozenset({("step", "webhooks"), ("outcome", "ok")}))] == 1

@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMPS := .stamps
 
-.PHONY: run test lint format system-deps system-deps-test venv assets translations messages lock bench-ingest bench-portal clean
+.PHONY: run test lint format system-deps system-deps-test venv assets translations messages lock bench-ingest bench-portal bench-mix clean
 
 run: system-deps venv assets translations
 	$(PY) -m devstack.run
@@ -80,6 +80,9 @@ bench-ingest: system-deps-test venv
 
 bench-portal: system-deps-test venv assets translations
 	$(PY) -m bench.portal
+
+bench-mix: system-deps-test venv assets translations
+	$(PY) -m bench.mix
 
 clean:
 	rm -rf $(VENV) $(STAMPS) $(VENDOR) node_modules var test-artifacts .pytest_cache .ruff_cache

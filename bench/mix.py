@@ -1,0 +1,357 @@
+"""Realistic page mix (``make bench-mix``): 16 different people, each on their own session.
+
+1. PostgreSQL (the machine's, 127.0.0.1:5432) with three tenants of 500 units and one of
+   5,000 (90 days of outages and maintenance, visits), statistics gathered (``ANALYZE``) and
+   the stored availability refreshed once, as the worker keeps it.
+2. The portal under gunicorn as deployed (2 workers, gthread), page cache **off**
+   (``PAGE_CACHE_S=0``).
+3. 16 closed-loop clients in one process, one per person: a facility manager, an HOA
+   president and a technician of each tenant, a second HOA president and technician of the
+   large tenant, and two vendor staff. Each opens the pages its group really uses, in the
+   proportions of ``MIX`` below, for ``--seconds``.
+
+The last line is ``key=value`` figures: mix_p50_ms, mix_p99_ms, mix_pages_per_s,
+portfolio_500_p50_ms, portfolio_5000_p50_ms (a facility manager's portfolio, first page,
+in the mix), per-page p50s, errors, cache=off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import urllib3
+from sqlalchemy import select, text
+
+from bench.portal import _database, _drop, _gunicorn, _pct, _wait_http
+from devstack.servers import free_port
+from fleet.db import Database
+from fleet.models import (
+    Asset,
+    AssetKind,
+    AssetStatus,
+    Customer,
+    MaintenancePeriod,
+    OperatingState,
+    Outage,
+    Site,
+    SiteKind,
+    StakeholderGroup,
+    User,
+    Visit,
+    VisitKind,
+)
+from fleet.schema import upgrade
+from portal.assets.read_model import refresh_availability
+from portal.auth.passwords import hash_password
+
+PASSWORD = "bench-mix-2026"  # noqa: S105 - throw-away benchmark accounts
+TENANTS = (500, 500, 500, 5000)
+PER_SITE = 25
+# page → weight, per group; "{asset}" is one of the person's units, chosen at random
+MIX: dict[str, dict[str, int]] = {
+    "facility_manager": {
+        "/": 15,
+        "/portfolio": 20,
+        "/portfolio?sort=availability&page=2": 10,
+        "/portfolio?state=out_of_service": 5,
+        "/assets/{asset}": 25,
+        "/outages": 10,
+        "/kpis": 5,
+        "/satisfaction": 10,
+    },
+    "hoa_president": {"/": 60, "/assets/{asset}": 40},
+    "field_technician": {"/work": 40, "/assets/{asset}": 40, "/visits": 20},
+    "vendor_staff": {
+        "/outages": 25,
+        "/work": 25,
+        "/portfolio": 20,
+        "/assets/{asset}": 20,
+        "/satisfaction": 10,
+    },
+}
+
+
+def _tenant(session: Any, index: int, units: int, rng: random.Random, now: datetime) -> list[int]:
+    """One customer with ``units`` units in sites of 25; returns the asset ids."""
+    customer = Customer(name=f"Tenant {index + 1} ({units} units)")
+    session.add(customer)
+    session.flush()
+    sites = [
+        Site(
+            customer_id=customer.id,
+            name=f"Building {i + 1:03d}",
+            kind=SiteKind.OFFICE,
+            address=f"{i + 1} rue du Banc",
+            city="Lyon",
+            postal_code="69003",
+            country="FR",
+            timezone="Europe/Paris",
+        )
+        for i in range(units // PER_SITE)
+    ]
+    session.add_all(sites)
+    session.flush()
+    assets = [
+        Asset(
+            site_id=site.id,
+            kind=AssetKind.ELEVATOR if n % 10 else AssetKind.ESCALATOR,
+            name=f"Lift {n + 1:02d}",
+            manufacturer="Ascenda",
+            model="A-3000",
+            serial_number=f"SN{site.id:04d}{n:03d}",
+            mqtt_id=f"MIX-{site.id:04d}-{n:03d}",
+            install_date=date(1975 + rng.randrange(50), 1 + rng.randrange(12), 1),
+            rated_load_kg=1000,
+            floors_served=12,
+            availability_target=Decimal("99.50"),
+        )
+        for site in sites
+        for n in range(PER_SITE)
+    ]
+    session.add_all(assets)
+    session.flush()
+    for a in assets:
+        down = rng.random() < 0.03
+        session.add(
+            AssetStatus(
+                asset_id=a.id,
+                state=OperatingState.OUT_OF_SERVICE if down else OperatingState.IN_SERVICE,
+                fault_code="door_lock" if down else None,
+                since=now - timedelta(hours=2),
+                reported_at=now,
+                last_seen_at=now,
+            )
+        )
+        if down:
+            session.add(Outage(asset_id=a.id, started_at=now - timedelta(hours=2), fault_code="door_lock"))
+        for k in range(rng.randrange(0, 6)):
+            start = now - timedelta(days=rng.uniform(1, 90), seconds=k)
+            session.add(
+                Outage(
+                    asset_id=a.id,
+                    started_at=start,
+                    ended_at=start + timedelta(hours=rng.uniform(0.2, 8)),
+                    fault_code=rng.choice(["door_lock", "leveling", "drive_fault"]),
+                )
+            )
+        past = [now - timedelta(days=30 * k + rng.uniform(1, 29)) for k in range(3)]
+        for start in past:
+            session.add(
+                MaintenancePeriod(asset_id=a.id, started_at=start, ended_at=start + timedelta(hours=1))
+            )
+        for start in [*past, now + timedelta(days=rng.uniform(1, 30))]:
+            session.add(
+                Visit(
+                    asset_id=a.id,
+                    kind=VisitKind.PREVENTIVE,
+                    scheduled_start=start,
+                    scheduled_end=start + timedelta(hours=2),
+                    summary="Monthly preventive maintenance",
+                )
+            )
+    session.flush()
+    return [a.id for a in assets]
+
+
+def seed(url: str, seed_value: int = 7) -> list[tuple[str, str, list[int]]]:
+    """The tenants and 16 people; returns (e-mail, group, their unit ids) per person."""
+    upgrade(url)
+    rng = random.Random(seed_value)
+    now = datetime.now(UTC).replace(microsecond=0)
+    password = hash_password(PASSWORD)
+    people: list[tuple[str, str, list[int]]] = []
+    db = Database(url)
+    with db.session() as s:
+        every: list[int] = []
+        for t, units in enumerate(TENANTS):
+            ids = _tenant(s, t, units, rng, now)
+            every += ids
+            sites = list(
+                s.scalars(select(Site).join(Asset).where(Asset.id.in_(ids)).distinct().order_by(Site.id))
+            )
+            customer_id = sites[0].customer_id
+            accounts = [
+                ("fm", StakeholderGroup.FACILITY_MANAGER, [], customer_id),
+                ("hoa", StakeholderGroup.HOA_PRESIDENT, sites[:1], None),
+                ("tech", StakeholderGroup.FIELD_TECHNICIAN, sites[1:4], None),
+            ]
+            if units > 500:
+                accounts.append(("hoa2", StakeholderGroup.HOA_PRESIDENT, sites[5:6], None))
+                accounts.append(("tech2", StakeholderGroup.FIELD_TECHNICIAN, sites[6:9], None))
+            for role, group, their_sites, customer in accounts:
+                email = f"{role}.{t + 1}@bench.example"
+                s.add(
+                    User(
+                        email=email,
+                        name=f"{role} {t + 1}",
+                        group=group,
+                        customer_id=customer,
+                        sites=their_sites,
+                        password_hash=password,
+                        locale="en",
+                    )
+                )
+                site_ids = {site.id for site in their_sites}
+                units_of = (
+                    ids if customer else list(s.scalars(select(Asset.id).where(Asset.site_id.in_(site_ids))))
+                )
+                people.append((email, group.value, units_of))
+        for n in (1, 2):
+            email = f"staff.{n}@bench.example"
+            s.add(
+                User(
+                    email=email,
+                    name=f"staff {n}",
+                    group=StakeholderGroup.VENDOR_STAFF,
+                    password_hash=password,
+                    locale="en",
+                )
+            )
+            people.append((email, "vendor_staff", every))
+        s.flush()
+        refresh_availability(s, datetime.now(UTC))
+    with db.engine.connect() as conn:  # the statistics autovacuum would gather in production
+        conn.execute(text("ANALYZE"))
+        conn.commit()
+    db.dispose()
+    return people
+
+
+def login(base: str, email: str) -> str:
+    """Log in through the form; the session cookie."""
+    http = urllib3.PoolManager()
+    page = http.request("GET", f"{base}/auth/login")
+    cookie = page.headers["Set-Cookie"].split(";", 1)[0]
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.data.decode())
+    assert token, "no CSRF token on the login page"
+    resp = http.request(
+        "POST",
+        f"{base}/auth/login",
+        fields={"csrf_token": token.group(1), "email": email, "password": PASSWORD},
+        encode_multipart=False,
+        headers={"Cookie": cookie},
+        redirect=False,
+    )
+    assert resp.status == 302, f"login of {email} failed: {resp.status}"
+    return resp.headers["Set-Cookie"].split(";", 1)[0]
+
+
+def _clients(base: str, people: list[tuple[str, str, list[int], str]], seconds: float, out: Any) -> None:
+    """One closed-loop client thread per person."""
+    results: dict[str, list[float]] = {}
+    errors: list[str] = []
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def client(n: int, email: str, group: str, units: list[int], cookie: str) -> None:
+        http = urllib3.PoolManager(maxsize=1)
+        rng = random.Random(n)
+        pages, weights = zip(*MIX[group].items(), strict=True)
+        tenant = "5000" if len(units) > 2000 and group == "facility_manager" else "500"
+        while time.monotonic() < stop_at:
+            page = rng.choices(pages, weights)[0]
+            url = base + page.replace("{asset}", str(rng.choice(units)))
+            t0 = time.perf_counter()
+            resp = http.request("GET", url, headers={"Cookie": cookie}, redirect=False)
+            ms = (time.perf_counter() - t0) * 1000
+            label = f"{group}:{page}" + (f":{tenant}" if page == "/portfolio" else "")
+            with lock:
+                if resp.status == 200:
+                    results.setdefault(label, []).append(ms)
+                else:
+                    errors.append(f"{email} {url} {resp.status}")
+
+    threads = [threading.Thread(target=client, args=(n, *p)) for n, p in enumerate(people)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.put({"results": results, "errors": errors})
+
+
+def main() -> None:
+    """Seed, serve, load, report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=30.0, help="load duration")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-mix-"))
+    url, backend = _database(tmp)
+    assert backend == "postgresql", "the mix runs on PostgreSQL (127.0.0.1:5432)"
+    portal: subprocess.Popen[bytes] | None = None
+    try:
+        started = time.monotonic()
+        people = seed(url)
+        seeded_s = time.monotonic() - started
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = dict(
+            os.environ,
+            DATABASE_URL=url,
+            PORTAL_ENV="development",
+            SECRET_KEY=uuid.uuid4().hex * 2,
+            LOG_LEVEL="WARNING",
+            LOGIN_MAX_FAILURES_PER_IP="100000",
+            PAGE_CACHE_S="0",
+            LIVE_ENABLED="false",
+            AVAILABILITY_MAX_AGE_S="3600",
+        )
+        portal = _gunicorn(port, args.workers, env, tmp / "portal.log")
+        _wait_http(f"{base}/auth/login")
+        signed_in = [(email, group, units, login(base, email)) for email, group, units in people]
+        http = urllib3.PoolManager()
+        for _email, group, units, cookie in signed_in:  # warm each worker's connections once
+            for page in MIX[group]:
+                http.request("GET", base + page.replace("{asset}", str(units[0])), headers={"Cookie": cookie})
+        out: Any = mp.get_context("spawn").Queue()
+        worker = mp.get_context("spawn").Process(target=_clients, args=(base, signed_in, args.seconds, out))
+        worker.start()
+        found = out.get(timeout=args.seconds + 300)
+        worker.join()
+        results: dict[str, list[float]] = found["results"]
+        every = [ms for values in results.values() for ms in values]
+        figures: dict[str, Any] = {
+            "mix_p50_ms": round(_pct(every, 0.50), 1),
+            "mix_p99_ms": round(_pct(every, 0.99), 1),
+            "mix_pages_per_s": round(len(every) / args.seconds, 1),
+            "portfolio_500_p50_ms": round(_pct(results.get("facility_manager:/portfolio:500", []), 0.5), 1),
+            "portfolio_5000_p50_ms": round(_pct(results.get("facility_manager:/portfolio:5000", []), 0.5), 1),
+            "errors": len(found["errors"]),
+            "people": len(signed_in),
+            "units": sum(TENANTS),
+            "seed_s": round(seeded_s, 1),
+            "cache": "off",
+            "database": backend,
+        }
+        for label, values in sorted(results.items()):
+            print(
+                f"{label:55s} n={len(values):5d} p50={_pct(values, 0.5):7.1f} p99={_pct(values, 0.99):7.1f}",
+                file=sys.stderr,
+            )
+        for line in found["errors"][:10]:
+            print("error:", line, file=sys.stderr)
+        print(" ".join(f"{k}={v}" for k, v in figures.items()))
+    finally:
+        if portal is not None and portal.poll() is None:
+            os.killpg(portal.pid, signal.SIGTERM)
+            portal.wait(15)
+        _drop(url)
+
+
+if __name__ == "__main__":
+    main()

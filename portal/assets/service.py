@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from fleet.models import (
@@ -234,12 +234,45 @@ class WorkList:
     due: list[AssetSummary]
 
 
-def work_list(
+def work_candidates(
     session: Session, scope: Scope, now: datetime, due_within: timedelta = timedelta(days=7)
+) -> list[int]:
+    """Ids of the assets in scope that can be on the work list: an open outage, degraded or
+    offline, or a scheduled visit not over that starts within ``due_within`` (one query)."""
+    open_outage = exists().where(Outage.asset_id == Asset.id, Outage.ended_at.is_(None))
+    attention = exists().where(
+        AssetStatus.asset_id == Asset.id,
+        AssetStatus.state.in_([OperatingState.DEGRADED, OperatingState.OFFLINE]),
+    )
+    due = exists().where(
+        Visit.asset_id == Asset.id,
+        Visit.status == VisitStatus.SCHEDULED,
+        Visit.scheduled_end >= now,
+        Visit.scheduled_start <= now + due_within,
+    )
+    stmt = select(Asset.id).where(scope.daily_asset_filter(), or_(open_outage, attention, due))
+    return list(session.scalars(stmt))
+
+
+def work_list(
+    session: Session,
+    scope: Scope,
+    now: datetime,
+    due_within: timedelta = timedelta(days=7),
+    availability: AvailabilitySource | None = None,
 ) -> WorkList:
     """Assets out of service first (entrapments on top, then longest down), then degraded
-    or offline ones, then those with a visit due within ``due_within``."""
-    rows = portfolio(session, scope, now)
+    or offline ones, then those with a visit due within ``due_within``.
+
+    Only the candidates (:func:`work_candidates`) are summarised, not the whole portfolio:
+    a staff account's list over thousands of units reads the few that need work."""
+    rows = portfolio(session, scope, now, asset_ids=work_candidates(session, scope, now, due_within),
+                     availability=availability)  # fmt: skip
+    return work_groups(rows, now, due_within)
+
+
+def work_groups(rows: Sequence[AssetSummary], now: datetime, due_within: timedelta) -> WorkList:
+    """The work list's three groups from summaries (any superset of the candidates)."""
     down = [r for r in rows if r.open_outage is not None]
     down.sort(key=lambda r: (r.open_outage.fault_code != "entrapment", r.open_outage.started_at))  # type: ignore[union-attr]
     attention = [

@@ -230,7 +230,7 @@ def asset(asset_id: int) -> ResponseReturnValue:
 def work() -> ResponseReturnValue:
     """The technician's work list (any account sees it for its own scope)."""
     now = utcnow()
-    items = service.work_list(db_session(), current_scope(), now)
+    items = service.work_list(db_session(), current_scope(), now, availability=get_availability())
     ids = {r.asset.id for group in (items.down, items.attention, items.due) for r in group}
     sites = {r.site.id for group in (items.down, items.attention, items.due) for r in group}
     live = page_config(sites=sites, resync=_resync_url(sorted(ids)))

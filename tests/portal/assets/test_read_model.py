@@ -41,7 +41,7 @@ from portal.assets.read_model import (
     reference_page,
     refresh_availability,
 )
-from portal.assets.service import SEVERITY, PortfolioQuery
+from portal.assets.service import SEVERITY, PortfolioQuery, portfolio, work_groups, work_list
 from portal.influxql import TelemetryReader
 from portal.worker import Worker
 from tests.conftest import make_settings
@@ -191,6 +191,10 @@ def test_the_fast_page_equals_the_reference_page(
     scope = Scope.for_user(session.scalars(select(User).where(User.email == account)).one())
     fast = portfolio_page(session, scope, now, q, page, page_size, max_age=timedelta(minutes=5))
     _same(fast, reference_page(session, scope, now, q, page, page_size))
+    work = work_list(session, scope, now)  # the work list reads only its candidates
+    every = work_groups(portfolio(session, scope, now), now, timedelta(days=7))
+    for group in ("down", "attention", "due"):
+        assert [r.asset.id for r in getattr(work, group)] == [r.asset.id for r in getattr(every, group)]
 
 
 def test_a_missing_or_stale_row_sends_the_page_to_the_reference(session: Session) -> None:

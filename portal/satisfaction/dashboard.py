@@ -29,7 +29,7 @@ from fleet.models import (
     SurveyResponse,
 )
 from portal.access import Scope
-from portal.kpi import Levers, availability, levers
+from portal.kpi import Levers, availability, combined_levers, tallies
 from portal.satisfaction.scores import SMALL_SAMPLE, Score, ces, csat, nps
 
 GROUPS = (Audience.FACILITY_MANAGER, Audience.HOA_PRESIDENT, Audience.FIELD_TECHNICIAN, Audience.RESIDENT)
@@ -354,6 +354,7 @@ def build(session: Session, scope: Scope, filters: Filters, now: datetime) -> Da
     customer_sites = _customer_sites(session, site_assets)
     lookup = AvailabilityLookup(session, site_assets, start, end)
     all_assets = [a for ids in site_assets.values() for a in ids]
+    per_asset = tallies(session, all_assets, start, end)  # read once; each group sums its share
     drivers = []
     for g in GROUPS:
         answers = by_group[g]
@@ -361,7 +362,7 @@ def build(session: Session, scope: Scope, filters: Filters, now: datetime) -> Da
         for r in answers:
             sites.update([r.site_id] if r.site_id is not None else customer_sites.get(r.customer_id, []))
         group_assets = [a for s in sorted(sites) for a in site_assets.get(s, [])]
-        d = GroupDrivers(g, levers(session, group_assets, start, end))
+        d = GroupDrivers(g, combined_levers(per_asset, group_assets, start, end))
         band_answers: dict[str, list[int]] = defaultdict(list)
         pairs: dict[SurveyKind, list[tuple[float, float]]] = defaultdict(list)
         for r in answers:
@@ -374,5 +375,5 @@ def build(session: Session, scope: Scope, filters: Filters, now: datetime) -> Da
         d.bands = [Band(label, csat(band_answers[label])) for label, _, _ in BANDS]
         d.relations = [Relation(k, pearson(pairs[k]), len(pairs[k])) for k in SurveyKind]
         drivers.append(d)
-    overall = levers(session, all_assets, start, end)
+    overall = combined_levers(per_asset, all_assets, start, end)
     return Dashboard(filters, start, end, months, groups, trends, drivers, overall, len(rows))

@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
-from portal.kpi import availability
+from fleet.db import Database
+from fleet.models import Asset
+from portal.kpi import availability, combined_levers, levers, tallies
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 END = START + timedelta(days=30)  # 720 h
@@ -46,3 +49,17 @@ def test_overlaps_are_merged_and_clipped() -> None:
 
 def test_all_maintenance_has_no_availability() -> None:
     assert availability([], [(h(-1), None)], START, END).percent is None
+
+
+def test_levers_of_groups_from_one_read_equal_levers_read_per_group(sqlite_demo_url: str) -> None:
+    """The satisfaction dashboard reads every unit's tally once and sums each group's share;
+    the figures are those of reading each group alone."""
+    end = datetime.now(UTC).replace(microsecond=0)
+    start = end - timedelta(days=365)
+    db = Database(sqlite_demo_url)
+    with db.sessionmaker() as s:
+        ids = list(s.scalars(select(Asset.id).order_by(Asset.id)))
+        per_asset = tallies(s, ids, start, end)
+        for group in (ids, ids[::2], ids[1::3], ids[:1], [], [*ids[:4], *ids[:2]]):
+            assert combined_levers(per_asset, group, start, end) == levers(s, group, start, end)
+    db.dispose()

@@ -409,9 +409,11 @@ class Building:
         return all(r.state_label == "in_service" for r in self.rows)
 
 
-def buildings(session: Session, scope: Scope, now: datetime) -> list[Building]:
+def buildings(
+    session: Session, scope: Scope, now: datetime, availability: AvailabilitySource | None = None
+) -> list[Building]:
     """Every site in scope with what an HOA president wants to know about it."""
-    rows = portfolio(session, scope, now)
+    rows = portfolio(session, scope, now, availability=availability)
     by_site: dict[int, list[AssetSummary]] = {}
     for r in rows:
         by_site.setdefault(r.site.id, []).append(r)

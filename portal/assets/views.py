@@ -64,7 +64,7 @@ def home() -> ResponseReturnValue:
         return redirect(url_for("assets.work"))
     if can(current_user, "hear_in_plain_words"):
         now = utcnow()
-        items = service.buildings(db_session(), current_scope(), now)
+        items = service.buildings(db_session(), current_scope(), now, get_availability())
         ids = [r.asset.id for b in items for r in b.rows]
         live = page_config(sites=[b.site.id for b in items], resync=_resync_url(ids))
         boxes = {
@@ -192,7 +192,7 @@ def site(site_id: int) -> ResponseReturnValue:
     session = db_session()
     obj = scope.get_site(session, site_id)
     now = utcnow()
-    rows = service.portfolio(session, scope, now, site_id=obj.id)
+    rows = service.portfolio(session, scope, now, site_id=obj.id, availability=get_availability())
     live = page_config(sites=[obj.id], resync=_resync_url([r.asset.id for r in rows]), tz=obj.timezone)
     fb = box_context(action=url_for("feedback.on_site", site_id=obj.id), recent=recent_for(site_id=obj.id))
     unread = unread_map()

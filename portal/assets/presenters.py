@@ -5,6 +5,7 @@ A presenter: the asset, building, outage and resident pages use it; no routes he
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -16,12 +17,19 @@ from portal.assets import timeline
 
 
 def timeline_context(
-    session: Session, obj: Asset, now: datetime, resident: str | None = None, quiet: bool = False
+    session: Session,
+    obj: Asset,
+    now: datetime,
+    resident: str | None = None,
+    quiet: bool = False,
+    current: Mapping[int, Outage] | None = None,
 ) -> dict[str, Any]:
     """What ``assets/_timeline.html`` needs for the asset's current outage (no steps without one).
 
-    ``quiet`` renders nothing visible without an outage, only the place live updates fill."""
-    outage = timeline.current_outage(session, obj.id, now)
+    ``quiet`` renders nothing visible without an outage, only the place live updates fill.
+    ``current``: the current outages of several assets read at once
+    (:func:`~portal.assets.timeline.current_outages`), so a page of many timelines reads once."""
+    outage = current.get(obj.id) if current is not None else timeline.current_outage(session, obj.id, now)
     ctx: dict[str, Any] = {"steps": [], "asset_id": obj.id, "asset_name": obj.name, "tz": obj.site.timezone}
     if outage is not None:
         ctx = outage_timeline_context(session, outage)

@@ -10,6 +10,7 @@ on, accounts on their next page), with the number of answers so far.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -58,3 +59,23 @@ def current_outage(session: Session, asset_id: int, now: datetime) -> Outage | N
         .order_by(Outage.ended_at.is_(None).desc(), Outage.started_at.desc())
         .limit(1)
     )
+
+
+def current_outages(session: Session, asset_ids: Sequence[int], now: datetime) -> dict[int, Outage]:
+    """:func:`current_outage` of several assets in one query (assets without one are absent)."""
+    if not asset_ids:
+        return {}
+    stmt = select(Outage).where(
+        Outage.asset_id.in_(asset_ids), or_(Outage.ended_at.is_(None), Outage.ended_at >= now - RECENT)
+    )
+    found: dict[int, Outage] = {}
+    for outage in session.scalars(stmt):
+        best = found.get(outage.asset_id)
+        if best is None or _rank(outage) > _rank(best):
+            found[outage.asset_id] = outage
+    return found
+
+
+def _rank(outage: Outage) -> tuple[bool, datetime]:
+    """Open before closed, then the latest start (the order of :func:`current_outage`)."""
+    return outage.ended_at is None, outage.started_at

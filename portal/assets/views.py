@@ -16,7 +16,7 @@ from sqlalchemy.orm import joinedload
 from fleet.db import parse_id, utcnow
 from fleet.models import Asset, AssetKind, Customer, Outage, Site
 from portal.access import Scope, can, check, requires
-from portal.assets import charts, dispatch, read_model, service
+from portal.assets import charts, dispatch, read_model, service, timeline
 from portal.assets.forms import DispatchForm
 from portal.assets.presenters import outage_timeline_context, timeline_context
 from portal.auth.scope import current_scope
@@ -76,7 +76,8 @@ def home() -> ResponseReturnValue:
         }
         session = db_session()
         assets = session.scalars(select(Asset).where(Asset.id.in_(ids)).options(joinedload(Asset.site)))
-        timelines = {a.id: timeline_context(session, a, now, quiet=True) for a in assets}
+        current = timeline.current_outages(session, ids, now)
+        timelines = {a.id: timeline_context(session, a, now, quiet=True, current=current) for a in assets}
         return render_template(
             "hoa/home.html", buildings=items, now=now, live=live, boxes=boxes, timelines=timelines
         )

@@ -42,6 +42,7 @@ from portal.assets.read_model import (
     refresh_availability,
 )
 from portal.assets.service import SEVERITY, PortfolioQuery, portfolio, work_groups, work_list
+from portal.assets.timeline import current_outage, current_outages
 from portal.influxql import TelemetryReader
 from portal.worker import Worker
 from tests.conftest import make_settings
@@ -195,6 +196,9 @@ def test_the_fast_page_equals_the_reference_page(
     every = work_groups(portfolio(session, scope, now), now, timedelta(days=7))
     for group in ("down", "attention", "due"):
         assert [r.asset.id for r in getattr(work, group)] == [r.asset.id for r in getattr(every, group)]
+    ids = list(session.scalars(select(Asset.id)))  # the HOA home reads every timeline's outage at once
+    one_by_one = {a: o.id for a in ids if (o := current_outage(session, a, now)) is not None}
+    assert {a: o.id for a, o in current_outages(session, ids, now).items()} == one_by_one
 
 
 def test_a_missing_or_stale_row_sends_the_page_to_the_reference(session: Session) -> None:

@@ -188,6 +188,20 @@ class Tally:
     targets: list[float] = field(default_factory=list)  # contract availability targets
     meeting_target: int = 0  # assets at or above their target
 
+    def absorb(self, other: Tally) -> None:
+        """Add ``other`` into this tally in place (summing many tallies stays linear)."""
+        self.assets += other.assets
+        self.scope += other.scope
+        self.down += other.down
+        self.outages += other.outages
+        self.durations.extend(other.durations)
+        self.responses.extend(other.responses)
+        self.visits_due += other.visits_due
+        self.visits_on_time += other.visits_on_time
+        self.feedback_times.extend(other.feedback_times)
+        self.targets.extend(other.targets)
+        self.meeting_target += other.meeting_target
+
     def __add__(self, other: Tally) -> Tally:
         return Tally(
             self.assets + other.assets, self.scope + other.scope, self.down + other.down,
@@ -326,7 +340,9 @@ def combined_levers(
 ) -> Levers:
     """The KPIs of ``asset_ids`` together from tallies already read (a superset's
     :func:`tallies`): several groups of assets cost one read."""
-    total = sum((per_asset[a] for a in dict.fromkeys(asset_ids)), Tally())
+    total = Tally()
+    for asset_id in dict.fromkeys(asset_ids):
+        total.absorb(per_asset[asset_id])
     return summarise_tally(total, max(end - start, timedelta()))
 
 
@@ -353,8 +369,8 @@ def kpi_table(
     names: dict[tuple[str, int], str] = {}
     site_customer: dict[int, int] = {}
     for asset_id, _name, site_id, site_name, customer_id, customer_name in assets:
-        sites[site_id] = sites[site_id] + per_asset[asset_id]
-        customers[customer_id] = customers[customer_id] + per_asset[asset_id]
+        sites[site_id].absorb(per_asset[asset_id])
+        customers[customer_id].absorb(per_asset[asset_id])
         names[("site", site_id)] = site_name
         names[("customer", customer_id)] = customer_name
         site_customer[site_id] = customer_id

@@ -300,7 +300,7 @@ def kpis(
     labels: dict[int, tuple[str, int, int | None]] = {}
     for asset_id, asset_name, site_key, site_name, customer_key, customer_name in members:
         key = {"asset": asset_id, "site": site_key, "customer": customer_key}[level]
-        totals[key] = totals.get(key, Tally()) + per_asset[asset_id]
+        totals.setdefault(key, Tally()).absorb(per_asset[asset_id])
         labels[key] = {
             "asset": (asset_name, customer_key, site_key),
             "site": (site_name, customer_key, site_key),

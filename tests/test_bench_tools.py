@@ -1,12 +1,15 @@
-"""The benchmarks' MQTT tools still talk to the broker as it runs everywhere else (with
-authentication on): a few readings published and drained by the same commands
-``make bench-ingest`` uses. (The benchmarks' figures are measured by ``make bench-*``.)"""
+"""The benchmarks' tools still run against the system as it is: the MQTT tools talk to the
+authenticated broker (a few readings published and drained by the commands ``make
+bench-ingest`` uses), and the page mix signs in every person and opens every page. (The
+benchmarks' figures are measured by ``make bench-*``.)"""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+
+import pytest
 
 from config import ROOT
 from devstack.servers import Mosquitto
@@ -32,3 +35,23 @@ def test_the_bench_tools_publish_and_drain_through_an_authenticated_broker(broke
         == 25
     )
     assert _tool("bare", "--url", broker.url, "--count", "25", "--phase", "drain")["received"] == 25
+
+
+@pytest.mark.postgres
+def test_the_page_mix_runs_every_page_of_every_group_without_an_error() -> None:
+    """``make bench-mix`` on two small tenants for a few seconds: every person logs in and
+    every page of the mix answers 200 (a smoke run, not a measurement)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.mix", "--tenants", "100,250", "--seconds", "3"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = dict(pair.split("=", 1) for pair in done.stdout.strip().splitlines()[-1].split())
+    assert figures["errors"] == "0", done.stderr[-3000:]
+    assert figures["people"] == "10"  # fm, hoa, tech per tenant, a second hoa and tech, two staff
+    assert float(figures["mix_pages_per_s"]) > 0
+    assert figures["cache"] == "off"

@@ -57,17 +57,29 @@ def sticker_svg(sticker: Sticker) -> bytes:
 
 
 def _draw_qr(canvas: Canvas, url: str, x: float, y: float, size: float) -> None:
-    """The QR code as filled squares (vector: sharp at any printer resolution)."""
+    """The QR code as one filled path of its dark modules (vector: sharp at any printer
+    resolution). One path, not a square per module: a rasteriser fills the union, so no
+    light seam is drawn between neighbouring modules (scanners misread such seams)."""
     matrix = [list(row) for row in _qr(url).matrix]
     border = 2
     n = len(matrix) + 2 * border
     module = size / n
     canvas.setFillColorRGB(0, 0, 0)
+    path = canvas.beginPath()
     for r, row in enumerate(matrix):
-        for c, dark in enumerate(row):
-            if dark:
-                canvas.rect(x + (c + border) * module, y + size - (r + border + 1) * module, module, module,
-                            stroke=0, fill=1)  # fmt: skip
+        c = 0
+        while c < len(row):
+            if not row[c]:
+                c += 1
+                continue
+            run = c
+            while run < len(row) and row[run]:
+                run += 1
+            path.rect(
+                x + (c + border) * module, y + size - (r + border + 1) * module, (run - c) * module, module
+            )
+            c = run
+    canvas.drawPath(path, stroke=0, fill=1)
 
 
 def _fit(canvas: Canvas, text: str, font: str, size: float, width: float) -> str:

@@ -78,11 +78,39 @@ def decode_id_cursor(cursor: str | None) -> int | None:
     return found
 
 
-def _next_cursor(found: list[Any], limit: int, last_key: datetime | None) -> str | None:
-    """The cursor after the page's last row, when a row beyond the page was found (``limit + 1`` read)."""
-    if len(found) <= limit or last_key is None:
-        return None
-    return encode_cursor(last_key, found[limit - 1].id)
+def _time_page(
+    session: Session,
+    model: type[Outage] | type[Visit],
+    key: Any,
+    stmt: Any,
+    limit: int,
+    after: tuple[datetime, int] | None,
+    site_id: int | None,
+) -> tuple[list[Any], str | None]:
+    """One page of ``stmt`` (records of ``model`` joined to their unit and site) ordered by
+    ``key`` then id, after the cursor's position, and the next page's cursor (``limit + 1``
+    rows are read, so a next page is announced only when it has a row)."""
+    if site_id is not None:
+        stmt = stmt.where(Asset.site_id == site_id)
+    if after is not None:
+        at, row_id = after
+        stmt = stmt.where(or_(key > at, and_(key == at, model.id > row_id)))
+    found = list(session.scalars(stmt.order_by(key, model.id).limit(limit + 1)).unique())
+    page = found[:limit]
+    more = len(found) > limit
+    return page, encode_cursor(getattr(page[-1], key.key), page[-1].id) if more else None
+
+
+def _unit_columns(record: Outage | Visit) -> dict[str, Any]:
+    """The first columns of a row (:class:`~portal.api.schemas._UnitRow`)."""
+    return {
+        "id": record.id,
+        "asset_id": record.asset_id,
+        "asset_mqtt_id": record.asset.mqtt_id,
+        "asset_name": record.asset.name,
+        "site_id": record.asset.site_id,
+        "site_name": record.asset.site.name,
+    }
 
 
 def outages(
@@ -106,21 +134,10 @@ def outages(
             or_(Outage.ended_at.is_(None), Outage.ended_at >= start),
         )
     )
-    if site_id is not None:
-        stmt = stmt.where(Asset.site_id == site_id)
-    if after is not None:
-        at, row_id = after
-        stmt = stmt.where(or_(Outage.started_at > at, and_(Outage.started_at == at, Outage.id > row_id)))
-    found = list(session.scalars(stmt.order_by(Outage.started_at, Outage.id).limit(limit + 1)).unique())
-    page = found[:limit]
+    page, next_cursor = _time_page(session, Outage, Outage.started_at, stmt, limit, after, site_id)
     rows = [
         schemas.OutageRow(
-            id=o.id,
-            asset_id=o.asset_id,
-            asset_mqtt_id=o.asset.mqtt_id,
-            asset_name=o.asset.name,
-            site_id=o.asset.site_id,
-            site_name=o.asset.site.name,
+            **_unit_columns(o),
             started_at=o.started_at,
             ended_at=o.ended_at,
             duration_s=int((o.ended_at - o.started_at).total_seconds()) if o.ended_at else None,
@@ -130,7 +147,7 @@ def outages(
         )
         for o in page
     ]
-    return rows, _next_cursor(found, limit, page[-1].started_at if page else None)
+    return rows, next_cursor
 
 
 def visits(
@@ -152,23 +169,10 @@ def visits(
         .options(contains_eager(Visit.asset).contains_eager(Asset.site))
         .where(scope.asset_filter(), Visit.scheduled_start >= start, Visit.scheduled_start < end)
     )
-    if site_id is not None:
-        stmt = stmt.where(Asset.site_id == site_id)
-    if after is not None:
-        at, row_id = after
-        stmt = stmt.where(
-            or_(Visit.scheduled_start > at, and_(Visit.scheduled_start == at, Visit.id > row_id))
-        )
-    found = list(session.scalars(stmt.order_by(Visit.scheduled_start, Visit.id).limit(limit + 1)).unique())
-    page = found[:limit]
+    page, next_cursor = _time_page(session, Visit, Visit.scheduled_start, stmt, limit, after, site_id)
     rows = [
         schemas.VisitRow(
-            id=v.id,
-            asset_id=v.asset_id,
-            asset_mqtt_id=v.asset.mqtt_id,
-            asset_name=v.asset.name,
-            site_id=v.asset.site_id,
-            site_name=v.asset.site.name,
+            **_unit_columns(v),
             kind=v.kind.value,
             status=v.status.value,
             scheduled_start=v.scheduled_start,
@@ -181,7 +185,7 @@ def visits(
         )
         for v in page
     ]
-    return rows, _next_cursor(found, limit, page[-1].scheduled_start if page else None)
+    return rows, next_cursor
 
 
 def _id_page(

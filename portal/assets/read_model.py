@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, exists, false, func, or_, select
+from sqlalchemy import Select, and_, case, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session, joinedload
 
 from fleet.models import (
@@ -144,6 +144,12 @@ class PortfolioPage:
     pages: int
 
 
+def _clamp(page: int, matching: int, page_size: int) -> tuple[int, int]:
+    """(the page to show, how many pages): a page out of range shows the first."""
+    pages = max(1, -(-matching // page_size))
+    return (page if 1 <= page <= pages else 1), pages
+
+
 def reference_page(
     session: Session,
     scope: Scope,
@@ -157,8 +163,7 @@ def reference_page(
     Python (the reference the fast path is tested against, and its fallback)."""
     every = portfolio(session, scope, now, availability=availability)
     matching = apply_query(every, q)
-    pages = max(1, -(-len(matching) // page_size))
-    page = page if 1 <= page <= pages else 1
+    page, pages = _clamp(page, len(matching), page_size)
     return PortfolioPage(
         rows=matching[(page - 1) * page_size : page * page_size],
         total=len(every),
@@ -250,10 +255,6 @@ def portfolio_page(
         .where(scope.daily_asset_filter(), scope.daily_site_filter())
     )
     stale = or_(AssetAvailability.asset_id.is_(None), AssetAvailability.computed_at < now - max_age)
-    fresh_enough = session.scalar(select(func.count()).select_from(base.where(stale).subquery())) == 0
-    if not fresh_enough:
-        return None
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     where = _age_filter(q, now.date())
     if q.state is not None:
         where.append(_state_filter(q.state))
@@ -261,27 +262,31 @@ def portfolio_page(
         where.append(Asset.site_id == q.site_id)
     if q.kind is not None:
         where.append(Asset.kind == q.kind)
-    matching_stmt = base.where(*where)
+    matches = and_(true(), *where)
     planned = exists().where(
         Visit.asset_id == Asset.id, Visit.status == VisitStatus.SCHEDULED, Visit.scheduled_end >= now
     )
     below = and_(
         AssetAvailability.percent_30d.is_not(None), AssetAvailability.percent_30d < Asset.availability_target
     )
-    counted = session.execute(
-        matching_stmt.with_only_columns(
+    # one pass over the scope: freshness, the total, and the counters of what matches
+    stale_rows, total, matching, down, under, visited = session.execute(
+        base.with_only_columns(
+            func.count(case((stale, 1))),
             func.count(),
-            func.count(case((AssetStatus.state == OperatingState.OUT_OF_SERVICE, 1))),
-            func.count(case((below, 1))),
-            func.count(case((planned, 1))),
+            func.count(case((matches, 1))),
+            func.count(case((and_(matches, AssetStatus.state == OperatingState.OUT_OF_SERVICE), 1))),
+            func.count(case((and_(matches, below), 1))),
+            func.count(case((and_(matches, planned), 1))),
         )
     ).one()
-    matching = counted[0] or 0
-    pages = max(1, -(-matching // page_size))
-    page = page if 1 <= page <= pages else 1
+    if stale_rows:
+        return None
+    page, pages = _clamp(page, matching, page_size)
     names = _names(session)
     ordered: Select[Any] = (
-        matching_stmt.join(Customer, Site.customer_id == Customer.id)
+        base.where(*where)
+        .join(Customer, Site.customer_id == Customer.id)
         .order_by(*_order(q, names))
         .limit(page_size)
         .offset((page - 1) * page_size)
@@ -292,7 +297,7 @@ def portfolio_page(
         rows=rows,
         total=total,
         matching=matching,
-        counts=PortfolioCounts(counted[1] or 0, counted[2] or 0, counted[3] or 0),
+        counts=PortfolioCounts(down, under, visited),
         page=page,
         pages=pages,
     )

@@ -204,3 +204,12 @@ def spec(app: Flask) -> dict[str, Any]:
         "security": [{"token": []}, {"session": []}],
         "paths": paths,
     }
+
+
+def cached_spec(app: Flask) -> dict[str, Any]:
+    """:func:`spec`, built on the first request that asks and kept for the app's life (the
+    routes and models do not change while it runs)."""
+    document: dict[str, Any] | None = app.extensions.get("portal.openapi")
+    if document is None:
+        document = app.extensions["portal.openapi"] = spec(app)
+    return document

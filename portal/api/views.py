@@ -20,7 +20,7 @@ from portal.api import exports
 from portal.api import schemas as s
 from portal.api import serializers as ser
 from portal.api.http import BadRequest, bp, query, reply
-from portal.api.openapi import documented, spec
+from portal.api.openapi import cached_spec, documented
 from portal.assets import charts, service
 from portal.auth.scope import current_scope
 from portal.extensions import db_session, get_telemetry
@@ -313,4 +313,4 @@ def resident(token: str) -> ResponseReturnValue:
 @documented("This document", s.OpenApiDocument, public=True)
 def openapi() -> ResponseReturnValue:
     """The OpenAPI 3.1 description of this API, generated from its models."""
-    return reply(s.OpenApiDocument(spec(current_app)))
+    return reply(s.OpenApiDocument(cached_spec(current_app)))

@@ -29,31 +29,21 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import urllib3
 from sqlalchemy import select, text
 
-from bench.portal import _database, _drop, _gunicorn, _pct, _wait_http
+from bench.portal import _database, _drop, _gunicorn, _pct, _wait_http, add_tenant
 from devstack.servers import free_port
 from fleet.db import Database
 from fleet.models import (
     Asset,
-    AssetKind,
-    AssetStatus,
-    Customer,
-    MaintenancePeriod,
-    OperatingState,
-    Outage,
     Site,
-    SiteKind,
     StakeholderGroup,
     User,
-    Visit,
-    VisitKind,
 )
 from fleet.schema import upgrade
 from portal.assets.read_model import refresh_availability
@@ -86,88 +76,6 @@ MIX: dict[str, dict[str, int]] = {
 }
 
 
-def _tenant(session: Any, index: int, units: int, rng: random.Random, now: datetime) -> list[int]:
-    """One customer with ``units`` units in sites of 25; returns the asset ids."""
-    customer = Customer(name=f"Tenant {index + 1} ({units} units)")
-    session.add(customer)
-    session.flush()
-    sites = [
-        Site(
-            customer_id=customer.id,
-            name=f"Building {i + 1:03d}",
-            kind=SiteKind.OFFICE,
-            address=f"{i + 1} rue du Banc",
-            city="Lyon",
-            postal_code="69003",
-            country="FR",
-            timezone="Europe/Paris",
-        )
-        for i in range(units // PER_SITE)
-    ]
-    session.add_all(sites)
-    session.flush()
-    assets = [
-        Asset(
-            site_id=site.id,
-            kind=AssetKind.ELEVATOR if n % 10 else AssetKind.ESCALATOR,
-            name=f"Lift {n + 1:02d}",
-            manufacturer="Ascenda",
-            model="A-3000",
-            serial_number=f"SN{site.id:04d}{n:03d}",
-            mqtt_id=f"MIX-{site.id:04d}-{n:03d}",
-            install_date=date(1975 + rng.randrange(50), 1 + rng.randrange(12), 1),
-            rated_load_kg=1000,
-            floors_served=12,
-            availability_target=Decimal("99.50"),
-        )
-        for site in sites
-        for n in range(PER_SITE)
-    ]
-    session.add_all(assets)
-    session.flush()
-    for a in assets:
-        down = rng.random() < 0.03
-        session.add(
-            AssetStatus(
-                asset_id=a.id,
-                state=OperatingState.OUT_OF_SERVICE if down else OperatingState.IN_SERVICE,
-                fault_code="door_lock" if down else None,
-                since=now - timedelta(hours=2),
-                reported_at=now,
-                last_seen_at=now,
-            )
-        )
-        if down:
-            session.add(Outage(asset_id=a.id, started_at=now - timedelta(hours=2), fault_code="door_lock"))
-        for k in range(rng.randrange(0, 6)):
-            start = now - timedelta(days=rng.uniform(1, 90), seconds=k)
-            session.add(
-                Outage(
-                    asset_id=a.id,
-                    started_at=start,
-                    ended_at=start + timedelta(hours=rng.uniform(0.2, 8)),
-                    fault_code=rng.choice(["door_lock", "leveling", "drive_fault"]),
-                )
-            )
-        past = [now - timedelta(days=30 * k + rng.uniform(1, 29)) for k in range(3)]
-        for start in past:
-            session.add(
-                MaintenancePeriod(asset_id=a.id, started_at=start, ended_at=start + timedelta(hours=1))
-            )
-        for start in [*past, now + timedelta(days=rng.uniform(1, 30))]:
-            session.add(
-                Visit(
-                    asset_id=a.id,
-                    kind=VisitKind.PREVENTIVE,
-                    scheduled_start=start,
-                    scheduled_end=start + timedelta(hours=2),
-                    summary="Monthly preventive maintenance",
-                )
-            )
-    session.flush()
-    return [a.id for a in assets]
-
-
 def seed(
     url: str, tenants: tuple[int, ...] = TENANTS, seed_value: int = 7
 ) -> list[tuple[str, str, list[int]]]:
@@ -182,7 +90,7 @@ def seed(
     with db.session() as s:
         every: list[int] = []
         for t, units in enumerate(tenants):
-            ids = _tenant(s, t, units, rng, now)
+            ids = add_tenant(s, f"Tenant {t + 1} ({units} units)", units // PER_SITE, rng, now, "MIX")
             every += ids
             sites = list(
                 s.scalars(select(Site).join(Asset).where(Asset.id.in_(ids)).distinct().order_by(Site.id))

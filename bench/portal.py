@@ -43,7 +43,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import urllib3
 from paho.mqtt.enums import CallbackAPIVersion
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 from config import ROOT
 from devstack.servers import Influxd, Mosquitto, free_port, port_open
@@ -101,6 +101,91 @@ def _drop(url: str) -> None:
     admin.dispose()
 
 
+def add_tenant(
+    session: Any, name: str, sites_count: int, rng: random.Random, now: datetime, prefix: str
+) -> list[int]:
+    """A customer ``name`` with ``sites_count`` sites of 25 units, each with a status, 90 days of
+    outages and maintenance, three past visits and the next one; returns the asset ids."""
+    customer = Customer(name=name)
+    session.add(customer)
+    session.flush()
+    sites = [
+        Site(
+            customer_id=customer.id,
+            name=f"Building {i + 1:03d}",
+            kind=SiteKind.OFFICE,
+            address=f"{i + 1} rue du Banc",
+            city="Lyon",
+            postal_code="69003",
+            country="FR",
+            timezone="Europe/Paris",
+        )
+        for i in range(sites_count)
+    ]
+    session.add_all(sites)
+    session.flush()
+    assets = [
+        Asset(
+            site_id=site.id,
+            kind=AssetKind.ELEVATOR if n % 10 else AssetKind.ESCALATOR,
+            name=f"Lift {n + 1:02d}",
+            manufacturer="Ascenda",
+            model="A-3000",
+            serial_number=f"SN{site.id:04d}{n:03d}",
+            mqtt_id=f"{prefix}-{site.id:04d}-{n:03d}",
+            install_date=date(1975 + rng.randrange(50), 1 + rng.randrange(12), 1),
+            rated_load_kg=1000,
+            floors_served=12,
+            availability_target=Decimal("99.50"),
+        )
+        for site in sites
+        for n in range(PER_SITE)
+    ]
+    session.add_all(assets)
+    session.flush()
+    for a in assets:
+        down = rng.random() < 0.03
+        session.add(
+            AssetStatus(
+                asset_id=a.id,
+                state=OperatingState.OUT_OF_SERVICE if down else OperatingState.IN_SERVICE,
+                fault_code="door_lock" if down else None,
+                since=now - timedelta(hours=2),
+                reported_at=now,
+                last_seen_at=now,
+            )
+        )
+        if down:
+            session.add(Outage(asset_id=a.id, started_at=now - timedelta(hours=2), fault_code="door_lock"))
+        for k in range(rng.randrange(0, 6)):
+            start = now - timedelta(days=rng.uniform(1, 90), seconds=k)
+            session.add(
+                Outage(
+                    asset_id=a.id,
+                    started_at=start,
+                    ended_at=start + timedelta(hours=rng.uniform(0.2, 8)),
+                    fault_code=rng.choice(["door_lock", "leveling", "drive_fault"]),
+                )
+            )
+        past = [now - timedelta(days=30 * k + rng.uniform(1, 29)) for k in range(3)]
+        for start in past:
+            session.add(
+                MaintenancePeriod(asset_id=a.id, started_at=start, ended_at=start + timedelta(hours=1))
+            )
+        for start in [*past, now + timedelta(days=rng.uniform(1, 30))]:
+            session.add(
+                Visit(
+                    asset_id=a.id,
+                    kind=VisitKind.PREVENTIVE,
+                    scheduled_start=start,
+                    scheduled_end=start + timedelta(hours=2),
+                    summary="Monthly preventive maintenance",
+                )
+            )
+    session.flush()
+    return [a.id for a in assets]
+
+
 def seed(url: str, seed_value: int = 11) -> tuple[list[int], list[str]]:
     """500 assets for one facility manager; returns asset ids and device ids."""
     upgrade(url)
@@ -108,93 +193,19 @@ def seed(url: str, seed_value: int = 11) -> tuple[list[int], list[str]]:
     now = datetime.now(UTC).replace(microsecond=0)
     db = Database(url)
     with db.session() as s:
-        customer = Customer(name="Bench Properties")
-        s.add(customer)
-        s.flush()
-        sites = []
-        for i in range(SITES):
-            site = Site(
-                customer_id=customer.id,
-                name=f"Building {i + 1:02d}",
-                kind=SiteKind.OFFICE,
-                address=f"{i + 1} rue du Banc",
-                city="Lyon",
-                postal_code="69003",
-                country="FR",
-                timezone="Europe/Paris",
-            )
-            s.add(site)
-            sites.append(site)
-        s.flush()
-        assets = []
-        for site in sites:
-            for n in range(PER_SITE):
-                a = Asset(
-                    site_id=site.id,
-                    kind=AssetKind.ELEVATOR if n % 10 else AssetKind.ESCALATOR,
-                    name=f"Lift {n + 1:02d}",
-                    manufacturer="Ascenda",
-                    model="A-3000",
-                    serial_number=f"SN{site.id:03d}{n:03d}",
-                    mqtt_id=f"BEN-{site.id:03d}-{n:03d}",
-                    install_date=date(1975 + rng.randrange(50), 1 + rng.randrange(12), 1),
-                    rated_load_kg=1000,
-                    floors_served=12,
-                    availability_target=Decimal("99.50"),
-                )
-                s.add(a)
-                assets.append(a)
-        s.flush()
-        for a in assets:
-            down = rng.random() < 0.03
-            s.add(
-                AssetStatus(
-                    asset_id=a.id,
-                    state=OperatingState.OUT_OF_SERVICE if down else OperatingState.IN_SERVICE,
-                    fault_code="door_lock" if down else None,
-                    since=now - timedelta(hours=2),
-                    reported_at=now,
-                    last_seen_at=now,
-                )
-            )
-            if down:
-                s.add(Outage(asset_id=a.id, started_at=now - timedelta(hours=2), fault_code="door_lock"))
-            for _ in range(rng.randrange(0, 6)):
-                start = now - timedelta(days=rng.uniform(1, 90))
-                s.add(
-                    Outage(
-                        asset_id=a.id,
-                        started_at=start,
-                        ended_at=start + timedelta(hours=rng.uniform(0.2, 8)),
-                        fault_code=rng.choice(["door_lock", "leveling", "drive_fault"]),
-                    )
-                )
-            past = [now - timedelta(days=30 * k + rng.uniform(1, 29)) for k in range(3)]
-            for start in past:
-                s.add(MaintenancePeriod(asset_id=a.id, started_at=start, ended_at=start + timedelta(hours=1)))
-            for start in [*past, now + timedelta(days=rng.uniform(1, 30))]:  # three done, the next one
-                s.add(
-                    Visit(
-                        asset_id=a.id,
-                        kind=VisitKind.PREVENTIVE,
-                        scheduled_start=start,
-                        scheduled_end=start + timedelta(hours=2),
-                        summary="Monthly preventive maintenance",
-                    )
-                )
+        ids = add_tenant(s, "Bench Properties", SITES, rng, now, "BEN")
+        customer_id = s.scalars(select(Site.customer_id).join(Asset).where(Asset.id == ids[0])).one()
         s.add(
             User(
                 email=EMAIL,
                 name="Bench Manager",
                 group=StakeholderGroup.FACILITY_MANAGER,
-                customer_id=customer.id,
+                customer_id=customer_id,
                 password_hash=hash_password(PASSWORD),
                 locale="en",
             )
         )
-        s.commit()
-        ids = [a.id for a in assets]
-        devices = [a.mqtt_id for a in assets]
+        devices = list(s.scalars(select(Asset.mqtt_id).where(Asset.id.in_(ids)).order_by(Asset.id)))
     db.dispose()
     return ids, devices
 

@@ -224,7 +224,10 @@ def _register_error_handlers(app: Flask) -> None:
         db_session().rollback()  # nothing of a refused action is kept
         logger.info("refused %s %s: %s (%s)", request.method, request.path, exc.message, exc.status)
         fields = {name: [str(m) for m in messages] for name, messages in exc.errors.items()}
-        return _error(exc.status, exc.message, fields)
+        # on the API, input that matched the documented schema and a rule refused is a 422
+        # (400 there means: does not match the schema, answered before any service runs)
+        status = 422 if exc.status == 400 and _wants_json() else exc.status
+        return _error(status, exc.message, fields)
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> ResponseReturnValue:

@@ -27,16 +27,9 @@ from portal.extensions import db_session, get_availability, get_fragments
 from portal.feedback import service as feedback_service
 from portal.i18n import locale_code
 from portal.live.server import announce, feedback_event
-from portal.refusal import Refused
 from portal.registry import bulk
 
 logger = logging.getLogger(__name__)
-
-
-def _refusal(exc: Refused) -> BadRequest:
-    with_fields = {name: [str(m) for m in messages] for name, messages in exc.errors.items()} or None
-    status = 422 if exc.status == 400 else exc.status  # the body matched the schema: a rule refused it
-    return BadRequest(str(exc.message), status, with_fields)
 
 
 @bp.post("/assets/<int:asset_id>/outages")
@@ -58,11 +51,7 @@ def report(asset_id: int) -> ResponseReturnValue:
     data = body(s.OutageReportIn)
     if not can(current_user, "report_outages"):
         raise BadRequest("Your role may not report outages.", 403)
-    try:
-        outage, event = report_outage(session, asset, current_user, data.description, utcnow())
-    except Refused as exc:
-        session.rollback()
-        raise _refusal(exc) from None
+    outage, event = report_outage(session, asset, current_user, data.description, utcnow())
     session.commit()
     get_availability().forget(asset.id)
     get_fragments().clear()
@@ -96,19 +85,9 @@ def give_feedback() -> ResponseReturnValue:
         contact=None,
         submission_id=data.submission_id or uuid.uuid4().hex,
     )
-    try:
-        item, _ = feedback_service.submit(
-            session,
-            site=site,
-            asset=asset,
-            author=current_user,
-            data=entry,
-            now=utcnow(),
-            language=locale_code(),
-        )
-    except Refused as exc:
-        session.rollback()
-        raise _refusal(exc) from None
+    item, _ = feedback_service.submit(
+        session, site=site, asset=asset, author=current_user, data=entry, now=utcnow(), language=locale_code()
+    )  # refused (a repeated submission_id: 409): the app's handler rolls back and answers
     session.commit()
     announce(current_app, [feedback_event(item)])
     return reply(ser.feedback(item), 201)

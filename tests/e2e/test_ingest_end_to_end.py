@@ -149,6 +149,13 @@ def test_malformed_flood_never_blocks_good_readings(rig: Rig) -> None:
     assert pub.wait_all(30)
     assert wait_for(lambda: rig.count() == 1200, 30), rig.count()
     assert wait_for(lambda: ing.metrics.snapshot()["ingest_messages_received_total"] >= 2400, 10)
+
+    def rejected() -> float:
+        counters = ing.metrics.snapshot()
+        return sum(v for k, v in counters.items() if k.startswith("ingest_messages_invalid_total{"))
+
+    # a message is counted as received on arrival and as invalid once handled: wait for the last one
+    assert wait_for(lambda: rejected() >= 1200, 30), rejected()
     snap = ing.metrics.snapshot()
     expected: dict[str, int] = {}
     for n in range(1200):

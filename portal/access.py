@@ -44,6 +44,7 @@ from fleet.models import (
     FollowUp,
     Gateway,
     MaintenancePlan,
+    MonthlyReport,
     Outage,
     Site,
     StakeholderGroup,
@@ -210,6 +211,23 @@ class Scope:
         )
         return _one(session, stmt)
 
+    def report_filter(self) -> ColumnElement[bool]:
+        """A WHERE clause on :class:`MonthlyReport`: the reports of sites in scope, and a
+        customer's whole report only to those who see the whole customer."""
+        if self.everything:
+            return true()
+        if not self.sites_visible:
+            return false()
+        of_sites = MonthlyReport.site_id.in_(select(Site.id).where(self.site_filter()))
+        if not self.customer_ids:
+            return of_sites
+        whole = and_(MonthlyReport.site_id.is_(None), MonthlyReport.customer_id.in_(self.customer_ids))
+        return or_(of_sites, whole)
+
+    def get_report(self, session: Session, report_id: int) -> MonthlyReport:
+        """A monthly report in scope, or :class:`NotVisible`."""
+        return _one(session, select(MonthlyReport).where(MonthlyReport.id == report_id, self.report_filter()))
+
     def get_gateway(self, session: Session, gateway_id: int) -> Gateway:
         """A device gateway (vendor staff only: they are the vendor's equipment), or :class:`NotVisible`."""
         if not self.everything:
@@ -302,6 +320,8 @@ RULES: dict[str, frozenset[StakeholderGroup]] = {
     "be_asked_about_assets": frozenset({FM, HOA}),  # after outages and visits on their assets
     "meet_technician": frozenset({FM, HOA}),  # ask to meet the technician at a visit
     "read_visit_reports": frozenset({FM, HOA, STAFF}),
+    "read_monthly_reports": frozenset({FM, HOA, STAFF}),  # the monthly service reports of their scope
+    "export_data": frozenset({FM, STAFF}),  # download their customer's equipment data (staff: any)
     "do_visits": frozenset({TECH}),  # check in and out; be dispatched; the visit list
     "work_across_customers": frozenset({TECH}),  # a site list may span customers (a route)
     "be_told_of_outages": frozenset({FM, HOA, TECH, STAFF}),

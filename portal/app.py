@@ -38,6 +38,7 @@ from portal.kpi import AvailabilityCache
 from portal.live import server as live_server
 from portal.ops import metrics, request_id
 from portal.refusal import Refused
+from portal.reports.render import ReportRenderer
 from portal.tokens import service as tokens
 from portal.tokens.service import RateLimiter
 from portal.web import filters, header
@@ -88,6 +89,7 @@ def create_app(settings: Settings) -> Flask:
     login_manager.session_protection = "basic"
     login_manager.user_loader(_load_user)
     login_manager.request_loader(_load_user_from_token)
+    app.extensions["report_renderer"] = ReportRenderer()
     app.extensions["portal.token_limiter"] = RateLimiter(settings.api_token_rate_per_minute)
     login_manager.unauthorized_handler(_unauthorized)
 
@@ -104,6 +106,7 @@ def create_app(settings: Settings) -> Flask:
     from portal.notifications.views import bp as notifications_bp
     from portal.ops.views import bp as ops_bp
     from portal.registry.views import bp as registry_bp
+    from portal.reports.views import bp as reports_bp
     from portal.resident.views import bp as resident_bp
     from portal.satisfaction import dashboard_views, follow_up_views, survey_views  # noqa: F401 - routes
     from portal.satisfaction.blueprint import bp as satisfaction_bp
@@ -125,6 +128,7 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(ops_bp)
     app.register_blueprint(tokens_bp)
     app.register_blueprint(webhooks_bp)
+    app.register_blueprint(reports_bp)
     request_id.init_app(app)
     i18n.init_app(app)
     filters.register(app)

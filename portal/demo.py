@@ -47,6 +47,8 @@ from portal.auth.service import create_user
 from portal.feedback.service import FeedbackInput, new_submission_id
 from portal.feedback.service import reply as feedback_reply
 from portal.feedback.service import submit as submit_feedback
+from portal.reports.monthly import due_reports, issue
+from portal.reports.render import ReportRenderer
 from portal.satisfaction.demo import load_demo_surveys
 
 logger = logging.getLogger(__name__)
@@ -265,6 +267,16 @@ def _create(session: Session, rng: random.Random, now: datetime) -> None:
     answers = load_demo_surveys(session, rng, now)
     logger.info("demo: %d survey answers over the year", answers)
     _maintenance(session, rng, now)
+    session.flush()
+    _reports(session, now)
+
+
+def _reports(session: Session, now: datetime) -> None:
+    """Last month's service reports, as the worker issues them on the first of the month
+    (demo accounts keep the default preferences: told in the portal, no e-mail, no PDF)."""
+    renderer = ReportRenderer()
+    for due in due_reports(session, now):
+        issue(session, due, now, renderer.pdf, quiet=timedelta(minutes=15), base_url="")
 
 
 # (device id or None for the site, author e-mail or None for a resident, site, hours ago,

@@ -95,6 +95,11 @@ def fmt_weekday_date(value: datetime | None, tz: str) -> str:
     return format_date(value.astimezone(ZoneInfo(tz)), "EEEE d MMMM", locale=locale_code())
 
 
+def fmt_month(value: date) -> str:
+    """``November 2026`` / ``novembre 2026``."""
+    return format_date(value, "LLLL yyyy", locale=locale_code())
+
+
 def fmt_number(value: float | int | None, digits: int = 0) -> str:
     """A number with the locale's separators (``1,234.5`` / ``1 234,5``)."""
     if value is None:
@@ -114,4 +119,5 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(fmt_date, "date")
     app.add_template_filter(fmt_weekday_date, "weekday_date")
     app.add_template_filter(fmt_number, "number")
+    app.add_template_filter(fmt_month, "format_month")
     app.jinja_env.globals.update(locale_code=locale_code, LOCALES=LOCALES, LANGUAGE_NAMES=LANGUAGE_NAMES)

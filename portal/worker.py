@@ -2,7 +2,8 @@
 
 Every ``WORKER_INTERVAL_S`` it tells people what happened (the notifier) and sends the
 e-mails that are due (the outbox); every ``PLAN_INTERVAL_S`` it lets maintenance plans
-schedule their visits (usage plans read their counters from InfluxDB). Each step runs
+schedule their visits (usage plans read their counters from InfluxDB) and issues last
+month's service reports once the month has ended in each site's time zone. Each step runs
 in its own transaction and logs, never kills the loop, on error. SIGTERM or SIGINT stops
 it after the current step. Several workers may run: every step is idempotent and each
 record is marked in the same transaction as what it caused.
@@ -31,6 +32,8 @@ from portal.influxql import TelemetryReader
 from portal.maintenance.plans import TelemetryUsage, schedule
 from portal.notifications.events import NotifierSettings, tell_due
 from portal.notifications.outbox import SmtpSettings, send_due
+from portal.reports.monthly import issue_due
+from portal.reports.render import ReportRenderer
 from portal.webhooks.service import DeliveryRules, deliver_due, http_sender
 
 logger = logging.getLogger(__name__)
@@ -121,6 +124,7 @@ class Worker:
         self.smtp = smtp_settings(settings)
         self.webhooks = webhook_rules(settings)
         self.sender = http_sender()
+        self.renderer = ReportRenderer()
         self.next_plans = 0.0
         self.next_availability = 0.0
         self.stop = threading.Event()
@@ -129,6 +133,7 @@ class Worker:
         """One round: plans when due, stored availability, then notifications, e-mails, webhooks."""
         if time.monotonic() >= self.next_plans:
             self._step("plans", self._plans)
+            self._step("reports", self._reports)
             self.next_plans = time.monotonic() + self.settings.plan_interval_s
         self._step("availability", self._availability)
         self._step("notifier", self._notify)
@@ -149,6 +154,13 @@ class Worker:
         horizon = timedelta(days=self.settings.plan_horizon_days)
         with self.db.session() as session:
             schedule(session, utcnow(), horizon=horizon, usage=self.usage)
+
+    def _reports(self) -> None:
+        """Last month's service reports not issued yet (each site's month, in its time zone)."""
+        issue_due(
+            self.db.sessionmaker, utcnow(), self.renderer.pdf,
+            quiet=self.notifier.quiet, base_url=self.notifier.public_url,
+        )  # fmt: skip
 
     def _availability(self) -> None:
         """Every asset's stored availability when due, else the assets whose records changed."""

@@ -16,11 +16,20 @@ need() { # need PACKAGE COMMAND...: the package is missing if none of the comman
   missing+=("$pkg")
 }
 
+need_lib() { # need_lib PACKAGE SONAME: the package is missing if the shared library is not known
+  if ! /sbin/ldconfig -p 2>/dev/null | grep -q "$2"; then missing+=("$1"); fi
+}
+
 py="${PYTHON:-python3}"
 if ! "$py" -c 'import ensurepip, venv' >/dev/null 2>&1; then missing+=(python3-venv); fi
 need mosquitto mosquitto /usr/sbin/mosquitto
 need mosquitto-clients mosquitto_pub
 need influxdb influxd /usr/bin/influxd
+# WeasyPrint renders the monthly report PDFs with Pango and HarfBuzz, in DejaVu fonts
+need_lib libpango-1.0-0 libpango-1.0.so.0
+need_lib libpangoft2-1.0-0 libpangoft2-1.0.so.0
+need_lib libharfbuzz-subset0 libharfbuzz-subset.so.0
+if [ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then missing+=(fonts-dejavu-core); fi
 # npm installs the front-end libraries (uPlot, Socket.IO client) into static/vendor
 need nodejs node
 need npm npm

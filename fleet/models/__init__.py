@@ -17,6 +17,7 @@ from fleet.models.notifications import (
     EventType,
     Notification,
     NotificationPreference,
+    OutboxAttachment,
     OutboxEmail,
 )
 from fleet.models.operations import (
@@ -54,6 +55,7 @@ from fleet.models.people import (
     user_sites,
 )
 from fleet.models.read_model import AssetAvailability
+from fleet.models.reports import DataExport, ExportState, MonthlyReport
 from fleet.models.satisfaction import (
     FollowUp,
     FollowUpStatus,
@@ -82,9 +84,11 @@ __all__ = [
     "Contract",
     "ContractLevel",
     "Customer",
+    "DataExport",
     "DeadLetter",
     "DetectedBy",
     "EventType",
+    "ExportState",
     "Feedback",
     "FeedbackCategory",
     "FeedbackRead",
@@ -99,10 +103,12 @@ __all__ = [
     "MaintenancePeriod",
     "MaintenancePlan",
     "Moment",
+    "MonthlyReport",
     "Notification",
     "NotificationPreference",
     "OperatingState",
     "Outage",
+    "OutboxAttachment",
     "OutboxEmail",
     "PlanKind",
     "PromptState",

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fleet.db import Base, utcnow
@@ -25,6 +25,7 @@ class EventType(StrEnum):
     REPORT_AVAILABLE = "report_available"
     FEEDBACK_REPLY = "feedback_reply"
     MEET_REQUEST = "meet_request"  # technicians: an HOA president wants to meet them
+    MONTHLY_REPORT = "monthly_report"  # last month's service report (the e-mail carries the PDF)
 
 
 class Channel(StrEnum):
@@ -91,3 +92,15 @@ class OutboxEmail(Base):
     sent_at: Mapped[datetime | None]
     failed_at: Mapped[datetime | None]  # gave up after the last attempt
     last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class OutboxAttachment(Base):
+    """A file sent with an outbox e-mail (a monthly report's PDF)."""
+
+    __tablename__ = "outbox_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_id: Mapped[int] = mapped_column(ForeignKey("outbox_emails.id", ondelete="CASCADE"), index=True)
+    file_name: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    data: Mapped[bytes] = mapped_column(LargeBinary)

@@ -19,7 +19,7 @@ from email.utils import format_datetime, make_msgid
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from fleet.models import OutboxEmail
+from fleet.models import OutboxAttachment, OutboxEmail
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
 
 
-def _message(item: OutboxEmail, sender: str) -> EmailMessage:
+def _message(item: OutboxEmail, sender: str, attachments: list[OutboxAttachment]) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = item.to_address
@@ -51,6 +51,9 @@ def _message(item: OutboxEmail, sender: str) -> EmailMessage:
     msg["Date"] = format_datetime(item.created_at)
     msg["Message-ID"] = make_msgid(idstring=f"outbox-{item.id}")
     msg.set_content(item.body)
+    for file in attachments:
+        maintype, _, subtype = file.content_type.partition("/")
+        msg.add_attachment(file.data, maintype=maintype, subtype=subtype, filename=file.file_name)
     return msg
 
 
@@ -89,8 +92,11 @@ def send_due(
                 item = session.get(OutboxEmail, email_id)
                 if item is None or item.sent_at is not None:
                     continue
+                files = list(
+                    session.scalars(select(OutboxAttachment).where(OutboxAttachment.email_id == item.id))
+                )
                 try:
-                    client.send_message(_message(item, smtp.sender))
+                    client.send_message(_message(item, smtp.sender, files))
                 except (OSError, smtplib.SMTPException) as exc:
                     error = str(exc)
                 else:

@@ -67,6 +67,9 @@ DEFAULTS: dict[tuple[EventType, StakeholderGroup], frozenset[Channel]] = {
     (EventType.FEEDBACK_REPLY, _T): frozenset({P}),
     (EventType.FEEDBACK_REPLY, _S): frozenset({P}),
     (EventType.MEET_REQUEST, _T): frozenset({P, E}),
+    # e-mail with the PDF only for those who choose it
+    (EventType.MONTHLY_REPORT, _F): frozenset({P}),
+    (EventType.MONTHLY_REPORT, _H): frozenset({P}),
 }
 # the events each group can be told about (the preferences page shows these)
 EVENTS_FOR: dict[StakeholderGroup, tuple[EventType, ...]] = {

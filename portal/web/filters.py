@@ -12,7 +12,7 @@ from flask_babel import gettext, lazy_gettext, ngettext
 from flask_login import current_user
 
 from fleet.models import Age
-from portal import access
+from portal import access, labels
 from portal.i18n import locale_code
 
 STATE_LABELS = {
@@ -23,31 +23,10 @@ STATE_LABELS = {
     "offline": lazy_gettext("No signal"),
     "unknown": lazy_gettext("Unknown"),
 }
-KIND_LABELS = {
-    "elevator": lazy_gettext("Elevator"),
-    "escalator": lazy_gettext("Escalator"),
-    "door": lazy_gettext("Automatic door"),
-    "hvac": lazy_gettext("HVAC unit"),
-}
-VISIT_KIND_LABELS = {
-    "preventive": lazy_gettext("Preventive maintenance"),
-    "repair": lazy_gettext("Repair"),
-    "inspection": lazy_gettext("Safety inspection"),
-    "modernisation": lazy_gettext("Modernisation work"),
-}
+KIND_LABELS = {k: lazy_gettext(v) for k, v in labels.KINDS.items()}
+VISIT_KIND_LABELS = {k: lazy_gettext(v) for k, v in labels.VISIT_KINDS.items()}
 
-FAULT_LABELS = {
-    "door_obstruction": lazy_gettext("door obstructed"),
-    "door_lock": lazy_gettext("door lock"),
-    "door": lazy_gettext("door"),
-    "leveling": lazy_gettext("stops out of level"),
-    "drive_fault": lazy_gettext("drive (motor)"),
-    "power_loss": lazy_gettext("power cut"),
-    "overspeed": lazy_gettext("overspeed safety"),
-    "entrapment": lazy_gettext("someone trapped"),
-    "controller": lazy_gettext("controller"),
-    "safety_chain": lazy_gettext("safety circuit"),
-}
+FAULT_LABELS = {k: lazy_gettext(v) for k, v in labels.FAULTS.items()}
 FEEDBACK_STATUS_LABELS = {
     "new": lazy_gettext("New"),
     "acknowledged": lazy_gettext("Acknowledged"),
@@ -64,13 +43,7 @@ FEEDBACK_CATEGORY_LABELS = {
     "staff": lazy_gettext("Staff"),
     "other": lazy_gettext("Other"),
 }
-AUDIENCE_LABELS = {
-    "facility_manager": lazy_gettext("Facility manager"),
-    "hoa_president": lazy_gettext("HOA president"),
-    "field_technician": lazy_gettext("Field technician"),
-    "vendor_staff": lazy_gettext("Vendor staff"),
-    "resident": lazy_gettext("Resident"),
-}
+AUDIENCE_LABELS = {k: lazy_gettext(v) for k, v in labels.AUDIENCES.items()}
 TOPIC_LABELS = {
     "doors": lazy_gettext("doors"),
     "breakdown": lazy_gettext("breakdown"),
@@ -114,6 +87,7 @@ EVENT_LABELS = {
     "report_available": lazy_gettext("A visit report is available"),
     "feedback_reply": lazy_gettext("Someone replies to my feedback"),
     "meet_request": lazy_gettext("Someone asks to meet me at a visit"),
+    "monthly_report": lazy_gettext("Last month's service report is ready (by e-mail: with the PDF)"),
 }
 
 # Plain-words sentences ({name}: the asset's name, {time}: when it started, site time).

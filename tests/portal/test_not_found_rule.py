@@ -28,6 +28,7 @@ from fleet.models import (
     FollowUp,
     Gateway,
     MaintenancePlan,
+    MonthlyReport,
     Notification,
     Outage,
     Site,
@@ -90,6 +91,12 @@ def sites_of(app: Flask) -> dict[str, dict[int, str]]:
             # a contract is in scope with its customer (the value is its customer's name)
             "contract_id": {
                 cid: name for cid, name in session.execute(select(Contract.id, Customer.name).join(Customer))
+            },
+            "report_id": {  # a site's monthly report is in scope with its site
+                rid: name
+                for rid, name in session.execute(
+                    select(MonthlyReport.id, Site.name).join(Site, MonthlyReport.site_id == Site.id)
+                )
             },
             "webhook_id": {  # like a contract: with its customer
                 wid: name

@@ -1,0 +1,1 @@
+"""Monthly service reports and exports of a customer's data."""

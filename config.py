@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     worker_interval_s: float = Field(default=10.0, gt=0)
     plan_horizon_days: int = Field(default=60, ge=7, le=400)  # plans schedule visits this far ahead
     plan_interval_s: float = Field(default=600.0, gt=0)  # how often plans are scheduled
+    export_dir: str = str(ROOT / "instance" / "exports")  # export ZIPs: the worker writes, the portal serves
+    export_keep_days: int = Field(default=7, ge=1, le=90)  # a finished export is downloadable this long
+    export_max_days: int = Field(default=400, ge=1)  # the longest period one export may cover
 
     @field_validator("log_format")
     @classmethod

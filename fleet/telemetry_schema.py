@@ -21,6 +21,19 @@ STATUS_MEASUREMENT = "status"
 EVENT_MEASUREMENT = "event"
 ASSET_TAG = "asset"
 
+# The elevator sensor model: field -> unit / meaning. Other kinds may send other fields;
+# unknown numeric fields are stored too.
+ELEVATOR_FIELDS = {
+    "trips": "count since installation",
+    "door_cycles": "count since installation",
+    "door_reopenings": "count since installation",
+    "motor_temp_c": "°C",
+    "vibration_mm_s": "mm/s RMS",
+    "load_pct": "% of rated load",
+    "floor": "current floor",
+    "leveling_error_mm": "mm (signed)",
+    "speed_m_s": "m/s",
+}
 # a field name: safe to quote in InfluxQL and to write unescaped in line protocol
 FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 

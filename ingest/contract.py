@@ -24,26 +24,13 @@ from enum import StrEnum
 
 from fleet.models import MQTT_ID_RE, OperatingState
 from fleet.status import StatusUpdate
-from fleet.telemetry_schema import FIELD_RE
+from fleet.telemetry_schema import ELEVATOR_FIELDS, FIELD_RE
 
 CODE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 MAX_STRING = 256
 MAX_BATCH = 1000
 GATEWAYS = "_gateways"
 
-# The elevator sensor model: field -> unit / meaning. Other kinds may send other fields;
-# unknown numeric fields are stored too.
-ELEVATOR_FIELDS = {
-    "trips": "count since installation",
-    "door_cycles": "count since installation",
-    "door_reopenings": "count since installation",
-    "motor_temp_c": "°C",
-    "vibration_mm_s": "mm/s RMS",
-    "load_pct": "% of rated load",
-    "floor": "current floor",
-    "leveling_error_mm": "mm (signed)",
-    "speed_m_s": "m/s",
-}
 EVENT_TYPES = {
     "entrapment",
     "door_fault",

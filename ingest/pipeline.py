@@ -25,7 +25,7 @@ from fleet.telemetry_schema import EVENT_MEASUREMENT, MEASUREMENT, STATUS_MEASUR
 from ingest.contract import Contract, Event, GatewayPresence, Invalid, Reading, Reason, StatusUpdate
 from ingest.deadletters import DeadLetters, Rejected
 from ingest.influx import RejectedWrite, RetryableWrite, Writer
-from ingest.lineprotocol import line, numeric_line, point_prefix
+from fleet.lineprotocol import line, numeric_line, point_prefix
 from ingest.metrics import Metrics
 from ingest.registry import AssetRegistry
 

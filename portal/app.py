@@ -101,6 +101,7 @@ def create_app(settings: Settings) -> Flask:
     from portal.assets.views import bp as assets_bp
     from portal.auth.views import bp as auth_bp
     from portal.cli import register_cli
+    from portal.data_export.views import bp as exports_bp
     from portal.feedback.views import bp as feedback_bp
     from portal.maintenance.views import bp as maintenance_bp
     from portal.notifications.views import bp as notifications_bp
@@ -129,6 +130,7 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(tokens_bp)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(reports_bp)
+    app.register_blueprint(exports_bp)
     request_id.init_app(app)
     i18n.init_app(app)
     filters.register(app)

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 from sqlalchemy import func, select
@@ -28,6 +29,7 @@ from fleet.db import Database, utcnow
 from fleet.logs import configure_logging
 from fleet.models import OutboxEmail, WebhookDelivery
 from portal.assets.read_model import changed_since_computed, refresh_availability
+from portal.data_export.jobs import ExportRules, expire, run_next
 from portal.influxql import TelemetryReader
 from portal.maintenance.plans import TelemetryUsage, schedule
 from portal.notifications.events import NotifierSettings, tell_due
@@ -125,6 +127,12 @@ class Worker:
         self.webhooks = webhook_rules(settings)
         self.sender = http_sender()
         self.renderer = ReportRenderer()
+        self.reader = reader
+        self.exports = ExportRules(
+            folder=Path(settings.export_dir),
+            keep=timedelta(days=settings.export_keep_days),
+            max_days=settings.export_max_days,
+        )
         self.next_plans = 0.0
         self.next_availability = 0.0
         self.stop = threading.Event()
@@ -139,7 +147,20 @@ class Worker:
         self._step("notifier", self._notify)
         self._step("outbox", lambda: send_due(self.db.sessionmaker, self.smtp, utcnow()))
         self._step("webhooks", self._webhooks)
+        self._step("exports_expiry", lambda: expire(self.db.sessionmaker, self.exports.folder, utcnow()))
         self._step("metrics", self._read_outbox)
+
+    def export_loop(self) -> None:
+        """Write queued data exports one after the other until stopped (its own thread: a long
+        export must not hold up notifications and e-mails)."""
+        while not self.stop.is_set():
+            try:
+                handled = run_next(self.db.sessionmaker, self.reader, self.exports, utcnow)
+            except Exception:
+                logger.exception("export runner failed; retrying")
+                handled = False
+            if not handled:
+                self.stop.wait(self.settings.worker_interval_s)
 
     def _webhooks(self) -> None:
         delivered, failed = deliver_due(self.db.sessionmaker, utcnow(), self.webhooks, self.sender, utcnow)
@@ -193,9 +214,12 @@ class Worker:
             self.settings.worker_interval_s,
             self.smtp.host or "not configured: e-mails stay queued",
         )
+        exports = threading.Thread(target=self.export_loop, name="exports", daemon=True)
+        exports.start()
         while not self.stop.is_set():
             self.tick()
             self.stop.wait(self.settings.worker_interval_s)
+        exports.join(timeout=30)
         logger.info("worker stopped")
 
 

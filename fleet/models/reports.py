@@ -59,6 +59,7 @@ class DataExport(Base):
     progress: Mapped[int] = mapped_column(default=0)  # percent
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]  # a running export's last sign of life (a dead worker's is retried)
     finished_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]  # the file is deleted then
     file_name: Mapped[str | None] = mapped_column(String(200))

@@ -2,7 +2,7 @@
 
 Revision ID: 0013
 Revises: 0012
-Create Date: 2026-12-04 00:45:33.046797
+Create Date: 2026-12-04 00:59:23.361237
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ def upgrade() -> None:
     sa.Column('progress', sa.Integer(), nullable=False),
     sa.Column('requested_at', fleet.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('started_at', fleet.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('heartbeat_at', fleet.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('finished_at', fleet.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('expires_at', fleet.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('file_name', sa.String(length=200), nullable=True),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.lineprotocol import (
+from fleet.lineprotocol import (
     escape_key,
     escape_measurement,
     escape_string,

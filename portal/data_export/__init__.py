@@ -1,0 +1,1 @@
+"""Give the data back: a customer's equipment data exported as one ZIP, by the worker."""

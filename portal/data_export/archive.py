@@ -1,0 +1,405 @@
+"""A customer's equipment data as one ZIP, written as it is read.
+
+Telemetry is read from InfluxDB with parameterised InfluxQL, one hour and
+:data:`ASSETS_PER_QUERY` assets at a time, and written at once: the CSV into the ZIP, the
+line protocol into a temporary file copied in afterwards (a ZIP takes one file at a time).
+Memory therefore depends on one chunk, never on the period or the number of assets.
+
+Files (the ``README.md`` and ``data-dictionary.json`` in the ZIP say the same to the reader):
+``telemetry.csv`` and ``telemetry.lp`` (numeric readings), ``telemetry_text.csv``,
+``events.csv`` (device events), ``status_history.csv``, ``outages.csv``, ``visits.csv``
+(with their reports), ``maintenance_plans.csv``, ``feedback.csv`` and
+``survey_answers.csv``. People appear only as their stakeholder group, never by name.
+
+CSV: UTF-8 with a byte-order mark (spreadsheets then read it as UTF-8), comma-separated,
+times in UTC (ISO 8601); a text cell starting with ``= + - @`` or a tab is prefixed with
+``'`` so that no spreadsheet runs it as a formula. No Flask here: the worker runs it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import IO, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fleet.lineprotocol import line
+from fleet.models import (
+    Asset,
+    Feedback,
+    MaintenancePlan,
+    Outage,
+    Site,
+    StatusChange,
+    SurveyResponse,
+    Visit,
+)
+from fleet.telemetry_schema import EVENT_MEASUREMENT, FIELD_RE, MEASUREMENT, TEXT_MEASUREMENT
+from portal.data_export.dictionary import ExportScope, data_dictionary, readme
+from portal.influxql import TelemetryReader
+
+logger = logging.getLogger(__name__)
+CHUNK = timedelta(hours=1)
+ASSETS_PER_QUERY = 50
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+Progress = Callable[[float], None]  # share of the work done, 0 to 1
+
+
+def text_cell(value: object) -> object:
+    """A CSV cell: numbers as they are, text that a spreadsheet will not run as a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    text = str(getattr(value, "value", value))  # enums as their stored value
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+class _CsvFile:
+    """One CSV member of the ZIP, open for writing."""
+
+    def __init__(self, archive: zipfile.ZipFile, name: str, columns: Sequence[str]) -> None:
+        self.raw = archive.open(name, "w", force_zip64=True)
+        self.text = io.TextIOWrapper(self.raw, encoding="utf-8-sig", newline="")
+        self.writer = csv.writer(self.text)
+        self.writer.writerow(columns)
+        self.rows = 0
+
+    def write(self, row: Iterable[object]) -> None:
+        self.writer.writerow([text_cell(v) for v in row])
+        self.rows += 1
+
+    def close(self) -> None:
+        self.text.close()
+
+
+# --- writing ---------------------------------------------------------------------------------
+def _chunks(start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
+    at = start
+    while at < end:
+        yield at, min(at + CHUNK, end)
+        at += CHUNK
+
+
+def _rfc3339(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _select_rows(
+    reader: TelemetryReader, measurement: str, mqtt_ids: Sequence[str], start: datetime, end: datetime
+) -> Iterator[dict[str, Any]]:
+    """Every point of ``measurement`` for these assets in ``[start, end)``, oldest first."""
+    params: dict[str, Any] = {f"a{n}": mqtt for n, mqtt in enumerate(mqtt_ids)}
+    either = " OR ".join(f"asset = $a{n}" for n in range(len(mqtt_ids)))
+    params |= {"start": _rfc3339(start), "end": _rfc3339(end)}
+    series = reader.query(
+        f"SELECT * FROM {measurement} WHERE ({either}) AND time >= $start AND time < $end",  # noqa: S608 - identifiers fixed, values bound
+        params,
+    )
+    for serie in series:
+        columns = serie["columns"]
+        for values in serie.get("values", []):
+            yield dict(zip(columns, values, strict=True))
+
+
+def field_keys(reader: TelemetryReader, measurement: str = MEASUREMENT) -> list[str]:
+    """The field names stored in a measurement (all assets), sorted."""
+    rows = reader.query(f"SHOW FIELD KEYS FROM {measurement}", {})
+    names = {values[0] for serie in rows for values in serie.get("values", [])}
+    return sorted(n for n in names if FIELD_RE.match(n))
+
+
+def write_export(
+    session: Session,
+    reader: TelemetryReader,
+    scope: ExportScope,
+    out: IO[bytes],
+    progress: Progress = lambda _share: None,
+) -> dict[str, int]:
+    """Write the ZIP of ``scope`` into ``out``; returns the number of rows per file."""
+    assets = session.execute(
+        select(Asset.id, Asset.mqtt_id, Asset.name, Site.name)
+        .join(Site, Asset.site_id == Site.id)
+        .where(Asset.id.in_(list(scope.asset_ids)))
+        .order_by(Site.name, Asset.name)
+    ).all()
+    mqtt_of = {a[0]: a[1] for a in assets}
+    mqtt_ids = [a[1] for a in assets]
+    fields = field_keys(reader)
+    batches = [mqtt_ids[n : n + ASSETS_PER_QUERY] for n in range(0, len(mqtt_ids), ASSETS_PER_QUERY)]
+    windows = list(_chunks(scope.start, scope.end))
+    steps = max(len(windows) * len(batches) * 3, 1) + 6
+    done = 0
+    counts: dict[str, int] = {}
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        progress(min(done / steps, 1.0))
+
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        with tempfile.TemporaryFile("w+b") as lp:
+            csv_file = _CsvFile(archive, "telemetry.csv", ["time", "asset", *fields])
+            for window in windows:
+                for batch in batches:
+                    for row in _select_rows(reader, MEASUREMENT, batch, *window):
+                        values: dict[str, float] = {
+                            f: float(row[f]) for f in fields if row.get(f) is not None
+                        }
+                        if not values:
+                            continue
+                        csv_file.write([_ms_iso(row["time"]), row["asset"], *(values.get(f) for f in fields)])
+                        point = line(MEASUREMENT, {"asset": row["asset"]}, values, int(row["time"]))
+                        lp.write(point.encode() + b"\n")
+                    step()
+            csv_file.close()
+            counts["telemetry.csv"] = csv_file.rows
+            lp.seek(0)
+            with archive.open("telemetry.lp", "w", force_zip64=True) as member:
+                shutil.copyfileobj(lp, member)
+            counts["telemetry.lp"] = csv_file.rows
+        text_file = _CsvFile(archive, "telemetry_text.csv", ["time", "asset", "field", "value"])
+        for window in windows:
+            for batch in batches:
+                for row in _select_rows(reader, TEXT_MEASUREMENT, batch, *window):
+                    for key, value in row.items():
+                        if key not in ("time", "asset") and value is not None:
+                            text_file.write([_ms_iso(row["time"]), row["asset"], key, value])
+                step()
+        text_file.close()
+        counts["telemetry_text.csv"] = text_file.rows
+        event_file = _CsvFile(archive, "events.csv", ["time", "asset", "type", "severity", "detail"])
+        for window in windows:
+            for batch in batches:
+                for row in _select_rows(reader, EVENT_MEASUREMENT, batch, *window):
+                    event_file.write(
+                        [
+                            _ms_iso(row["time"]),
+                            row["asset"],
+                            row.get("type"),
+                            row.get("severity"),
+                            row.get("detail"),
+                        ]
+                    )
+                step()
+        event_file.close()
+        counts["events.csv"] = event_file.rows
+        for name, columns, rows in _sql_rows(session, scope, mqtt_of):
+            table = _CsvFile(archive, name, columns)
+            for record in rows:
+                table.write(record)
+            table.close()
+            counts[name] = table.rows
+            step()
+        archive.writestr(
+            "data-dictionary.json", json.dumps(data_dictionary(fields), indent=2, ensure_ascii=False)
+        )
+        archive.writestr("README.md", readme(scope, [(a[1], a[2], a[3]) for a in assets], counts))
+    progress(1.0)
+    return counts
+
+
+def _ms_iso(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+def _sql_rows(
+    session: Session, scope: ExportScope, mqtt_of: dict[int, str]
+) -> Iterator[tuple[str, list[str], Iterable[Sequence[object]]]]:
+    """The SQL-sourced files: name, columns, rows (streamed from the database)."""
+    ids = list(mqtt_of)
+    start, end = scope.start, scope.end
+    yield (
+        "status_history.csv",
+        ["time", "asset", "state", "fault_code"],
+        (
+            (r.ts, mqtt_of[r.asset_id], r.state, r.fault_code)
+            for r in session.scalars(
+                select(StatusChange)
+                .where(StatusChange.asset_id.in_(ids), StatusChange.ts >= start, StatusChange.ts < end)
+                .order_by(StatusChange.ts, StatusChange.id)
+                .execution_options(yield_per=1000)
+            )
+        ),
+    )
+    yield (
+        "outages.csv",
+        ["id", "asset", "started", "ended", "fault_code", "cause", "detected_by", "technician_on_site"],
+        (
+            (
+                o.id,
+                mqtt_of[o.asset_id],
+                o.started_at,
+                o.ended_at,
+                o.fault_code,
+                o.cause,
+                o.detected_by,
+                o.on_site_at,
+            )
+            for o in session.scalars(
+                select(Outage)
+                .where(
+                    Outage.asset_id.in_(ids),
+                    Outage.started_at < end,
+                    (Outage.ended_at.is_(None)) | (Outage.ended_at >= start),
+                )
+                .order_by(Outage.started_at, Outage.id)
+                .execution_options(yield_per=1000)
+            )
+        ),
+    )
+    yield (
+        "visits.csv",
+        [
+            "id",
+            "asset",
+            "kind",
+            "status",
+            "scheduled_start",
+            "scheduled_end",
+            "checked_in",
+            "checked_out",
+            "summary",
+            "report",
+            "parts",
+            "findings",
+            "next_action",
+        ],
+        (
+            (
+                v.id,
+                mqtt_of[v.asset_id],
+                v.kind,
+                v.status,
+                v.scheduled_start,
+                v.scheduled_end,
+                v.checked_in_at,
+                v.checked_out_at,
+                v.summary,
+                v.report,
+                v.parts,
+                v.findings,
+                v.next_action,
+            )
+            for v in session.scalars(
+                select(Visit)
+                .where(Visit.asset_id.in_(ids), Visit.scheduled_start >= start, Visit.scheduled_start < end)
+                .order_by(Visit.scheduled_start, Visit.id)
+                .execution_options(yield_per=1000)
+            )
+        ),
+    )
+    yield (
+        "maintenance_plans.csv",
+        [
+            "id",
+            "asset",
+            "kind",
+            "interval",
+            "interval_unit",
+            "usage_metric",
+            "usage_interval",
+            "visit_kind",
+            "summary",
+            "first_due",
+            "active",
+        ],
+        (
+            (
+                p.id,
+                mqtt_of[p.asset_id],
+                p.kind,
+                p.interval,
+                p.interval_unit,
+                p.usage_metric,
+                p.usage_interval,
+                p.visit_kind,
+                p.summary,
+                p.first_due.isoformat(),
+                p.active,
+            )
+            for p in session.scalars(
+                select(MaintenancePlan).where(MaintenancePlan.asset_id.in_(ids)).order_by(MaintenancePlan.id)
+            )
+        ),
+    )
+    site_ids = select(Asset.site_id).where(Asset.id.in_(ids))
+    yield (
+        "feedback.csv",
+        [
+            "id",
+            "site",
+            "asset",
+            "created",
+            "author_group",
+            "category",
+            "rating",
+            "text",
+            "status",
+            "resolved",
+        ],
+        (
+            (
+                f.id,
+                site,
+                mqtt_of.get(f.asset_id) if f.asset_id else None,
+                f.created_at,
+                f.author_group,
+                f.category,
+                f.rating,
+                f.text,
+                f.status,
+                f.resolved_at,
+            )
+            for f, site in session.execute(
+                select(Feedback, Site.name)
+                .join(Site, Feedback.site_id == Site.id)
+                .where(
+                    Feedback.site_id.in_(site_ids),
+                    (Feedback.asset_id.is_(None)) | Feedback.asset_id.in_(ids),
+                    Feedback.created_at >= start,
+                    Feedback.created_at < end,
+                )
+                .order_by(Feedback.created_at, Feedback.id)
+            )
+        ),
+    )
+    yield (
+        "survey_answers.csv",
+        ["created", "group", "kind", "score", "moment", "site", "asset"],
+        (
+            (
+                r.created_at,
+                r.group,
+                r.kind,
+                r.score,
+                r.moment,
+                site,
+                mqtt_of.get(r.asset_id) if r.asset_id else None,
+            )
+            for r, site in session.execute(
+                select(SurveyResponse, Site.name)
+                .outerjoin(Site, SurveyResponse.site_id == Site.id)
+                .where(
+                    SurveyResponse.site_id.in_(site_ids),
+                    SurveyResponse.asset_id.is_(None) | SurveyResponse.asset_id.in_(ids),
+                    SurveyResponse.created_at >= start,
+                    SurveyResponse.created_at < end,
+                )
+                .order_by(SurveyResponse.created_at, SurveyResponse.id)
+            )
+        ),
+    )

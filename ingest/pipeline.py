@@ -19,13 +19,13 @@ from datetime import UTC, datetime
 from sqlalchemy.exc import DBAPIError
 
 from fleet.db import Database
+from fleet.lineprotocol import line, numeric_line, point_prefix
 from fleet.live import LiveEvent
 from fleet.status import StatusTracker
 from fleet.telemetry_schema import EVENT_MEASUREMENT, MEASUREMENT, STATUS_MEASUREMENT, TEXT_MEASUREMENT
 from ingest.contract import Contract, Event, GatewayPresence, Invalid, Reading, Reason, StatusUpdate
 from ingest.deadletters import DeadLetters, Rejected
 from ingest.influx import RejectedWrite, RetryableWrite, Writer
-from fleet.lineprotocol import line, numeric_line, point_prefix
 from ingest.metrics import Metrics
 from ingest.registry import AssetRegistry
 

@@ -247,7 +247,7 @@ def test_centre_and_preferences_pages(login: Callable[[str], FlaskClient], app: 
     assert b'name="outage_opened:email"' in page.data
     assert b'name="meet_request:portal"' not in page.data
     assert client.post("/notifications/preferences", data={"visit_scheduled:portal": "1"}).status_code == 302
-    assert client.post("/notifications/read").status_code == 302  # what the demo told them (last month's report)
+    assert client.post("/notifications/read").status_code == 302  # the demo told them of a report
     with app.app_context(), app.extensions["fleet.db"].session() as s:
         user = s.scalars(select(User).where(User.email == "hoa.montroyal@demo.example")).one()
         prefs = service.preferences(s, user)

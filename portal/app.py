@@ -94,6 +94,7 @@ def create_app(settings: Settings) -> Flask:
     login_manager.unauthorized_handler(_unauthorized)
 
     from portal.admin.views import bp as admin_bp
+    from portal.api import data_exports as api_data_exports  # noqa: F401 - routes
     from portal.api import views as api_views  # noqa: F401 - routes
     from portal.api import writes as api_writes  # noqa: F401 - routes
     from portal.api.http import bp as api_bp

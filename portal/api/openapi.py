@@ -33,6 +33,7 @@ ERROR_TEXT = {
     403: "Your role may not do this",
     404: "Not found, or not in your scope (the same answer, so existence does not leak)",
     409: "Conflicts with what is stored",
+    410: "No longer kept",
     413: "The body is too large",
     415: "The body is not application/json",
     422: "Well formed, but refused by a rule (the reasons by field)",
@@ -56,6 +57,7 @@ class Operation:
     public: bool = False
     tag: str = "read"
     headers: dict[str, str] = field(default_factory=dict)
+    file: str | None = None  # the answer is a file of this media type, not JSON
 
 
 def documented(summary: str, response: type[BaseModel], **options: Any) -> Callable[[F], F]:
@@ -116,6 +118,8 @@ def _json(ref: dict[str, Any], description: str) -> dict[str, Any]:
 
 def _operation(op: Operation, doc: str, path_params: list[Any], refs: dict[Any, Any]) -> dict[str, Any]:
     ok = _json(refs[(op.response, "serialization")], op.response.__doc__ or "OK")
+    if op.file:
+        ok = {"description": f"The file ({op.file})", "content": {op.file: {"schema": {"type": "string"}}}}
     if op.csv:
         ok["content"].update(CSV)
         ok["headers"] = {

@@ -13,13 +13,14 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, TypeAdapter
 
 from fleet.db import MAX_ID
 from fleet.models import (
     AssetKind,
     ContractLevel,
     DetectedBy,
+    ExportState,
     FeedbackCategory,
     FeedbackStatus,
     SiteKind,
@@ -30,12 +31,16 @@ RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]
 
 
 def _rfc3339(value: Any) -> Any:
-    """Only an RFC 3339 timestamp with its offset (no epoch numbers, no naive times)."""
+    """Only an RFC 3339 timestamp with its offset (no epoch numbers, no naive times), parsed
+    here so that strict request bodies take it from its JSON string."""
     if isinstance(value, datetime):
         return value
     if not isinstance(value, str) or not RFC3339.match(value):
         raise ValueError("must be an RFC 3339 timestamp with a time zone, e.g. 2026-11-01T00:00:00Z")
-    return value
+    return _DATETIME.validate_python(value)
+
+
+_DATETIME = TypeAdapter(datetime)
 
 
 def _whole(value: Any) -> Any:
@@ -588,3 +593,34 @@ class FeedbackIn(Request):
     submission_id: Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] | None = (
         Field(default=None, description="Your id for this submission: sending it twice stores it once (409)")
     )
+
+
+# --- data exports --------------------------------------------------------------------------
+class ExportIn(Request):
+    """What to export: a whole customer, one of its sites, or chosen units of one customer
+    (give one of the three), over ``[start, end)``."""
+
+    customer_id: Id | None = None
+    site_id: Id | None = None
+    asset_ids: Annotated[list[Id], Field(max_length=1000)] = Field(default_factory=list)
+    start: Timestamp
+    end: Timestamp = Field(description="Excluded; a period of at most EXPORT_MAX_DAYS (400 by default)")
+
+
+class DataExport(Reply):
+    """An export and where it stands: ``queued``, ``running`` (with its progress), ``done``
+    (``download_url`` until ``expires_at``) or ``failed`` (with the ``error``)."""
+
+    id: int
+    state: ExportState
+    progress: int = Field(description="Percent written")
+    customer_id: int
+    asset_count: int
+    start: datetime
+    end: datetime
+    requested_at: datetime
+    finished_at: datetime | None
+    expires_at: datetime | None
+    size_bytes: int | None
+    error: str | None
+    download_url: str | None = Field(description="The ZIP, while it is kept; null before and after")

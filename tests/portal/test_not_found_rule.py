@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -24,6 +25,7 @@ from fleet.models import (
     Asset,
     Contract,
     Customer,
+    DataExport,
     Feedback,
     FollowUp,
     Gateway,
@@ -128,8 +130,34 @@ def owners(app: Flask) -> dict[str, dict[int, str]]:
         notifications = {
             nid: email for nid, email in session.execute(select(Notification.id, User.email).join(User))
         }
-    return {"prompt_id": prompts, "follow_up_id": follow_ups, "user_id": people, "gateway_id": gateways,
-            "token_id": api_tokens, "notification_id": notifications}  # fmt: skip
+        if session.scalar(select(DataExport.id).limit(1)) is None:  # the demo has none: one of fm's own
+            fm = session.scalars(select(User).where(User.email == "fm@demo.example")).one()
+            start = datetime(2026, 11, 1, tzinfo=UTC)
+            session.add(
+                DataExport(
+                    requested_by=fm.id,
+                    customer_id=fm.customer_id,
+                    asset_ids=[1],
+                    start=start,
+                    end=start + timedelta(days=1),
+                )
+            )
+            session.commit()
+        exports = {  # an export belongs to whoever asked for it
+            eid: email
+            for eid, email in session.execute(
+                select(DataExport.id, User.email).join(User, DataExport.requested_by == User.id)
+            )
+        }
+    return {
+        "prompt_id": prompts,
+        "follow_up_id": follow_ups,
+        "user_id": people,
+        "gateway_id": gateways,
+        "token_id": api_tokens,
+        "notification_id": notifications,
+        "export_id": exports,
+    }
 
 
 def _out_of_scope(
@@ -153,6 +181,7 @@ def test_every_id_route_is_covered(app: Flask, sites_of: dict[str, dict[int, str
         "gateway_id",
         "token_id",
         "notification_id",
+        "export_id",
     }, "a new kind needs its scope here"
 
 

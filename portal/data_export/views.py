@@ -119,7 +119,15 @@ def export(export_id: int) -> ResponseReturnValue:
     record = jobs.get_own_export(session, current_user, export_id)
     customer = session.get(Customer, record.customer_id)
     ready = jobs.export_file(record, _folder(), utcnow()) is not None
-    return render_template("exports/export.html", export=record, customer=customer, ready=ready)
+    zone = home_timezone(session, current_scope())
+    return render_template(
+        "exports/export.html",
+        export=record,
+        customer=customer,
+        ready=ready,
+        zone=zone,
+        last_day=record.end - timedelta(seconds=1),
+    )
 
 
 @bp.get("/<int:export_id>/status")

@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 LOCALES = ("en", "fr")
 CHART_WIDTH = 640
 BAR_HEIGHT = 18
-LABEL_WIDTH = 200
+LABEL_WIDTH = 240
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class BarChart:
     plot_width: int
 
 
-def availability_chart(units: list[dict[str, object]]) -> BarChart:
+def availability_chart(units: list[dict[str, object]], by_site: bool = False) -> BarChart:
     """The geometry of the availability chart; the scale starts just below the lowest value
     or target, so a 99.2 % unit is visibly short of a 99.5 % target."""
     values = [
@@ -82,7 +82,7 @@ def availability_chart(units: list[dict[str, object]]) -> BarChart:
         goal = float(target) if isinstance(target, int | float) else None
         bars.append(
             Bar(
-                label=str(unit["name"]),
+                label=str(unit["name"]) if by_site is False else f"{unit['site']} · {unit['name']}",
                 value=number,
                 y=n * (BAR_HEIGHT + 6),
                 width=0.0 if number is None else x(number),
@@ -182,7 +182,7 @@ class ReportRenderer:
             "report": report,
             "audience": audience,
             "show_satisfaction": show_satisfaction and audience == "full",
-            "chart": availability_chart(units),
+            "chart": availability_chart(units, by_site=figures["site"] is None),
             "tz": report.timezone,
         }
 

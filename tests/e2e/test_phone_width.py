@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from fleet.db import Database
-from fleet.models import Asset, Contract, Feedback, FollowUp, Outage, Site, User, Visit
+from fleet.models import Asset, Contract, Feedback, FollowUp, MonthlyReport, Outage, Site, User, Visit
 from portal.access import Scope, feedback_filter
 from tests.e2e.conftest import LiveServer, login_page
 
@@ -22,8 +22,8 @@ pytestmark = pytest.mark.browser
 PHONE = {"width": 360, "height": 740}
 COMMON = ["/", "/portfolio", "/notifications", "/notifications/preferences", "/feedback", "/account/tokens"]
 GROUP_PAGES = {
-    "fm@demo.example": ["/outages", "/kpis", "/satisfaction", "/webhooks"],
-    "hoa.tilleuls@demo.example": [],
+    "fm@demo.example": ["/outages", "/kpis", "/satisfaction", "/webhooks", "/reports", "/exports"],
+    "hoa.tilleuls@demo.example": ["/reports"],
     "tech@demo.example": ["/work", "/visits", "/outages"],
     "staff@demo.example": [
         "/outages",
@@ -45,6 +45,8 @@ GROUP_PAGES = {
         "/admin/import",
         "/auth/second-factor/setup",
         "/webhooks",
+        "/reports",
+        "/exports",
     ],
 }
 
@@ -70,6 +72,10 @@ def _pages(db_url: str, email: str) -> list[str]:
             item = s.scalar(select(Feedback.id).where(feedback_filter(user, scope)).limit(1))
             paths += [f"/outages/{outage}", f"/visits/{visit}"] if outage and visit else []
             paths += [f"/feedback/{item}"] if item else []
+            report = s.scalar(
+                select(MonthlyReport.id).where(scope.report_filter()).order_by(MonthlyReport.id)
+            )
+            paths += [f"/reports/{report}"] if report and user.group.value != "field_technician" else []
             if scope.everything:
                 follow_up = s.scalar(select(FollowUp.id).limit(1))
                 paths += [f"/satisfaction/follow-ups/{follow_up}", f"/assets/{asset.id}/plans"]

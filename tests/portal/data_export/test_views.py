@@ -66,7 +66,7 @@ def test_bad_requests_are_explained(login: Login) -> None:
     refused = fm.post("/exports", data={"start": "yesterday", "end": "2026-11-02", "units": "NOPE-1"})
     text = refused.get_data(as_text=True)
     assert refused.status_code == 400
-    assert "YYYY-MM-DD" in text
+    assert "AAAA-MM-JJ" in text  # fm reads French
     assert "NOPE-1" in text
     assert 'value="NOPE-1"' in text  # what was typed stays
     other = fm.post("/exports", data={"units": "ELV-0301", "start": "2026-11-01", "end": "2026-11-02"})

@@ -199,10 +199,12 @@ class Mosquitto(Server):
         return f"mqtt://{username}:{password}@127.0.0.1:{self.port}"
 
 
+@dataclass
 class Influxd(Server):
     """InfluxDB 1.x (Debian's 1.6.7): v1 ``/write`` and InfluxQL ``/query``."""
 
     name = "influxd"
+    max_row_limit: int = 0  # rows per answer before InfluxDB cuts it short (0: no limit, its default)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -227,6 +229,7 @@ bind-address = "127.0.0.1:{self.rpc_port}"
   bind-address = "127.0.0.1:{self.port}"
   log-enabled = false
   max-body-size = 0
+  max-row-limit = {self.max_row_limit}
 [logging]
   level = "warn"
 [continuous_queries]

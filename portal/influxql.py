@@ -35,6 +35,10 @@ class TelemetryError(RuntimeError):
     """The telemetry store could not answer."""
 
 
+class TruncatedAnswer(TelemetryError):
+    """InfluxDB cut the answer short (its ``max-row-limit``): ask for less at a time."""
+
+
 @dataclass(frozen=True)
 class Series:
     """One downsampled series: timestamps (epoch ms) and values (None where empty)."""
@@ -91,7 +95,10 @@ class TelemetryReader:
         result = (body.get("results") or [{}])[0]
         if "error" in result:
             raise TelemetryError(str(result["error"]))
-        return list(result.get("series") or [])
+        series = list(result.get("series") or [])
+        if result.get("partial") or any(serie.get("partial") for serie in series):
+            raise TruncatedAnswer("InfluxDB answered part of the rows (max-row-limit)")
+        return series
 
     def series(
         self, asset: str, fields: list[str], start: datetime, end: datetime, max_points: int = 2000,

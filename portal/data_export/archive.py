@@ -45,11 +45,12 @@ from fleet.models import (
 )
 from fleet.telemetry_schema import EVENT_MEASUREMENT, FIELD_RE, MEASUREMENT, TEXT_MEASUREMENT
 from portal.data_export.dictionary import ExportScope, data_dictionary, readme
-from portal.influxql import TelemetryReader
+from portal.influxql import TelemetryReader, TruncatedAnswer
 
 logger = logging.getLogger(__name__)
 CHUNK = timedelta(hours=1)
 ASSETS_PER_QUERY = 50
+MIN_WINDOW = timedelta(seconds=1)  # below this a truncated answer is an error, not split further
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 Progress = Callable[[float], None]  # share of the work done, 0 to 1
 
@@ -101,14 +102,23 @@ def _rfc3339(ts: datetime) -> str:
 def _select_rows(
     reader: TelemetryReader, measurement: str, mqtt_ids: Sequence[str], start: datetime, end: datetime
 ) -> Iterator[dict[str, Any]]:
-    """Every point of ``measurement`` for these assets in ``[start, end)``, oldest first."""
+    """Every point of ``measurement`` for these assets in ``[start, end)``, oldest first; a
+    window InfluxDB answers only in part (its ``max-row-limit``) is asked again in halves."""
     params: dict[str, Any] = {f"a{n}": mqtt for n, mqtt in enumerate(mqtt_ids)}
     either = " OR ".join(f"asset = $a{n}" for n in range(len(mqtt_ids)))
     params |= {"start": _rfc3339(start), "end": _rfc3339(end)}
-    series = reader.query(
-        f"SELECT * FROM {measurement} WHERE ({either}) AND time >= $start AND time < $end",  # noqa: S608 - identifiers fixed, values bound
-        params,
-    )
+    try:
+        series = reader.query(
+            f"SELECT * FROM {measurement} WHERE ({either}) AND time >= $start AND time < $end",  # noqa: S608 - identifiers fixed, values bound
+            params,
+        )
+    except TruncatedAnswer:
+        if end - start <= MIN_WINDOW:
+            raise
+        middle = start + (end - start) / 2
+        yield from _select_rows(reader, measurement, mqtt_ids, start, middle)
+        yield from _select_rows(reader, measurement, mqtt_ids, middle, end)
+        return
     for serie in series:
         columns = serie["columns"]
         for values in serie.get("values", []):

@@ -272,3 +272,35 @@ def test_requests_are_checked(setting: tuple[Database, World, TelemetryReader]) 
         with pytest.raises(jobs.Refused) as busy:
             jobs.request_export(session, fm, Scope.for_user(fm), start=T0, end=T0 + timedelta(days=1), **ask)  # type: ignore[arg-type]
         assert busy.value.status == 429
+
+
+def test_an_answer_cut_short_by_influxdb_is_asked_again_in_parts(
+    db: Database, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A server with ``max-row-limit`` answers 500 rows at most: the export still has them all."""
+    server = Influxd(tmp_path_factory.mktemp("influxd-limited") / "data", max_row_limit=500)
+    server.start()
+    try:
+        writer = V1Writer(server.url, "limited")
+        writer.ensure_database()
+        t0 = int(T0.timestamp() * 1000)
+        writer.write([f"telemetry,asset=ELV-9001 trips={n}.0 {t0 + n * 10_000}" for n in range(READINGS)])
+        writer.close()
+        with db.session() as session:
+            w = build_world(session)
+        export_id = _request(db, w.fm_a, asset_ids=[w.asset_a])
+        reader = TelemetryReader(server.url, "limited")
+        folder = tmp_path / "exports"
+        assert jobs.run_next(db.sessionmaker, reader, jobs.ExportRules(folder=folder), lambda: NOW)
+        reader.close()
+    finally:
+        server.stop()
+    with db.session() as session:
+        export = session.get(DataExport, export_id)
+        assert export is not None
+        assert export.state is ExportState.DONE, export.error
+        path = jobs.export_file(export, folder, NOW)
+    assert path is not None
+    with zipfile.ZipFile(path) as archive:
+        trips = sorted(float(r["trips"]) for r in _rows(archive, "telemetry.csv"))
+    assert trips == [float(n) for n in range(READINGS)]

@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMPS := .stamps
 
-.PHONY: run test lint format system-deps system-deps-test venv assets translations messages lock bench-ingest bench-portal bench-mix clean
+.PHONY: run test lint format system-deps system-deps-test venv assets translations messages lock bench-ingest bench-portal bench-mix bench-export clean
 
 run: system-deps venv assets translations
 	$(PY) -m devstack.run
@@ -80,6 +80,11 @@ bench-ingest: system-deps-test venv
 
 bench-portal: system-deps-test venv assets translations
 	$(PY) -m bench.portal
+
+# Data export memory (RSS) by period: 500 units at one reading per 10 s, periods of 1, 3 and 7 days by
+# default (``make bench-export ARGS="--days 30"`` for the month: about 130 million readings).
+bench-export: system-deps-test venv
+	$(PY) -m bench.export $(ARGS)
 
 bench-mix: system-deps-test venv assets translations
 	$(PY) -m bench.mix

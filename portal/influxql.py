@@ -81,6 +81,13 @@ class TelemetryReader:
 
     def query(self, influxql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Run one InfluxQL statement with bound ``$params``; return its series."""
+        return self.query_partial(influxql, params)[0]
+
+    def query_partial(self, influxql: str, params: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
+        """Like :meth:`query`, with whether InfluxDB flagged the answer ``partial``: cut at its
+        ``max-row-limit``, or (InfluxDB 1.x) merely longer than its internal chunk of 10,000
+        rows. The flag cannot tell the two apart, so a caller that must have every row asks
+        for less at a time while it is set."""
         try:
             resp = self.http.request(
                 "POST", f"{self.url}/query",
@@ -96,9 +103,7 @@ class TelemetryReader:
         if "error" in result:
             raise TelemetryError(str(result["error"]))
         series = list(result.get("series") or [])
-        if result.get("partial") or any(serie.get("partial") for serie in series):
-            raise TruncatedAnswer("InfluxDB answered part of the rows (max-row-limit)")
-        return series
+        return series, bool(result.get("partial") or any(serie.get("partial") for serie in series))
 
     def series(
         self, asset: str, fields: list[str], start: datetime, end: datetime, max_points: int = 2000,

@@ -55,3 +55,21 @@ def test_the_page_mix_runs_every_page_of_every_group_without_an_error() -> None:
     assert figures["people"] == "10"  # fm, hoa, tech per tenant, a second hoa and tech, two staff
     assert float(figures["mix_pages_per_s"]) > 0
     assert figures["cache"] == "off"
+
+
+def test_the_export_benchmark_runs_and_reports_every_period() -> None:
+    """``make bench-export`` on 25 units over one and two days of readings every minute (a
+    smoke run, not a measurement): every reading written is exported, the figures are printed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.export", "--assets", "25", "--days", "1,2", "--interval-s", "60"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = dict(pair.split("=", 1) for pair in done.stdout.strip().splitlines()[-1].split())
+    assert figures["rows_1d"] == str(25 * 1440)
+    assert figures["rows_2d"] == str(25 * 2880)
+    assert int(figures["rss_mb_2d"]) > 0

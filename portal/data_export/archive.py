@@ -27,12 +27,13 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import IO, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fleet.lineprotocol import line
+from fleet.lineprotocol import numeric_line, point_prefix
 from fleet.models import (
     Asset,
     Feedback,
@@ -83,6 +84,11 @@ class _CsvFile:
         self.writer.writerow([text_cell(v) for v in row])
         self.rows += 1
 
+    def write_plain(self, row: Sequence[object]) -> None:
+        """A row whose cells are already safe (numbers, escaped text)."""
+        self.writer.writerow(row)
+        self.rows += 1
+
     def close(self) -> None:
         self.text.close()
 
@@ -99,30 +105,78 @@ def _rfc3339(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _select_series(
+    reader: TelemetryReader,
+    measurement: str,
+    mqtt_ids: Sequence[str],
+    start: datetime,
+    end: datetime,
+    span: list[timedelta],
+) -> Iterator[tuple[list[str], list[list[Any]]]]:
+    """(columns, rows) of every point of ``measurement`` for these assets in ``[start, end)``,
+    oldest first, asked ``span[0]`` at a time. An answer InfluxDB flags partial is asked again
+    over half the time, and the shorter span is kept for what follows (``span`` is shared by
+    the calls of one export), so every row arrives and few queries are wasted."""
+    params: dict[str, Any] = {f"a{n}": mqtt for n, mqtt in enumerate(mqtt_ids)}
+    either = " OR ".join(f"asset = $a{n}" for n in range(len(mqtt_ids)))
+    at = start
+    while at < end:
+        stop = min(at + span[0], end)
+        series, partial = reader.query_partial(
+            f"SELECT * FROM {measurement} WHERE ({either}) AND time >= $start AND time < $end",  # noqa: S608 - identifiers fixed, values bound
+            params | {"start": _rfc3339(at), "end": _rfc3339(stop)},
+        )
+        if partial:
+            if stop - at <= MIN_WINDOW:
+                raise TruncatedAnswer(f"InfluxDB answers only part of {measurement} even a second at a time")
+            span[0] = (stop - at) / 2
+            continue
+        for serie in series:
+            yield serie["columns"], serie.get("values", [])
+        at = stop
+
+
 def _select_rows(
     reader: TelemetryReader, measurement: str, mqtt_ids: Sequence[str], start: datetime, end: datetime
 ) -> Iterator[dict[str, Any]]:
-    """Every point of ``measurement`` for these assets in ``[start, end)``, oldest first; a
-    window InfluxDB answers only in part (its ``max-row-limit``) is asked again in halves."""
-    params: dict[str, Any] = {f"a{n}": mqtt for n, mqtt in enumerate(mqtt_ids)}
-    either = " OR ".join(f"asset = $a{n}" for n in range(len(mqtt_ids)))
-    params |= {"start": _rfc3339(start), "end": _rfc3339(end)}
-    try:
-        series = reader.query(
-            f"SELECT * FROM {measurement} WHERE ({either}) AND time >= $start AND time < $end",  # noqa: S608 - identifiers fixed, values bound
-            params,
-        )
-    except TruncatedAnswer:
-        if end - start <= MIN_WINDOW:
-            raise
-        middle = start + (end - start) / 2
-        yield from _select_rows(reader, measurement, mqtt_ids, start, middle)
-        yield from _select_rows(reader, measurement, mqtt_ids, middle, end)
-        return
-    for serie in series:
-        columns = serie["columns"]
-        for values in serie.get("values", []):
+    """The same points as dicts (the small measurements: text readings, events)."""
+    for columns, rows in _select_series(reader, measurement, mqtt_ids, start, end, [CHUNK]):
+        for values in rows:
             yield dict(zip(columns, values, strict=True))
+
+
+def _telemetry(
+    reader: TelemetryReader,
+    batches: Sequence[Sequence[str]],
+    windows: Sequence[tuple[datetime, datetime]],
+    fields: Sequence[str],
+    table: _CsvFile,
+    protocol: IO[bytes],
+    step: Callable[[], None],
+) -> None:
+    """The numeric readings, into the CSV (one row per reading) and the line protocol. The
+    hot loop of an export: columns are looked up once per answer, not per row."""
+    prefixes: dict[str, str] = {}
+    span = [CHUNK]
+    for window in windows:
+        for batch in batches:
+            for columns, rows in _select_series(reader, MEASUREMENT, batch, *window, span):
+                at, who = columns.index("time"), columns.index("asset")
+                slots = [columns.index(f) if f in columns else None for f in fields]
+                named = [(f, i) for f, i in zip(fields, slots, strict=True) if i is not None]
+                for values in rows:
+                    present = {f: float(values[i]) for f, i in named if values[i] is not None}
+                    if not present:
+                        continue
+                    asset = values[who]
+                    table.write_plain(
+                        [_ms_iso(values[at]), text_cell(asset), *(present.get(f) for f in fields)]
+                    )
+                    prefix = prefixes.get(asset)
+                    if prefix is None:
+                        prefix = prefixes[asset] = point_prefix(MEASUREMENT, {"asset": asset})
+                    protocol.write(numeric_line(prefix, present, int(values[at])).encode() + b"\n")
+                step()
 
 
 def field_keys(reader: TelemetryReader, measurement: str = MEASUREMENT) -> list[str]:
@@ -163,18 +217,7 @@ def write_export(
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
         with tempfile.TemporaryFile("w+b") as lp:
             csv_file = _CsvFile(archive, "telemetry.csv", ["time", "asset", *fields])
-            for window in windows:
-                for batch in batches:
-                    for row in _select_rows(reader, MEASUREMENT, batch, *window):
-                        values: dict[str, float] = {
-                            f: float(row[f]) for f in fields if row.get(f) is not None
-                        }
-                        if not values:
-                            continue
-                        csv_file.write([_ms_iso(row["time"]), row["asset"], *(values.get(f) for f in fields)])
-                        point = line(MEASUREMENT, {"asset": row["asset"]}, values, int(row["time"]))
-                        lp.write(point.encode() + b"\n")
-                    step()
+            _telemetry(reader, batches, windows, fields, csv_file, lp, step)
             csv_file.close()
             counts["telemetry.csv"] = csv_file.rows
             lp.seek(0)
@@ -223,7 +266,14 @@ def write_export(
 
 
 def _ms_iso(epoch_ms: int) -> str:
-    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds")
+    seconds, millis = divmod(int(epoch_ms), 1000)
+    return f"{_second_iso(seconds)}.{millis:03d}+00:00"
+
+
+@lru_cache(maxsize=65536)
+def _second_iso(epoch_s: int) -> str:
+    """``2026-05-10T00:00:00`` (cached: the readings of many units share their seconds)."""
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _sql_rows(

@@ -1,4 +1,4 @@
-"""``flask --app wsgi …`` commands: database, accounts, demo data."""
+"""``flask --app wsgi …`` commands: database, accounts, demo data, imports, reports."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import csv
 import io
 import logging
 import sys
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
@@ -24,6 +24,8 @@ from portal.auth.passwords import PasswordPolicyError
 from portal.auth.service import AccountError, create_user, prune_login_attempts
 from portal.extensions import get_db
 from portal.registry import bulk, gateways
+from portal.reports.monthly import issue, missing_reports
+from portal.reports.render import ReportRenderer
 from portal.web.spreadsheet import cell
 
 logger = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ logger = logging.getLogger(__name__)
 db_cli = AppGroup("db", help="Business database schema (Alembic).")
 users_cli = AppGroup("users", help="Accounts.")
 demo_cli = AppGroup("demo", help="Demo data.")
+reports_cli = AppGroup("reports", help="Monthly service reports.")
 
 
 @db_cli.command("upgrade")
@@ -225,6 +228,24 @@ def broker_files(out: Path | None) -> None:
     click.echo(f"broker files written to {target}")
 
 
+@reports_cli.command("issue")
+@click.option("--month", required=True, help="The month to report on, YYYY-MM (it must have ended).")
+def reports_issue(month: str) -> None:
+    """Issue a past month's reports that do not exist yet (the archive of a fleet onboarded
+    mid-year); nobody is told of them. Last month's are issued by the worker."""
+    try:
+        first = date.fromisoformat(f"{month}-01")
+    except ValueError:
+        raise click.BadParameter("give the month as YYYY-MM, e.g. 2026-10", param_hint="--month") from None
+    now = utcnow()
+    renderer = ReportRenderer()
+    with get_db().session() as session:
+        missing = missing_reports(session, first, now)
+        for due in missing:
+            issue(session, due, now, renderer.pdf, quiet=timedelta(0), base_url="", tell=False)
+    click.echo(f"{len(missing)} reports issued for {first:%Y-%m}")
+
+
 def _wsgi_app() -> Flask:
     from wsgi import app  # the one module that builds the application
 
@@ -244,3 +265,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(reports_cli)

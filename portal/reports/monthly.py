@@ -253,6 +253,15 @@ class DueReport:
 
 def due_reports(session: Session, now: datetime) -> list[DueReport]:
     """Last month's reports not issued yet: one per site with equipment and one per customer."""
+    return _missing(session, lambda tz: previous_month(now, tz))
+
+
+def missing_reports(session: Session, month: date, now: datetime) -> list[DueReport]:
+    """The reports of ``month`` not issued yet, where that month has ended (a back-fill)."""
+    return [d for d in _missing(session, lambda _tz: month) if month_bounds(d.month, d.timezone)[1] <= now]
+
+
+def _missing(session: Session, month_of: Callable[[str], date]) -> list[DueReport]:
     has_assets = exists().where(Asset.site_id == Site.id)
     sites = session.execute(
         select(Site.id, Site.customer_id, Site.timezone)
@@ -264,10 +273,10 @@ def due_reports(session: Session, now: datetime) -> list[DueReport]:
     wanted: list[DueReport] = []
     for site_id, customer_id, tz in sites:
         zones[customer_id][tz] += 1
-        wanted.append(DueReport(customer_id, site_id, previous_month(now, tz), tz))
+        wanted.append(DueReport(customer_id, site_id, month_of(tz), tz))
     for customer_id, counts in zones.items():
         tz = min(counts, key=lambda z: (-counts[z], z))  # the most common; ties by name
-        wanted.append(DueReport(customer_id, None, previous_month(now, tz), tz))
+        wanted.append(DueReport(customer_id, None, month_of(tz), tz))
     months = {w.month for w in wanted}
     if not months:
         return []
@@ -350,8 +359,10 @@ def issue(
     *,
     quiet: timedelta,
     base_url: str,
+    tell: bool = True,
 ) -> MonthlyReport:
-    """Write one report and tell its people (e-mail with the PDF for those who chose it)."""
+    """Write one report and, unless ``tell`` is off (a back-fill of past months), tell its
+    people (e-mail with the PDF for those who chose it)."""
     customer = session.get(Customer, due.customer_id)
     site = session.get(Site, due.site_id) if due.site_id is not None else None
     if customer is None:
@@ -364,7 +375,7 @@ def issue(
     session.add(report)
     session.flush()
     pdfs: dict[tuple[str, str], bytes] = {}
-    for user in recipients(session, report):
+    for user in recipients(session, report) if tell else []:
         told = notify(session, user, _message(report, user), now, quiet=quiet, base_url=base_url)
         if told is None:
             continue

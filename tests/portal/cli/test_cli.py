@@ -91,3 +91,33 @@ def test_prune_logins_keeps_recent_attempts(tmp_path: Path) -> None:
     with app.extensions["fleet.db"].session() as s:
         assert s.scalar(select(func.count(LoginAttempt.id))) == 2
     assert runner.invoke(args=["users", "prune-logins", "--days", "0"]).exit_code != 0
+
+
+def test_past_months_reports_are_issued_once_without_telling_anyone(sqlite_demo_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from fleet.models import MonthlyReport, Notification
+    from portal.reports.monthly import previous_month
+
+    app = create_app(make_settings(sqlite_demo_url))
+    runner = app.test_cli_runner()
+    earlier = previous_month(datetime(2026, 10, 15, tzinfo=UTC), "UTC")  # September 2026: the demo's history
+    db = app.extensions["fleet.db"]
+    with db.sessionmaker() as s:
+        told_before = s.scalar(select(func.count(Notification.id)))
+    done = runner.invoke(args=["reports", "issue", "--month", f"{earlier:%Y-%m}"])
+    assert done.exit_code == 0, done.output
+    assert "8 reports issued" in done.output  # six sites, two customers
+    assert (
+        "0 reports issued" in runner.invoke(args=["reports", "issue", "--month", f"{earlier:%Y-%m}"]).output
+    )
+    with db.sessionmaker() as s:
+        assert s.scalar(select(func.count(MonthlyReport.id)).where(MonthlyReport.month == earlier)) == 8
+        assert s.scalar(select(func.count(Notification.id))) == told_before
+    assert (
+        "0 reports issued" in runner.invoke(args=["reports", "issue", "--month", "2099-01"]).output
+    )  # not ended
+    wrong = runner.invoke(args=["reports", "issue", "--month", "October"])
+    assert wrong.exit_code == 2
+    assert "YYYY-MM" in wrong.output
+    db.dispose()

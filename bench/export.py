@@ -89,9 +89,17 @@ def _write_telemetry(url: str, bucket: str, mqtt_ids: list[str], start: datetime
     return sum(written)
 
 
+def _resident_kb() -> int:
+    """This process's resident memory now (VmRSS), in KiB."""
+    for row in Path("/proc/self/status").read_text().splitlines():
+        if row.startswith("VmRSS:"):
+            return int(row.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def _export(url: str, influx: str, bucket: str, ids: list[int], days: int, out: str, queue: Any) -> None:
-    """Child process: one export, then its figures."""
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    """Child process: one export, then its figures (memory before: resident now, imports done)."""
+    before = _resident_kb()
     db = Database(url)
     reader = TelemetryReader(influx, bucket, timeout_s=120)
     scope = ExportScope("Export Bench", ids, END - timedelta(days=days), END)

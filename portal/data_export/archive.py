@@ -2,7 +2,8 @@
 
 Telemetry is read from InfluxDB with parameterised InfluxQL, one hour and
 :data:`ASSETS_PER_QUERY` assets at a time, and written at once: the CSV into the ZIP, the
-line protocol into a temporary file copied in afterwards (a ZIP takes one file at a time).
+line protocol into a gzip-compressed temporary file copied in afterwards (a ZIP takes one
+file at a time).
 Memory therefore depends on one chunk, never on the period or the number of assets.
 
 Files (the ``README.md`` and ``data-dictionary.json`` in the ZIP say the same to the reader):
@@ -19,6 +20,7 @@ times in UTC (ISO 8601); a text cell starting with ``= + - @`` or a tab is prefi
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import logging
@@ -151,7 +153,7 @@ def _telemetry(
     windows: Sequence[tuple[datetime, datetime]],
     fields: Sequence[str],
     table: _CsvFile,
-    protocol: IO[bytes],
+    protocol: gzip.GzipFile,
     step: Callable[[], None],
 ) -> None:
     """The numeric readings, into the CSV (one row per reading) and the line protocol. The
@@ -215,14 +217,19 @@ def write_export(
         progress(min(done / steps, 1.0))
 
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
-        with tempfile.TemporaryFile("w+b") as lp:
-            csv_file = _CsvFile(archive, "telemetry.csv", ["time", "asset", *fields])
-            _telemetry(reader, batches, windows, fields, csv_file, lp, step)
-            csv_file.close()
+        # the line protocol waits in a temporary file, compressed (a tenth of its size on disk)
+        with tempfile.TemporaryFile("w+b") as spool:
+            with gzip.GzipFile(fileobj=spool, mode="wb", compresslevel=1) as lp:
+                csv_file = _CsvFile(archive, "telemetry.csv", ["time", "asset", *fields])
+                _telemetry(reader, batches, windows, fields, csv_file, lp, step)
+                csv_file.close()
             counts["telemetry.csv"] = csv_file.rows
-            lp.seek(0)
-            with archive.open("telemetry.lp", "w", force_zip64=True) as member:
-                shutil.copyfileobj(lp, member)
+            spool.seek(0)
+            with (
+                gzip.GzipFile(fileobj=spool, mode="rb") as lines,
+                archive.open("telemetry.lp", "w", force_zip64=True) as member,
+            ):
+                shutil.copyfileobj(lines, member, 1 << 20)
             counts["telemetry.lp"] = csv_file.rows
         text_file = _CsvFile(archive, "telemetry_text.csv", ["time", "asset", "field", "value"])
         for window in windows:

@@ -231,32 +231,20 @@ def write_export(
             ):
                 shutil.copyfileobj(lines, member, 1 << 20)
             counts["telemetry.lp"] = csv_file.rows
-        text_file = _CsvFile(archive, "telemetry_text.csv", ["time", "asset", "field", "value"])
-        for window in windows:
-            for batch in batches:
-                for row in _select_rows(reader, TEXT_MEASUREMENT, batch, *window):
-                    for key, value in row.items():
-                        if key not in ("time", "asset") and value is not None:
-                            text_file.write([_ms_iso(row["time"]), row["asset"], key, value])
-                step()
-        text_file.close()
-        counts["telemetry_text.csv"] = text_file.rows
-        event_file = _CsvFile(archive, "events.csv", ["time", "asset", "type", "severity", "detail"])
-        for window in windows:
-            for batch in batches:
-                for row in _select_rows(reader, EVENT_MEASUREMENT, batch, *window):
-                    event_file.write(
-                        [
-                            _ms_iso(row["time"]),
-                            row["asset"],
-                            row.get("type"),
-                            row.get("severity"),
-                            row.get("detail"),
-                        ]
-                    )
-                step()
-        event_file.close()
-        counts["events.csv"] = event_file.rows
+        point_files = (
+            ("telemetry_text.csv", ["time", "asset", "field", "value"], TEXT_MEASUREMENT, _text_rows),
+            ("events.csv", ["time", "asset", "type", "severity", "detail"], EVENT_MEASUREMENT, _event_rows),
+        )
+        for name, columns, measurement, rows_of in point_files:
+            table = _CsvFile(archive, name, columns)
+            for window in windows:
+                for batch in batches:
+                    for point in _select_rows(reader, measurement, batch, *window):
+                        for row in rows_of(point):
+                            table.write(row)
+                    step()
+            table.close()
+            counts[name] = table.rows
         for name, columns, rows in _sql_rows(session, scope, mqtt_of):
             table = _CsvFile(archive, name, columns)
             for record in rows:
@@ -270,6 +258,24 @@ def write_export(
         archive.writestr("README.md", readme(scope, [(a[1], a[2], a[3]) for a in assets], counts))
     progress(1.0)
     return counts
+
+
+def _text_rows(point: dict[str, Any]) -> Iterator[list[object]]:
+    """One row per text field of a point."""
+    for key, value in point.items():
+        if key not in ("time", "asset") and value is not None:
+            yield [_ms_iso(point["time"]), point["asset"], key, value]
+
+
+def _event_rows(point: dict[str, Any]) -> Iterator[list[object]]:
+    """An event point as its row."""
+    yield [
+        _ms_iso(point["time"]),
+        point["asset"],
+        point.get("type"),
+        point.get("severity"),
+        point.get("detail"),
+    ]
 
 
 def _ms_iso(epoch_ms: int) -> str:

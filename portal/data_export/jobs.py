@@ -65,7 +65,10 @@ def _units(
 ) -> tuple[int, list[int]]:
     """(customer id, unit ids) of what is asked for, each in scope (else :class:`NotVisible`)."""
     if asset_ids:
-        found = [scope.get_asset(session, a) for a in dict.fromkeys(asset_ids)]
+        wanted = set(asset_ids)
+        found = list(session.scalars(select(Asset).where(Asset.id.in_(wanted), scope.asset_filter())))
+        if len(found) != len(wanted):  # one of them is missing or out of scope: like a missing one
+            raise NotVisible
         customers = set(
             session.scalars(select(Site.customer_id).where(Site.id.in_({a.site_id for a in found})))
         )

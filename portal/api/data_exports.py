@@ -6,17 +6,18 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import current_app, send_file, url_for
+from flask import current_app, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from fleet.db import utcnow
-from fleet.models import Customer, DataExport, ExportState
+from fleet.models import DataExport
 from portal.api import schemas as s
-from portal.api.http import BadRequest, body, bp, reply
+from portal.api.http import body, bp, reply
 from portal.api.openapi import documented
 from portal.auth.scope import current_scope
 from portal.data_export import jobs
+from portal.data_export.download import zip_download
 from portal.extensions import db_session
 
 logger = logging.getLogger(__name__)
@@ -94,17 +95,4 @@ def data_export(export_id: int) -> ResponseReturnValue:
 def download_data_export(export_id: int) -> ResponseReturnValue:
     """The ZIP of a finished export: 409 while it is being prepared (or failed), 410 once it
     is no longer kept."""
-    session = db_session()
-    export = jobs.get_own_export(session, current_user, export_id)
-    path = jobs.export_file(export, _folder(), utcnow())
-    if path is None:
-        if export.state is ExportState.DONE:
-            raise BadRequest("This export is no longer kept; ask for a new one.", 410)
-        raise BadRequest(f"This export is {export.state.value}, not ready.", 409)
-    customer = session.get(Customer, export.customer_id)
-    return send_file(
-        path,
-        mimetype="application/zip",
-        as_attachment=True,
-        download_name=jobs.download_name(export, customer.name if customer else ""),
-    )
+    return zip_download(db_session(), current_user, export_id, _folder(), utcnow())

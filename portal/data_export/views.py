@@ -7,17 +7,18 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from fleet.db import parse_id, utcnow
-from fleet.models import Asset, Customer, ExportState
+from fleet.models import Asset, Customer
 from portal.access import check
 from portal.auth.scope import current_scope
 from portal.data_export import jobs
+from portal.data_export.download import zip_download
 from portal.extensions import db_session
 from portal.notifications.service import home_timezone
 from portal.refusal import Refused
@@ -148,21 +149,4 @@ def status(export_id: int) -> ResponseReturnValue:
 @login_required
 def download(export_id: int) -> ResponseReturnValue:
     """The ZIP, while it is kept."""
-    session = db_session()
-    record = jobs.get_own_export(session, current_user, export_id)
-    path = jobs.export_file(record, _folder(), utcnow())
-    if path is None:
-        gone = record.state is ExportState.DONE
-        raise Refused(
-            gettext("This export is no longer kept; ask for a new one.")
-            if gone
-            else gettext("This export is not ready yet."),
-            410 if gone else 409,
-        )
-    customer = session.get(Customer, record.customer_id)
-    return send_file(
-        path,
-        mimetype="application/zip",
-        as_attachment=True,
-        download_name=jobs.download_name(record, customer.name if customer else ""),
-    )
+    return zip_download(db_session(), current_user, export_id, _folder(), utcnow())

@@ -33,6 +33,7 @@ class LiveKind(StrEnum):
     OUTAGE_CLOSED = "outage_closed"  # ``state`` is the state the asset went to
     FEEDBACK = "feedback"  # feedback arrived for the asset or its site
     TIMELINE = "timeline"  # an outage's repair timeline moved (dispatch, on site, …)
+    WATCH = "watch"  # a sensor warning opened, grew or closed on the asset
 
 
 class InvalidLiveEvent(ValueError):

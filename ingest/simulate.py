@@ -6,6 +6,10 @@ shortened by ``--time-scale``), maintenance windows, and a few sensors drifting
 before a failure (rising motor temperature or door re-openings). It publishes each
 asset's status (retained) on change and sets an MQTT last will that marks its
 assets offline if it dies.
+
+The fleet keeps its own ground truth (:attr:`Fleet.truth`): when each drift started and
+ended, and every failure with the drift behind it, if any. The early-warning benchmark
+scores the detector against these records only, never against the detector's inputs.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ class SimAsset:
     leveling_error_mm: float = 0.0
     drift: str | None = None  # "motor" or "doors": heading for a failure
     drift_level: float = 0.0
+    drift_from: float = 0.0  # the drift starts rising at this instant (epoch seconds)
     state: str = "in_service"
     fault: str | None = None
     state_until: float = 0.0
@@ -67,15 +72,37 @@ class SimAsset:
         return min(1.0, base + sum(a * math.exp(-((hour - h) ** 2) / 0.5) for h, a in peaks))
 
 
-class Fleet:
-    """A set of simulated assets; :meth:`step` advances them and returns messages."""
+@dataclass(frozen=True)
+class TruthRecord:
+    """Something the simulator made happen: ``drift_started``, ``drift_ended``, ``failed`` or
+    ``repaired``; ``drift`` is the drift under way then (``motor``, ``doors`` or None)."""
 
-    def __init__(self, assets: list[SimAsset], prefix: str, time_scale: float, fault_per_hour: float) -> None:
+    asset: str
+    what: str
+    at: float
+    drift: str | None = None
+    fault: str | None = None
+
+
+class Fleet:
+    """A set of simulated assets; :meth:`step` advances them and returns messages.
+
+    The fault hazard per simulated hour is ``fault_per_hour + drift_fault_per_hour × level``
+    (level 0 → 1 over a week of drift); ``drift_fault_per_hour`` defaults to 20 ×
+    ``fault_per_hour``.
+    """
+
+    def __init__(self, assets: list[SimAsset], prefix: str, time_scale: float, fault_per_hour: float,
+                 drift_fault_per_hour: float | None = None) -> None:  # fmt: skip
         self.assets = assets
         self.prefix = prefix
         self.time_scale = time_scale
         self.fault_per_hour = fault_per_hour
+        self.drift_fault_per_hour = (
+            20 * fault_per_hour if drift_fault_per_hour is None else drift_fault_per_hour
+        )
         self.cursor = 0
+        self.truth: list[TruthRecord] = []
 
     def status_message(self, a: SimAsset, now: float) -> tuple[str, bytes, bool]:
         """The asset's current status (retained)."""
@@ -86,11 +113,17 @@ class Fleet:
         out: list[tuple[str, bytes, bool]] = []
         rng = a.rng
         if a.state in ("out_of_service", "maintenance") and now >= a.state_until:
+            if a.state == "out_of_service":
+                self.truth.append(TruthRecord(a.mqtt_id, "repaired", now, a.drift))
+                if a.drift and a.drift_level > 0:  # the repair ends the episode; the cause may stay
+                    self.truth.append(TruthRecord(a.mqtt_id, "drift_ended", now, a.drift))
+                    a.drift, a.drift_level = (None, 0.0) if rng.random() < 0.7 else (a.drift, 0.0)
+                    a.drift_from = max(a.drift_from, now)
             a.state, a.fault = "in_service", None
-            a.drift, a.drift_level = (None, 0.0) if rng.random() < 0.7 else (a.drift, 0.0)
             out.append(self.status_message(a, now))
         elif a.state in ("in_service", "degraded"):
-            hazard = self.fault_per_hour * (1 + 20 * a.drift_level) * dt * self.time_scale / 3600
+            per_hour = self.fault_per_hour + self.drift_fault_per_hour * a.drift_level
+            hazard = per_hour * dt * self.time_scale / 3600
             if rng.random() < hazard:
                 a.state = "out_of_service"
                 a.fault = (
@@ -99,6 +132,9 @@ class Fleet:
                     else "drive_fault"
                     if a.drift == "motor"
                     else rng.choice(FAULTS)
+                )
+                self.truth.append(
+                    TruthRecord(a.mqtt_id, "failed", now, a.drift if a.drift_level > 0 else None, a.fault)
                 )
                 hours = min(rng.lognormvariate(1.0, 0.9), 48.0)  # median ~2.7 h, mean ~4 h
                 a.state_until = now + hours * 3600 / self.time_scale
@@ -126,39 +162,50 @@ class Fleet:
         for _ in range(count):
             a = self.assets[self.cursor]
             self.cursor = (self.cursor + 1) % len(self.assets)
-            rng = a.rng
             out.extend(self._transition(a, now, dt))
-            if a.drift:
-                a.drift_level = min(1.0, a.drift_level + dt * self.time_scale / (7 * 86400))
-            running = a.state in ("in_service", "degraded")
-            load = a.traffic(now) if running else 0.0
-            trips = _poisson(rng, load * 0.04 * dt * min(self.time_scale, 10.0))
-            a.trips += trips
-            a.door_cycles += trips * 2
-            reopen_rate = 0.03 + (0.25 * a.drift_level if a.drift == "doors" else 0.0)
-            a.door_reopenings += _poisson(rng, trips * 2 * reopen_rate)
-            target = 30 + 25 * load + (35 * a.drift_level if a.drift == "motor" else 0.0)
-            a.motor_temp_c += (target - a.motor_temp_c) * min(1.0, dt * self.time_scale / 900) + rng.gauss(
-                0, 0.2
-            )
-            if trips:
-                a.floor = rng.randrange(a.floors)
-            a.leveling_error_mm = rng.gauss(0, 1.5) + (6 * a.drift_level if a.drift == "motor" else 0.0)
-            moving = running and rng.random() < load
-            body = {
-                "ts": int(now * 1000),
-                "trips": int(a.trips),
-                "door_cycles": int(a.door_cycles),
-                "door_reopenings": int(a.door_reopenings),
-                "motor_temp_c": round(a.motor_temp_c, 2),
-                "vibration_mm_s": round(abs(rng.gauss(0.8 + 1.5 * load + 2 * a.drift_level, 0.3)), 3),
-                "load_pct": round(min(130.0, max(0.0, rng.gauss(35 * load, 10))) if moving else 0.0, 1),
-                "floor": a.floor,
-                "leveling_error_mm": round(a.leveling_error_mm, 2),
-                "speed_m_s": round(rng.uniform(1.0, 2.5), 2) if moving else 0.0,
-            }
+            body = self.reading(a, now, dt)
             out.append((f"{self.prefix}/{a.mqtt_id}/telemetry", json.dumps(body).encode(), False))
         return out
+
+    def advance(
+        self, a: SimAsset, now: float, dt: float
+    ) -> tuple[list[tuple[str, bytes, bool]], dict[str, float]]:
+        """Advance one asset by ``dt`` seconds: its status messages and its sensor reading."""
+        return self._transition(a, now, dt), self.reading(a, now, dt)
+
+    def reading(self, a: SimAsset, now: float, dt: float) -> dict[str, float]:
+        """Move the sensors of ``a`` on by ``dt`` seconds and read them (``ts`` in epoch ms)."""
+        rng = a.rng
+        if a.drift and now >= a.drift_from:
+            if a.drift_level == 0:
+                self.truth.append(TruthRecord(a.mqtt_id, "drift_started", now, a.drift))
+            a.drift_level = min(1.0, a.drift_level + dt * self.time_scale / (7 * 86400))
+        running = a.state in ("in_service", "degraded")
+        load = a.traffic(now) if running else 0.0
+        trips = _poisson(rng, load * 0.04 * dt * min(self.time_scale, 10.0))
+        a.trips += trips
+        a.door_cycles += trips * 2
+        reopen_rate = 0.03 + (0.25 * a.drift_level if a.drift == "doors" else 0.0)
+        a.door_reopenings += _poisson(rng, trips * 2 * reopen_rate)
+        target = 30 + 25 * load + (35 * a.drift_level if a.drift == "motor" else 0.0)
+        a.motor_temp_c += (target - a.motor_temp_c) * min(1.0, dt * self.time_scale / 900) + rng.gauss(0, 0.2)
+        if trips:
+            a.floor = rng.randrange(a.floors)
+        a.leveling_error_mm = rng.gauss(0, 1.5) + (6 * a.drift_level if a.drift == "motor" else 0.0)
+        moving = running and rng.random() < load
+        body: dict[str, float] = {
+            "ts": int(now * 1000),
+            "trips": int(a.trips),
+            "door_cycles": int(a.door_cycles),
+            "door_reopenings": int(a.door_reopenings),
+            "motor_temp_c": round(a.motor_temp_c, 2),
+            "vibration_mm_s": round(abs(rng.gauss(0.8 + 1.5 * load + 2 * a.drift_level, 0.3)), 3),
+            "load_pct": round(min(130.0, max(0.0, rng.gauss(35 * load, 10))) if moving else 0.0, 1),
+            "floor": a.floor,
+            "leveling_error_mm": round(a.leveling_error_mm, 2),
+            "speed_m_s": round(rng.uniform(1.0, 2.5), 2) if moving else 0.0,
+        }
+        return body
 
 
 def _poisson(rng: random.Random, lam: float) -> int:
@@ -187,9 +234,12 @@ class AssetSpec:
 
 
 def build_fleet(specs: list[AssetSpec], prefix: str, seed: int, time_scale: float, fault_per_hour: float,
-                drifting: float = 0.1, now: float | None = None) -> Fleet:  # fmt: skip
-    """A fleet from asset specs, a share of them with drifting sensors; assets that start
-    out of service or in maintenance are repaired after a random time."""
+                drifting: float = 0.1, now: float | None = None,
+                drift_window: tuple[float, float] | None = None,
+                drift_fault_per_hour: float | None = None) -> Fleet:  # fmt: skip
+    """A fleet from asset specs, a share of them with drifting sensors (from the start, or from
+    a random instant within ``drift_window``); assets that start out of service or in
+    maintenance are repaired after a random time."""
     master = random.Random(seed)
     now = time.time() if now is None else now
     assets = []
@@ -203,8 +253,10 @@ def build_fleet(specs: list[AssetSpec], prefix: str, seed: int, time_scale: floa
         a.door_cycles, a.door_reopenings = a.trips * 2, a.trips * 0.06
         if master.random() < drifting:
             a.drift = master.choice(["motor", "doors"])
+            if drift_window:
+                a.drift_from = master.uniform(*drift_window)
         assets.append(a)
-    return Fleet(assets, prefix, time_scale, fault_per_hour)
+    return Fleet(assets, prefix, time_scale, fault_per_hour, drift_fault_per_hour)
 
 
 def specs_from_db(database_url: str) -> list[AssetSpec]:

@@ -2,6 +2,15 @@
 
 from fleet.db import Base
 from fleet.models.audit import AuditEntry
+from fleet.models.condition import (
+    ConditionCursor,
+    ConditionPartition,
+    Signal,
+    SignalMonitor,
+    WatchItem,
+    WatchSeverity,
+    WatchStatus,
+)
 from fleet.models.contracts import Contract, Gateway, contract_assets, contract_sites, gateway_assets
 from fleet.models.device_records import DeadLetter, StatusChange
 from fleet.models.feedback import (
@@ -81,6 +90,8 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Channel",
+    "ConditionCursor",
+    "ConditionPartition",
     "Contract",
     "ContractLevel",
     "Customer",
@@ -112,6 +123,8 @@ __all__ = [
     "OutboxEmail",
     "PlanKind",
     "PromptState",
+    "Signal",
+    "SignalMonitor",
     "Site",
     "SiteKind",
     "StakeholderGroup",
@@ -124,6 +137,9 @@ __all__ = [
     "Visit",
     "VisitKind",
     "VisitStatus",
+    "WatchItem",
+    "WatchSeverity",
+    "WatchStatus",
     "WebhookDelivery",
     "WebhookEndpoint",
     "age_between",

@@ -145,6 +145,9 @@ class Settings(BaseSettings):
     export_dir: str = str(ROOT / "instance" / "exports")  # export ZIPs: the worker writes, the portal serves
     export_keep_days: int = Field(default=7, ge=1, le=90)  # a finished export is downloadable this long
     export_max_days: int = Field(default=400, ge=1)  # the longest period one export may cover
+    condition_partitions: int = Field(
+        default=16, ge=1, le=4096
+    )  # shares of the fleet workers lease for detection
 
     @field_validator("log_format")
     @classmethod

@@ -328,6 +328,11 @@ RULES: dict[str, frozenset[StakeholderGroup]] = {
     "report_outages": frozenset({FM, HOA, TECH, STAFF}),  # a unit they see out of service
     "be_told_as_customer": frozenset({FM, HOA}),
     "hear_in_plain_words": frozenset({HOA}),  # the building page, plain sentences
+    "see_sensor_warnings": frozenset({TECH, STAFF}),  # watch items, their evidence and charts
+    "act_on_sensor_warnings": frozenset({TECH, STAFF}),  # plan a check, record a finding, dismiss
+    "see_watch_board": frozenset({STAFF}),  # every open warning across customers
+    "be_told_of_sensor_warnings": frozenset({TECH, STAFF}),
+    "hear_of_sensor_warnings": frozenset({FM, HOA}),  # a plain sentence, when the contract says so
     "manage_webhooks": frozenset({STAFF, FM}),  # register their customers' webhook endpoints
     "needs_second_factor": frozenset({STAFF}),  # when REQUIRE_STAFF_MFA is on
     "administer": frozenset({STAFF}),  # people and the fleet's registry: staff with the administrator right

@@ -113,6 +113,7 @@ def create_app(settings: Settings) -> Flask:
     from portal.satisfaction import dashboard_views, follow_up_views, survey_views  # noqa: F401 - routes
     from portal.satisfaction.blueprint import bp as satisfaction_bp
     from portal.tokens.views import bp as tokens_bp
+    from portal.watch.views import bp as watch_bp
     from portal.webhooks.views import bp as webhooks_bp
 
     app.register_blueprint(auth_bp)
@@ -132,6 +133,7 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(exports_bp)
+    app.register_blueprint(watch_bp)
     request_id.init_app(app)
     i18n.init_app(app)
     filters.register(app)

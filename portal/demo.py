@@ -42,7 +42,11 @@ from fleet.models import (
     Visit,
     VisitKind,
     VisitStatus,
+    WatchItem,
+    WatchSeverity,
+    WatchStatus,
 )
+from fleet.models.condition import Signal
 from portal.auth.service import create_user
 from portal.feedback.service import FeedbackInput, new_submission_id
 from portal.feedback.service import reply as feedback_reply
@@ -180,6 +184,7 @@ def _contracts(session: Session, customers: dict[str, Customer], now: datetime) 
             end_date=date(now.year + 3, 12, 31), notice_days=180, yearly_value=Decimal(units * 2400),
             currency="EUR", availability_target=Decimal("99.5"), response_hours=4, units_owned=units + 2 * n,
             sites=list(customer.sites), created_at=now,
+            share_sensor_warnings=customer.name == "Lumière Immobilier",
         ))  # fmt: skip
 
 
@@ -268,7 +273,49 @@ def _create(session: Session, rng: random.Random, now: datetime) -> None:
     logger.info("demo: %d survey answers over the year", answers)
     _maintenance(session, rng, now)
     session.flush()
+    _sensor_warnings(session, now)
     _reports(session, now)
+
+
+def _sensor_warnings(session: Session, now: datetime) -> None:
+    """What the detection pass would have found on a year of telemetry: two open warnings (one
+    on a unit whose contract shares them with the customer), one a technician confirmed, one
+    that came before a breakdown. The live demo's own telemetry is too young for baselines."""
+    by_code = {a.mqtt_id: a for a in session.scalars(select(Asset))}
+    tilleuls = session.scalars(
+        select(Asset).join(Site).where(Site.name == "Résidence Les Tilleuls").order_by(Asset.mqtt_id)
+    ).first()
+
+    def item(asset: Asset, signal: Signal, opened: datetime, since: datetime, **values: object) -> WatchItem:
+        warning = WatchItem(asset_id=asset.id, signal=signal, opened_at=opened, since=since,
+                            updated_at=opened, notified_at=opened, **values)  # fmt: skip
+        session.add(warning)
+        return warning
+
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    item(by_code["ELV-0105"], Signal.DOOR_REOPENINGS, hour - timedelta(hours=30), hour - timedelta(hours=52),
+         severity=WatchSeverity.MEDIUM, baseline=3.1, scale=1.2, level=7.4, peak_level=7.9)  # fmt: skip
+    if tilleuls is not None:
+        item(tilleuls, Signal.MOTOR_TEMPERATURE, hour - timedelta(hours=9), hour - timedelta(hours=20),
+             severity=WatchSeverity.LOW, baseline=41.5, scale=1.1, level=45.2, peak_level=45.6)  # fmt: skip
+    confirmed = item(by_code["ELV-0102"], Signal.LEVELING, hour - timedelta(days=15),
+                     hour - timedelta(days=16), severity=WatchSeverity.MEDIUM, baseline=1.2, scale=0.3,
+                     level=2.6, peak_level=2.9)  # fmt: skip
+    confirmed.status, confirmed.finding_code = WatchStatus.CONFIRMED, "levelling_sensor"
+    confirmed.closed_at = hour - timedelta(days=13)
+    outage = session.scalars(
+        select(Outage).where(Outage.ended_at.is_not(None), Outage.started_at < now - timedelta(days=3))
+        .order_by(Outage.started_at.desc()).limit(1)
+    ).first()  # fmt: skip
+    if outage is not None:
+        before = item(outage.asset, Signal.VIBRATION, outage.started_at - timedelta(hours=52),
+                      outage.started_at - timedelta(hours=70), severity=WatchSeverity.HIGH, baseline=1.4,
+                      scale=0.2, level=2.6, peak_level=2.8)  # fmt: skip
+        before.status, before.outage_id, before.closed_at = (
+            WatchStatus.FOLLOWED_BY_OUTAGE,
+            outage.id,
+            outage.started_at,
+        )
 
 
 def _reports(session: Session, now: datetime) -> None:

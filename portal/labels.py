@@ -55,3 +55,53 @@ VISIT_STATUSES = {
     "completed": N_("Done"),
     "cancelled": N_("Cancelled"),
 }
+SIGNALS = {
+    "door_reopenings": N_("Door re-openings"),
+    "leveling": N_("Levelling error"),
+    "motor_temperature": N_("Motor temperature"),
+    "vibration": N_("Vibration"),
+    "traffic": N_("Trips"),
+}
+SIGNAL_UNITS = {
+    "door_reopenings": N_("per 100 door cycles"),
+    "leveling": N_("mm"),
+    "motor_temperature": N_("°C"),
+    "vibration": N_("mm/s"),
+    "traffic": N_("trips per hour"),
+}
+# for facility managers and HOA presidents: "Our sensors see {what} since {day}."
+SIGNAL_PLAIN = {
+    "door_reopenings": N_("the doors reopening more often than usual"),
+    "leveling": N_("the car stopping a little out of level"),
+    "motor_temperature": N_("the motor running warmer than usual"),
+    "vibration": N_("more vibration than usual"),
+    "traffic": N_("the unit making no trips at a busy time"),
+}
+WATCH_STATUSES = {
+    "open": N_("Open"),
+    "confirmed": N_("Confirmed"),
+    "dismissed": N_("Dismissed"),
+    "resolved": N_("Back to normal"),
+    "followed_by_outage": N_("Followed by an outage"),
+}
+SEVERITIES = {
+    "low": N_("Low"),
+    "medium": N_("Medium"),
+    "high": N_("High"),
+}
+FINDINGS = {
+    "door_sensor": N_("Door sensor dirty or misaligned"),
+    "door_operator": N_("Door operator or rollers worn"),
+    "levelling_sensor": N_("Levelling sensor or brake adjustment"),
+    "motor_bearing": N_("Motor bearing or drive"),
+    "ventilation": N_("Machine room ventilation"),
+    "guide_rails": N_("Guide rails or shoes"),
+    "controller": N_("Controller or wiring"),
+    "other": N_("Other cause (see the report)"),
+}
+DISMISS_REASONS = {
+    "no_fault_found": N_("Checked: no fault found"),
+    "known_cause": N_("Known, harmless cause (works, event, season)"),
+    "sensor_fault": N_("The sensor itself is faulty"),
+    "other": N_("Other reason"),
+}

@@ -1,19 +1,23 @@
 """The background worker: ``python -m portal.worker``.
 
-Every ``WORKER_INTERVAL_S`` it tells people what happened (the notifier) and sends the
-e-mails that are due (the outbox); every ``PLAN_INTERVAL_S`` it lets maintenance plans
-schedule their visits (usage plans read their counters from InfluxDB) and issues last
-month's service reports once the month has ended in each site's time zone. Each step runs
-in its own transaction and logs, never kills the loop, on error. SIGTERM or SIGINT stops
-it after the current step. Several workers may run: every step is idempotent and each
-record is marked in the same transaction as what it caused.
+Every ``WORKER_INTERVAL_S`` it tells people what happened (the notifier), sends the
+e-mails that are due (the outbox) and, once an hour is complete, runs the sensors'
+detection pass over the shares of the fleet no other worker holds; every
+``PLAN_INTERVAL_S`` it lets maintenance plans schedule their visits (usage plans read
+their counters from InfluxDB) and issues last month's service reports once the month has
+ended in each site's time zone. Each step runs in its own transaction and logs, never
+kills the loop, on error. SIGTERM or SIGINT stops it after the current step. Several
+workers may run: every step is idempotent and each record is marked in the same
+transaction as what it caused.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -26,9 +30,12 @@ from sqlalchemy.orm import Session
 
 from config import ConfigError, Settings, load_settings
 from fleet.db import Database, utcnow
+from fleet.live import Publisher, announce
 from fleet.logs import configure_logging
 from fleet.models import OutboxEmail, WebhookDelivery
+from fleet.mqtt import BrokerAddress, make_client
 from portal.assets.read_model import changed_since_computed, refresh_availability
+from portal.condition.monitor import MonitorRules, run_pass
 from portal.data_export.jobs import ExportRules, expire, run_next
 from portal.influxql import TelemetryReader
 from portal.maintenance.plans import TelemetryUsage, schedule
@@ -133,6 +140,9 @@ class Worker:
             keep=timedelta(days=settings.export_keep_days),
             max_days=settings.export_max_days,
         )
+        self.condition = MonitorRules(partitions=settings.condition_partitions)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.live: Publisher | None = None  # set by :meth:`run`; tests may inject one
         self.next_plans = 0.0
         self.next_availability = 0.0
         self.stop = threading.Event()
@@ -144,6 +154,7 @@ class Worker:
             self._step("reports", self._reports)
             self.next_plans = time.monotonic() + self.settings.plan_interval_s
         self._step("availability", self._availability)
+        self._step("condition", self._condition)
         self._step("notifier", self._notify)
         self._step("outbox", lambda: send_due(self.db.sessionmaker, self.smtp, utcnow()))
         self._step("webhooks", self._webhooks)
@@ -193,6 +204,19 @@ class Worker:
         if full:
             self.next_availability = time.monotonic() + self.settings.availability_refresh_s
 
+    def _condition(self) -> None:
+        """The sensors' detection pass over every share no other worker holds (a no-op until
+        the next hour is complete); its warnings reach open pages as live events."""
+        result = run_pass(
+            self.db.sessionmaker, self.reader, utcnow(), self.owner, self.condition, clock=utcnow
+        )
+        if result.opened or result.closed:
+            logger.info("condition pass: %d warning(s) opened, %d closed", result.opened, result.closed)
+        if result.events and self.live is not None:
+            announce(self.live, self.settings.mqtt_live_topic, result.events)
+        if result.failed_shares:
+            raise RuntimeError(f"condition shares {result.failed_shares} not done; retried next round")
+
     def _notify(self) -> None:
         with self.db.session() as session:
             tell_due(session, utcnow(), self.notifier)
@@ -216,10 +240,20 @@ class Worker:
         )
         exports = threading.Thread(target=self.export_loop, name="exports", daemon=True)
         exports.start()
+        client = None
+        if self.live is None:
+            address = BrokerAddress.parse(self.settings.mqtt_url)
+            client = make_client(address, f"worker-{self.owner}")
+            client.connect_async(address.host, address.port)
+            client.loop_start()
+            self.live = client
         while not self.stop.is_set():
             self.tick()
             self.stop.wait(self.settings.worker_interval_s)
         exports.join(timeout=30)
+        if client is not None:
+            client.disconnect()
+            client.loop_stop()
         logger.info("worker stopped")
 
 

@@ -51,6 +51,9 @@ class Contract(Base):
     availability_target: Mapped[Decimal] = mapped_column(Numeric(5, 2))
     response_hours: Mapped[int]  # committed time from a call to a technician on site
     units_owned: Mapped[int]  # units the customer owns in total, ours or not
+    share_sensor_warnings: Mapped[bool] = mapped_column(
+        default=False
+    )  # tell the customer what the sensors see
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     archived_at: Mapped[datetime | None]
 

@@ -26,6 +26,7 @@ class EventType(StrEnum):
     FEEDBACK_REPLY = "feedback_reply"
     MEET_REQUEST = "meet_request"  # technicians: an HOA president wants to meet them
     MONTHLY_REPORT = "monthly_report"  # last month's service report (the e-mail carries the PDF)
+    SENSOR_WARNING = "sensor_warning"  # the sensors see a unit drifting before it fails
 
 
 class Channel(StrEnum):

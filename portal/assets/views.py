@@ -20,7 +20,8 @@ from portal.assets import charts, dispatch, read_model, service, timeline
 from portal.assets.forms import DispatchForm
 from portal.assets.presenters import outage_timeline_context, timeline_context
 from portal.auth.scope import current_scope
-from portal.extensions import db_session, get_availability, get_fragments
+from portal.condition import watch
+from portal.extensions import db_session, get_availability, get_fragments, get_telemetry
 from portal.feedback.presenters import box_context, recent_for, unread_map
 from portal.i18n import locale_code
 from portal.kpi import kpi_table
@@ -197,7 +198,21 @@ def site(site_id: int) -> ResponseReturnValue:
     live = page_config(sites=[obj.id], resync=_resync_url([r.asset.id for r in rows]), tz=obj.timezone)
     fb = box_context(action=url_for("feedback.on_site", site_id=obj.id), recent=recent_for(site_id=obj.id))
     unread = unread_map()
-    return render_template("assets/site.html", site=obj, rows=rows, now=now, live=live, fb=fb, unread=unread)
+    ids = [r.asset.id for r in rows]
+    heard = (
+        watch.customer_sentences(session, ids, now) if can(current_user, "hear_of_sensor_warnings") else {}
+    )
+    sentences = [(r.asset, item, visit) for r in rows for item, visit in heard.get(r.asset.id, [])]
+    page = {
+        "site": obj,
+        "rows": rows,
+        "now": now,
+        "live": live,
+        "fb": fb,
+        "unread": unread,
+        "sentences": sentences,
+    }
+    return render_template("assets/site.html", **page)
 
 
 @bp.get("/assets/<int:asset_id>")
@@ -211,8 +226,21 @@ def asset(asset_id: int) -> ResponseReturnValue:
     (summary,) = service.summarise(session, [obj], now)
     outages = service.outage_history(session, obj.id)
     live = page_config(assets=[obj.id], resync=url_for("api.assets", ids=str(obj.id)), tz=obj.site.timezone)
+    warnings = (
+        watch.asset_items(session, obj.id, now - timedelta(days=90))
+        if can(current_user, "see_sensor_warnings")
+        else []
+    )
+    heard = (
+        watch.customer_sentences(session, [obj.id], now)
+        if can(current_user, "hear_of_sensor_warnings")
+        else {}
+    )
     return render_template(
         "assets/asset.html",
+        warnings=warnings,
+        warning_charts=watch.charts_for(get_telemetry(), warnings[:5], now, 14),
+        sentences=heard.get(obj.id, []),
         s=summary,
         timeline=timeline_context(session, obj, now),
         outages=outages,
@@ -234,8 +262,14 @@ def work() -> ResponseReturnValue:
     items = service.work_list(db_session(), current_scope(), now, availability=get_availability())
     ids = {r.asset.id for group in (items.down, items.attention, items.due) for r in group}
     sites = {r.site.id for group in (items.down, items.attention, items.due) for r in group}
+    warnings = (
+        watch.open_items(db_session(), current_scope()) if can(current_user, "see_sensor_warnings") else []
+    )
+    warning_charts = watch.charts_for(get_telemetry(), warnings[:50], now, 7)
+    sites |= {w.asset.site_id for w in warnings}
     live = page_config(sites=sites, resync=_resync_url(sorted(ids)))
-    return render_template("assets/work.html", work=items, now=now, live=live)
+    page = {"work": items, "now": now, "live": live, "warnings": warnings, "charts": warning_charts}
+    return render_template("assets/work.html", **page)
 
 
 @bp.get("/outages")

@@ -8,7 +8,7 @@ closes watch items, all in one transaction per share.
   whose worker died is claimed again once its lease has expired.
 - **Incremental**: a cursor per asset says which hours are processed; a pass reads only
   the hours after it (at most ``max_catch_up`` at a time) and baselines are refitted once a
-  day from the 28 days before, except while the signal is elevated (a drift must not become
+  week from the 28 days before, except while the signal is elevated (a drift must not become
   the new normal).
 - **Faults**: InfluxDB down or a bad answer rolls the share's transaction back: no cursor
   moves, no item opens twice, and the share is retried on the next pass.
@@ -58,7 +58,7 @@ class MonitorRules:
     partitions: int = 16
     lease: timedelta = timedelta(minutes=10)
     max_catch_up: timedelta = timedelta(days=7)
-    refit_every: timedelta = timedelta(days=1)
+    refit_every: timedelta = timedelta(days=7)
 
 
 @dataclass
@@ -201,7 +201,7 @@ def process_share(
 def _refit(
     session: Session, reader: TelemetryReader, group: Sequence[_Unit], start: datetime, rules: MonitorRules
 ) -> int:
-    """Fit the baselines that are missing or a day old, from the 28 days before ``start`` less
+    """Fit the baselines that are missing or a week old, from the 28 days before ``start`` less
     the last two, leaving alone those whose signal is elevated now."""
     stale = [
         u
@@ -273,7 +273,7 @@ def _warned_periods(
 
 
 def _needs_fit(monitor: SignalMonitor | None, start: datetime, rules: MonitorRules) -> bool:
-    """No baseline attempt yet, or a day old, unless the signal is elevated now (the drift must
+    """No baseline attempt yet, or a week old, unless the signal is elevated now (the drift must
     keep being measured against the baseline it left)."""
     if monitor is None or monitor.fitted_at is None:
         return True

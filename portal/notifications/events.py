@@ -32,8 +32,10 @@ from fleet.models import (
     User,
     Visit,
     VisitStatus,
+    WatchItem,
     user_sites,
 )
+from portal import labels
 from portal.access import RULES, accounts_who, can
 from portal.notifications.service import N_, Message, notify_many, translator
 from portal.webhooks import service as webhooks
@@ -42,6 +44,8 @@ logger = logging.getLogger(__name__)
 OPENED_BODY = N_(
     "Since %(time)s (%(fault)s). The service team has been told; follow the repair on the portal."
 )
+WARNING_BODY = N_("%(signal)s has moved from its usual level since %(time)s. Plan a check before it fails.")
+WARNING_BODY = N_("%(signal)s has moved from its usual level since %(time)s. Plan a check before it fails.")
 VISIT_BODY = N_("%(asset)s, %(day)s between %(start)s and %(end)s: %(summary)s.")
 
 
@@ -89,6 +93,7 @@ def tell_due(session: Session, now: datetime, settings: NotifierSettings) -> int
     told += _reports(session, now, settings)
     told += _replies(session, now, settings)
     told += _meet_requests(session, now, settings)
+    told += _sensor_warnings(session, now, settings)
     if told:
         logger.info("notifier: %d notifications written", told)
     return told
@@ -323,4 +328,34 @@ def _meet_requests(session: Session, now: datetime, s: NotifierSettings) -> int:
             )
 
         told += notify_many(session, [tech], build, now, quiet=timedelta(0), base_url=s.public_url)
+    return told
+
+
+def _sensor_warnings(session: Session, now: datetime, s: NotifierSettings) -> int:
+    """Technicians of the unit's sites and vendor staff, when the sensors open a warning."""
+    told = 0
+    fresh = select(WatchItem).where(WatchItem.notified_at.is_(None), WatchItem.opened_at <= now)
+    for item in session.scalars(fresh.order_by(WatchItem.id)):
+        item.notified_at = now
+        if now - item.opened_at > s.max_age:
+            continue
+        asset = item.asset
+        link = f"/watch/{item.id}"
+
+        def build(user: User, asset: Asset = asset, item: WatchItem = item, link: str = link) -> Message:
+            t = translator(user.locale)
+            return Message(
+                EventType.SENSOR_WARNING,
+                f"watch:{item.id}",
+                t(N_("Sensor warning on %(asset)s at %(site)s"), asset=asset.name, site=asset.site.name),
+                t(
+                    WARNING_BODY,
+                    signal=t(labels.SIGNALS[item.signal.value]),
+                    time=_when(item.since, asset.site.timezone, user.locale),
+                ),
+                link,
+            )
+
+        people = people_of_site(session, asset.site, "be_told_of_sensor_warnings")
+        told += notify_many(session, people, build, now, quiet=timedelta(0), base_url=s.public_url)
     return told

@@ -70,6 +70,8 @@ DEFAULTS: dict[tuple[EventType, StakeholderGroup], frozenset[Channel]] = {
     # e-mail with the PDF only for those who choose it
     (EventType.MONTHLY_REPORT, _F): frozenset({P}),
     (EventType.MONTHLY_REPORT, _H): frozenset({P}),
+    (EventType.SENSOR_WARNING, _T): frozenset({P}),
+    (EventType.SENSOR_WARNING, _S): frozenset({P}),
 }
 # the events each group can be told about (the preferences page shows these)
 EVENTS_FOR: dict[StakeholderGroup, tuple[EventType, ...]] = {

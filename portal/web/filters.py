@@ -80,6 +80,13 @@ MOMENT_LABELS = {
     "feedback_resolved": lazy_gettext("after their feedback was resolved"),
     "periodic": lazy_gettext("periodic (NPS)"),
 }
+SIGNAL_LABELS = {k: lazy_gettext(v) for k, v in labels.SIGNALS.items()}
+SIGNAL_PLAIN_LABELS = {k: lazy_gettext(v) for k, v in labels.SIGNAL_PLAIN.items()}
+SIGNAL_UNIT_LABELS = {k: lazy_gettext(v) for k, v in labels.SIGNAL_UNITS.items()}
+WATCH_STATUS_LABELS = {k: lazy_gettext(v) for k, v in labels.WATCH_STATUSES.items()}
+SEVERITY_LABELS = {k: lazy_gettext(v) for k, v in labels.SEVERITIES.items()}
+FINDING_LABELS = {k: lazy_gettext(v) for k, v in labels.FINDINGS.items()}
+DISMISS_REASON_LABELS = {k: lazy_gettext(v) for k, v in labels.DISMISS_REASONS.items()}
 EVENT_LABELS = {
     "outage_opened": lazy_gettext("An outage starts on my equipment"),
     "outage_closed": lazy_gettext("My equipment is back in service"),
@@ -88,6 +95,7 @@ EVENT_LABELS = {
     "feedback_reply": lazy_gettext("Someone replies to my feedback"),
     "meet_request": lazy_gettext("Someone asks to meet me at a visit"),
     "monthly_report": lazy_gettext("Last month's service report is ready (by e-mail: with the PDF)"),
+    "sensor_warning": lazy_gettext("The sensors warn of a unit drifting before it fails"),
 }
 
 # Plain-words sentences ({name}: the asset's name, {time}: when it started, site time).
@@ -117,6 +125,9 @@ _TABLES = {
     "feedback_status": FEEDBACK_STATUS_LABELS, "feedback_category": FEEDBACK_CATEGORY_LABELS,
     "audience": AUDIENCE_LABELS, "topic": TOPIC_LABELS, "relation": RELATION_LABELS,
     "follow_up_status": FOLLOW_UP_STATUS_LABELS, "moment": MOMENT_LABELS, "event": EVENT_LABELS,
+    "signal": SIGNAL_LABELS, "signal_plain": SIGNAL_PLAIN_LABELS, "signal_unit": SIGNAL_UNIT_LABELS,
+    "watch_status": WATCH_STATUS_LABELS,
+    "severity": SEVERITY_LABELS, "finding": FINDING_LABELS, "dismiss_reason": DISMISS_REASON_LABELS,
 }  # fmt: skip
 
 
@@ -145,6 +156,41 @@ def moment_label(moment: str) -> str:
 def event_label(event: str) -> str:
     """A notification event type, in words."""
     return _labelled("event", event)
+
+
+def signal_label(signal: str) -> str:
+    """A watched signal's name (``Door re-openings``)."""
+    return _labelled("signal", signal)
+
+
+def signal_plain(signal: str) -> str:
+    """What a warning's signal means, for facility managers and HOA presidents."""
+    return _labelled("signal_plain", signal)
+
+
+def signal_unit(signal: str) -> str:
+    """A watched signal's unit (``per 100 door cycles``)."""
+    return _labelled("signal_unit", signal)
+
+
+def watch_status_label(status: str) -> str:
+    """Open / Confirmed / Dismissed / Back to normal / Followed by an outage."""
+    return _labelled("watch_status", status)
+
+
+def severity_label(severity: str) -> str:
+    """Low / Medium / High."""
+    return _labelled("severity", severity)
+
+
+def finding_label(code: str | None) -> str:
+    """What a technician found behind a warning."""
+    return _labelled("finding", code)
+
+
+def dismiss_reason_label(code: str | None) -> str:
+    """Why a warning was dismissed."""
+    return _labelled("dismiss_reason", code)
 
 
 def number(value: float | None, digits: int = 1) -> str:
@@ -256,7 +302,9 @@ def register(app: Flask) -> None:
     """Install the filters on ``app``."""
     for f in (state_label, kind_label, visit_kind_label, fault_label, duration, age, local_time, percent,
               feedback_status_label, feedback_category_label, audience_label, topic_label, relation_label,
-              follow_up_status_label, moment_label, number, event_label):  # fmt: skip
+              follow_up_status_label, moment_label, number, event_label, signal_label, signal_unit,
+              signal_plain, watch_status_label, severity_label, finding_label,
+              dismiss_reason_label):  # fmt: skip
         app.add_template_filter(f)
     app.add_template_global(status_sentence)
     app.add_template_global(can_user, "can")

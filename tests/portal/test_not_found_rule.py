@@ -38,6 +38,7 @@ from fleet.models import (
     SurveyResponse,
     User,
     Visit,
+    WatchItem,
     WebhookEndpoint,
 )
 from tests.portal.test_access_matrix import EXPECTED
@@ -77,7 +78,9 @@ def sites_of(app: Flask) -> dict[str, dict[int, str]]:
         by_asset = select(Asset.id, Site.name).join(Site)
         assets = {aid: name for aid, name in session.execute(by_asset)}
 
-        def via_asset(model: type[Outage] | type[Visit] | type[MaintenancePlan]) -> dict[int, str]:
+        def via_asset(
+            model: type[Outage] | type[Visit] | type[MaintenancePlan] | type[WatchItem],
+        ) -> dict[int, str]:
             return {oid: assets[aid] for oid, aid in session.execute(select(model.id, model.asset_id))}
 
         return {
@@ -100,6 +103,7 @@ def sites_of(app: Flask) -> dict[str, dict[int, str]]:
                     select(MonthlyReport.id, Site.name).join(Site, MonthlyReport.site_id == Site.id)
                 )
             },
+            "item_id": via_asset(WatchItem),  # a sensor warning is in scope with its unit
             "webhook_id": {  # like a contract: with its customer
                 wid: name
                 for wid, name in session.execute(select(WebhookEndpoint.id, Customer.name).join(Customer))

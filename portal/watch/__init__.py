@@ -1,0 +1,1 @@
+"""Sensor warnings: the watch board and the watch item page."""

@@ -446,6 +446,35 @@ class PortfolioPage(_Page):
     items: list[PortfolioRow]
 
 
+class HitRateRow(Reply):
+    """How often the sensors warned before a failure, for one customer (or all in scope)."""
+
+    customer_id: int | None = Field(description="null for the whole scope")
+    customer: str | None
+    outages: int = Field(description="unplanned outages that started in the period")
+    announced: int = Field(
+        description="of which a sensor warning opened in the 30 days before and still open then"
+    )
+    announced_percent: float | None
+    median_lead_hours: float | None = Field(description="first warning → outage, over the announced outages")
+    warnings: int = Field(description="warnings opened in the period")
+    settled: int = Field(description="of which confirmed, dismissed or followed by an outage")
+    confirmed: int = Field(description="of which confirmed by a technician or followed by an outage")
+    confirmed_percent: float | None = Field(description="confirmed ÷ settled")
+    units: int
+    warnings_per_100_unit_months: float | None
+
+
+class HitRateReply(Reply):
+    """The published hit rate of the sensors' early warnings."""
+
+    days: int
+    start: datetime
+    end: datetime
+    overall: HitRateRow
+    customers: list[HitRateRow]
+
+
 # --- query strings -------------------------------------------------------------------------
 class AssetsQuery(Query):
     """Narrow the list to some units."""
@@ -488,6 +517,12 @@ class KpiQuery(PeriodQuery):
     """KPIs per unit, site or customer."""
 
     level: Literal["asset", "site", "customer"] = "asset"
+
+
+class HitRateQuery(Query):
+    """The period of the hit rate."""
+
+    days: Literal["90", "365"] = Field(default="90", description="the last 90 or 365 days")
 
 
 class NotificationsQuery(Query):

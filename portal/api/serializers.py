@@ -5,6 +5,7 @@ from __future__ import annotations
 from fleet.models import Customer, Feedback, Notification, Outage, Site, User, Visit
 from portal.api import schemas as s
 from portal.assets.service import AssetSummary
+from portal.condition.watch import HitRate
 
 
 def _pct(value: float | None) -> float | None:
@@ -147,3 +148,18 @@ def notification(obj: Notification) -> s.Notification:
         updated_at=obj.updated_at,
         read_at=obj.read_at,
     )
+
+
+def hit_rate(customer_id: int | None, name: str | None, rate: HitRate) -> s.HitRateRow:
+    """A hit rate as the API gives it (percentages with one decimal)."""
+    return s.HitRateRow(
+        customer_id=customer_id, customer=name, outages=rate.outages, announced=rate.announced,
+        announced_percent=_round(rate.announced_share), median_lead_hours=_round(rate.median_lead_h),
+        warnings=rate.warnings, settled=rate.settled, confirmed=rate.confirmed,
+        confirmed_percent=_round(rate.confirmed_share), units=rate.units,
+        warnings_per_100_unit_months=_round(rate.per_100_unit_months, 2),
+    )  # fmt: skip
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)

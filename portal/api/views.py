@@ -23,6 +23,7 @@ from portal.api.http import BadRequest, bp, query, reply
 from portal.api.openapi import cached_spec, documented
 from portal.assets import charts, service
 from portal.auth.scope import current_scope
+from portal.condition import watch
 from portal.extensions import db_session, get_telemetry
 from portal.feedback import service as feedback_service
 from portal.influxql import TelemetryError
@@ -276,6 +277,29 @@ def portfolio() -> ResponseReturnValue:
         db_session(), current_scope(), utcnow(), params.limit, after, _site(params)
     )
     return _page("portfolio", params, rows, next_cursor, s.PortfolioPage)
+
+
+@bp.get("/hit-rate")
+@login_required
+@documented(
+    "The sensors' published hit rate", s.HitRateReply, query=s.HitRateQuery, errors=(403, 422), tag="export"
+)
+def hit_rate() -> ResponseReturnValue:
+    """How often the sensors warned before a failure over the last 90 or 365 days, for the
+    whole scope and per customer: share of unplanned outages a warning announced, median lead
+    time, share of warnings confirmed, warnings per 100 units a month. Like the KPI page."""
+    if not can(current_user, "see_kpis"):
+        raise BadRequest("The hit rate is for vendor staff and facility managers.", 403)
+    days = int(query(s.HitRateQuery).days)
+    now = utcnow()
+    overall, customers = watch.hit_rates(db_session(), current_scope(), now, days)
+    return reply(
+        s.HitRateReply(
+            days=days, start=now - timedelta(days=days), end=now,
+            overall=ser.hit_rate(None, None, overall),
+            customers=[ser.hit_rate(cid, name, rate) for cid, name, rate in customers],
+        )
+    )  # fmt: skip
 
 
 @bp.get("/kpis")

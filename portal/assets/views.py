@@ -339,7 +339,8 @@ def kpis() -> ResponseReturnValue:
         .order_by(Customer.name, Site.name, Asset.name)
     ).all()
     table = kpi_table(session, [tuple(r) for r in rows], now - KPI_PERIODS[period], now)  # type: ignore[misc]
-    return render_template("assets/kpis.html", table=table, period=period, periods=list(KPI_PERIODS))
+    hit = {days: watch.hit_rates(session, current_scope(), now, days) for days in (90, 365)}
+    return render_template("assets/kpis.html", table=table, period=period, periods=list(KPI_PERIODS), hit=hit)
 
 
 @bp.post("/outages/<int:outage_id>/assign")

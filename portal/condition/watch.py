@@ -364,3 +364,23 @@ def asset_items(session: Session, asset_id: int, since: datetime) -> list[WatchI
             .order_by(WatchItem.opened_at.desc())
         )
     )
+
+
+def hit_rates(
+    session: Session, scope: Scope, now: datetime, days: int
+) -> tuple[HitRate, list[tuple[int, str, HitRate]]]:
+    """The hit rate over the last ``days`` for the whole scope and per customer in it."""
+    from fleet.models import Customer
+
+    since = now - timedelta(days=days)
+    overall = hit_rate(session, scope.asset_filter(), since, now)
+    customers = session.execute(
+        select(Customer.id, Customer.name).where(scope.customer_filter()).order_by(Customer.name)
+    ).all()
+    rows = []
+    for customer_id, name in customers:
+        of_customer = and_(
+            scope.asset_filter(), Asset.site_id.in_(select(Site.id).where(Site.customer_id == customer_id))
+        )
+        rows.append((customer_id, name, hit_rate(session, of_customer, since, now)))
+    return overall, rows

@@ -1,0 +1,90 @@
+"""The published hit rate on a hand-computed fixture, and where it is published (KPI page,
+API) for whom."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from fleet.db import Database
+from fleet.models import Asset, Outage
+from fleet.models.condition import Signal, WatchItem, WatchSeverity, WatchStatus
+from portal.condition.watch import hit_rate
+from tests.portal.world import build_world
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+D = timedelta(days=1)
+
+
+def _item(asset_id: int, opened: datetime, status: WatchStatus, closed: datetime | None = None) -> WatchItem:
+    return WatchItem(
+        asset_id=asset_id, signal=Signal.VIBRATION, severity=WatchSeverity.LOW, status=status,
+        opened_at=opened, since=opened - timedelta(hours=6), updated_at=opened, closed_at=closed,
+    )  # fmt: skip
+
+
+def test_hit_rate_on_a_hand_computed_fixture(db: Database) -> None:
+    with db.session() as s:
+        w = build_world(s)
+        a, b = w.asset_a, w.asset_b
+        s.add_all([
+            Outage(asset_id=a, started_at=T0 + 2 * D, ended_at=T0 + 3 * D),  # announced, 7 days
+            _item(a, T0 - 5 * D, WatchStatus.FOLLOWED_BY_OUTAGE, T0 + 2 * D),  # before the period
+            Outage(asset_id=a, started_at=T0 + 10 * D, ended_at=T0 + 10 * D + timedelta(hours=2)),  # 48 h
+            _item(a, T0 + 8 * D, WatchStatus.FOLLOWED_BY_OUTAGE, T0 + 10 * D),
+            Outage(asset_id=a, started_at=T0 + 40 * D, ended_at=T0 + 41 * D),  # closed before
+            _item(a, T0 + 39 * D, WatchStatus.RESOLVED, T0 + 39 * D + timedelta(hours=12)),
+            Outage(asset_id=b, started_at=T0 + 60 * D, ended_at=T0 + 60 * D + timedelta(hours=2)),  # too old
+            _item(b, T0 + 20 * D, WatchStatus.OPEN),
+            Outage(asset_id=b, started_at=T0 + 70 * D, ended_at=T0 + 70 * D + timedelta(hours=2)),  # 12 h
+            _item(b, T0 + 69 * D + timedelta(hours=12), WatchStatus.OPEN),
+            _item(a, T0 + 50 * D, WatchStatus.DISMISSED, T0 + 51 * D),
+            _item(b, T0 + 80 * D, WatchStatus.CONFIRMED, T0 + 81 * D),
+            Outage(asset_id=b, started_at=T0 + 95 * D, ended_at=T0 + 96 * D),  # after the period
+        ])  # fmt: skip
+    with db.session() as s:
+        rate = hit_rate(s, Asset.id.in_([a, b]), T0, T0 + 90 * D)
+    assert (rate.outages, rate.announced) == (5, 3)
+    assert rate.announced_share == pytest.approx(60.0)
+    assert rate.median_lead_h == pytest.approx(48.0)  # of 168, 48 and 12
+    assert rate.warnings == 6  # opened in the period
+    assert (rate.settled, rate.confirmed) == (3, 2)  # followed, confirmed / + dismissed
+    assert rate.confirmed_share == pytest.approx(200 / 3)
+    assert (rate.units, rate.days) == (2, 90)
+    assert rate.per_100_unit_months == pytest.approx(100.0)  # 6 warnings over 2 units × 3 months
+    with db.session() as s:
+        only_b = hit_rate(s, Asset.id == b, T0, T0 + 90 * D)
+    assert (only_b.outages, only_b.announced, only_b.median_lead_h) == (2, 1, 12.0)
+
+
+def test_no_outage_no_warning_gives_no_rates_rather_than_zeros(db: Database) -> None:
+    with db.session() as s:
+        w = build_world(s)
+    with db.session() as s:
+        rate = hit_rate(s, Asset.id == w.asset_a, T0, T0 + 90 * D)
+    assert rate.announced_share is None
+    assert rate.confirmed_share is None
+    assert rate.median_lead_h is None
+    assert rate.per_100_unit_months == 0.0
+
+
+def test_the_hit_rate_is_published_on_the_kpi_page_and_in_the_api(
+    app: Flask, login: Callable[[str], FlaskClient]
+) -> None:
+    staff = login("staff@demo.example")
+    page = staff.get("/kpis").get_data(as_text=True)
+    assert 'data-hit-scope="all" data-days="90"' in page
+    assert 'data-hit-scope="all" data-days="365"' in page
+    body = staff.get("/api/v1/hit-rate?days=365").get_json()
+    assert body["days"] == 365
+    assert body["overall"]["outages"] >= 1
+    assert body["overall"]["announced"] >= 1  # the demo's warning before a breakdown
+    assert {c["customer"] for c in body["customers"]} == {"Lumière Immobilier", "Habitat Rhône-Léman"}
+    fm = login("fm@demo.example").get("/api/v1/hit-rate").get_json()
+    assert [c["customer"] for c in fm["customers"]] == ["Lumière Immobilier"]
+    assert login("hoa.tilleuls@demo.example").get("/api/v1/hit-rate").status_code == 403
+    assert staff.get("/api/v1/hit-rate?days=30").status_code == 400

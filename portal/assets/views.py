@@ -239,7 +239,9 @@ def asset(asset_id: int) -> ResponseReturnValue:
     return render_template(
         "assets/asset.html",
         warnings=warnings,
-        warning_charts=watch.charts_for(get_telemetry(), warnings[:5], now, 14),
+        warning_charts=watch.charts_for(
+            get_telemetry(), warnings[:5] or [item for item, _visit in heard.get(obj.id, [])], now, 14
+        ),
         sentences=heard.get(obj.id, []),
         s=summary,
         timeline=timeline_context(session, obj, now),

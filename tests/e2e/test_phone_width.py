@@ -14,7 +14,18 @@ import pytest
 from sqlalchemy import select
 
 from fleet.db import Database
-from fleet.models import Asset, Contract, Feedback, FollowUp, MonthlyReport, Outage, Site, User, Visit
+from fleet.models import (
+    Asset,
+    Contract,
+    Feedback,
+    FollowUp,
+    MonthlyReport,
+    Outage,
+    Site,
+    User,
+    Visit,
+    WatchItem,
+)
 from portal.access import Scope, feedback_filter
 from tests.e2e.conftest import LiveServer, login_page
 
@@ -47,6 +58,7 @@ GROUP_PAGES = {
         "/webhooks",
         "/reports",
         "/exports",
+        "/watch",
     ],
 }
 
@@ -76,6 +88,14 @@ def _pages(db_url: str, email: str) -> list[str]:
                 select(MonthlyReport.id).where(scope.report_filter()).order_by(MonthlyReport.id)
             )
             paths += [f"/reports/{report}"] if report and user.group.value != "field_technician" else []
+            warning = s.scalar(
+                select(WatchItem.id).where(WatchItem.asset_id.in_(visible)).order_by(WatchItem.id)
+            )
+            paths += (
+                [f"/watch/{warning}"]
+                if warning and user.group.value in ("field_technician", "vendor_staff")
+                else []
+            )
             if scope.everything:
                 follow_up = s.scalar(select(FollowUp.id).limit(1))
                 paths += [f"/satisfaction/follow-ups/{follow_up}", f"/assets/{asset.id}/plans"]

@@ -73,3 +73,22 @@ def test_the_export_benchmark_runs_and_reports_every_period() -> None:
     assert figures["rows_1d"] == str(25 * 1440)
     assert figures["rows_2d"] == str(25 * 2880)
     assert int(figures["rss_mb_2d"]) > 0
+
+
+def test_the_detection_benchmark_runs_and_scores_against_the_simulator() -> None:
+    """``make bench-detect`` on 10 units over 36 days (a smoke run, not a measurement): the
+    simulation is written, the passes replay, every figure is printed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.detect", "--units", "10", "--days", "36", "--pass-hours", "12"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = dict(pair.split("=", 1) for pair in done.stdout.strip().splitlines()[-1].split())
+    assert figures["units"] == "10"
+    assert figures["days"] == "36"
+    assert float(figures["detect_s_per_1000_units"]) > 0
+    assert {"recall", "median_lead_h", "precision", "false_per_100_unit_months"} <= set(figures)

@@ -21,7 +21,7 @@ class Signal(StrEnum):
     """A watched signal (hourly)."""
 
     DOOR_REOPENINGS = "door_reopenings"  # per 100 door cycles
-    LEVELING = "leveling"  # mean absolute levelling error, mm
+    LEVELING = "leveling"  # levelling error, root mean square of the hour, mm
     MOTOR_TEMPERATURE = "motor_temperature"  # °C, against load
     VIBRATION = "vibration"  # mm/s RMS, against load
     TRAFFIC = "traffic"  # trips per hour against the unit's weekly pattern

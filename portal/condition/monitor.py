@@ -190,6 +190,8 @@ def process_share(
         by_start[max(start, hour_end - rules.max_catch_up)].append(unit)
     for start, group in by_start.items():
         end = min(hour_end, start + rules.max_catch_up)
+        if end < start:
+            continue  # the clock went back: those hours are done already
         result.refitted += _refit(session, reader, group, start, rules)
         fresh = hourly_aggregates(reader, [u.mqtt_id for u in group], start, end) if end > start else {}
         stops = _known_stops(session, [u.asset_id for u in group], start, end)

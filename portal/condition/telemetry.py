@@ -1,9 +1,19 @@
 """Hourly aggregates for condition monitoring, read from InfluxDB in parameterised InfluxQL,
-many assets per statement (one bound parameter per asset id)."""
+many assets per statement (one bound parameter per asset id).
+
+The levelling error is signed (above or below the floor), so the hour's figure must grow
+with its size either way. InfluxQL cannot average absolute values except through a
+subquery, which InfluxDB 1.6 answered 15–20 times slower here (0.45 s instead of 0.02 s
+for one hour of 75 units), so the hour's *root mean square* is used:
+``√(mean² + σ²)``, from ``mean()`` and ``stddev()`` in the same flat statement. Like the
+mean of absolute values it is zero only for a car that always stops level, and it rises
+with a bias or a spread alike.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -14,22 +24,16 @@ from portal.influxql import TelemetryReader, TruncatedAnswer
 logger = logging.getLogger(__name__)
 
 _COLUMNS = (
-    "trips",
-    "door_cycles",
-    "door_reopenings",
-    "motor_temp_c",
-    "load_pct",
-    "vibration_mm_s",
-    "leveling_abs_mm",
-)
-# the inner statement takes absolute levelling errors; the outer one aggregates per hour and asset
+    "trips", "door_cycles", "door_reopenings", "motor_temp_c", "load_pct", "vibration_mm_s",
+    "leveling_mean", "leveling_sd",
+)  # fmt: skip
 _QUERY = (
     "SELECT last(trips) AS trips, last(door_cycles) AS door_cycles, "  # noqa: S608 - constant identifiers, bound values
     "last(door_reopenings) AS door_reopenings, mean(motor_temp_c) AS motor_temp_c, "
     "mean(load_pct) AS load_pct, mean(vibration_mm_s) AS vibration_mm_s, "
-    "mean(lev) AS leveling_abs_mm FROM (SELECT abs(leveling_error_mm) AS lev, trips, door_cycles, "
-    f"door_reopenings, motor_temp_c, load_pct, vibration_mm_s FROM {MEASUREMENT} WHERE ({{assets}}) "
-    "AND time >= $start AND time < $end GROUP BY asset) GROUP BY time(1h), asset fill(none)"
+    "mean(leveling_error_mm) AS leveling_mean, stddev(leveling_error_mm) AS leveling_sd "
+    f"FROM {MEASUREMENT} WHERE ({{assets}}) AND time >= $start AND time < $end "
+    "GROUP BY time(1h), asset fill(none)"
 )
 ROWS_PER_ANSWER = 9_000  # InfluxDB 1.x flags answers past 10,000 rows as partial
 
@@ -89,7 +93,13 @@ def _read(
             fields = {name: _number(values[i]) for name, i in index.items()}
             if all(v is None for v in fields.values()):
                 continue
-            rows.append(HourlyAggregate(datetime.fromtimestamp(values[0] / 1000, UTC), **fields))
+            mean, sd = fields.pop("leveling_mean"), fields.pop("leveling_sd")
+            level = None if mean is None else math.sqrt(mean**2 + (sd or 0.0) ** 2)
+            rows.append(
+                HourlyAggregate(
+                    datetime.fromtimestamp(values[0] / 1000, UTC), **fields, leveling_abs_mm=level
+                )
+            )
         out[mqtt_id] = rows
     return out
 

@@ -264,3 +264,26 @@ def test_an_outage_after_a_warning_closes_it_and_rearms_the_detectors(
     assert closed.outage_id
     with db.session() as s:
         assert not any(m.alarm for m in s.scalars(select(SignalMonitor)))
+
+
+def test_a_clock_that_jumps_back_repeats_nothing(
+    db: Database, influx_db: tuple[V1Writer, RecordingReader]
+) -> None:
+    writer, reader = influx_db
+    ids = _fleet(db, 1, 1)
+    _write(writer, _lines("C-00-0", T0, 20, 6))
+    run_pass(db.sessionmaker, reader, T0 + 17 * DAY, "w1", RULES)
+    run_pass(db.sessionmaker, reader, T0 + 19 * DAY, "w1", RULES)
+    with db.session() as s:
+        before = s.get(SignalMonitor, (ids["C-00-0"], Signal.LEVELING))
+        assert before is not None
+        ewma = before.ewma
+    back = run_pass(db.sessionmaker, reader, T0 + 18 * DAY, "w1", RULES)
+    assert back.shares == []
+    with db.session() as s:
+        cursor = s.get(ConditionCursor, ids["C-00-0"])
+        assert cursor is not None
+        assert cursor.through == T0 + 19 * DAY
+        monitor = s.get(SignalMonitor, (ids["C-00-0"], Signal.LEVELING))
+        assert monitor is not None
+        assert monitor.ewma == ewma

@@ -29,9 +29,9 @@ from typing import Any, Protocol
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
-from fleet.live import InvalidLiveEvent, LiveEvent
+from fleet.live import InvalidLiveEvent, LiveEvent, LiveKind
 from fleet.mqtt import BrokerAddress, make_client
-from portal.live.rooms import asset_room, site_room
+from portal.live.rooms import asset_room, site_room, watch_room
 
 logger = logging.getLogger(__name__)
 
@@ -58,10 +58,13 @@ class BrowserEvent:
 
     @property
     def rooms(self) -> list[str]:
-        """The rooms that may see this event (one emit; Socket.IO sends once per client)."""
+        """The rooms that may see this event (one emit; Socket.IO sends once per client);
+        sensor warnings go to the warning rooms only."""
         rooms = [asset_room(self.event.asset_id)] if self.event.asset_id is not None else []
         if self.site_id is not None:
             rooms.append(site_room(self.site_id))
+        if self.event.kind is LiveKind.WATCH:
+            return [watch_room(room) for room in rooms]
         return rooms
 
 

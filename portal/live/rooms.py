@@ -29,6 +29,13 @@ def site_room(site_id: int) -> str:
     return f"site:{site_id}"
 
 
+def watch_room(room: str) -> str:
+    """The sensor-warning twin of an asset or site room: ``watch:asset:3``. Warnings go only
+    there, and only accounts allowed to see sensor warnings join them (residents and
+    customers never receive them, not even as bare ids)."""
+    return f"watch:{room}"
+
+
 def parse_ids(value: object, name: str) -> list[int]:
     """A list of positive ints from a client message, or :class:`BadJoin`."""
     if value is None:

@@ -27,10 +27,10 @@ from fleet import live as fleet_live
 from fleet.db import utcnow
 from fleet.live import LiveEvent, LiveKind
 from fleet.models import Asset, Feedback, Outage
-from portal.access import NotVisible, Scope, resident_asset
+from portal.access import NotVisible, Scope, can, resident_asset
 from portal.extensions import db_session
 from portal.live.bridge import SOCKET_EVENT, BrowserEvent, LiveBridge, SiteDirectory, for_browsers
-from portal.live.rooms import BadJoin, asset_room, decide_join, parse_ids
+from portal.live.rooms import BadJoin, asset_room, decide_join, parse_ids, watch_room
 from portal.ops.metrics import get_metrics
 
 logger = logging.getLogger(__name__)
@@ -138,8 +138,11 @@ def on_join(data: Any) -> dict[str, Any]:
     except BadJoin as exc:
         return {"ok": False, "error": str(exc)}
     decision = decide_join(db_session(), scope, assets, sites)
+    rooms = list(decision.rooms)
+    if session.get(_RESIDENT_KEY) is None and can(current_user, "see_sensor_warnings"):
+        rooms += [watch_room(room) for room in decision.rooms]
     try:
-        for room in decision.rooms:
+        for room in rooms:
             join_room(room)
     except (ValueError, KeyError):  # the browser left (navigated away) while its join was being checked
         return {"ok": False, "error": "disconnected"}

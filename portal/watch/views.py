@@ -14,12 +14,15 @@ from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
 
 from fleet.db import utcnow
+from fleet.models import Site
 from fleet.models.condition import WatchItem
 from portal import labels
 from portal.access import check, requires
 from portal.auth.scope import current_scope
 from portal.condition import watch
 from portal.extensions import db_session, get_telemetry
+from portal.live.page import page_config
+from portal.live.rooms import MAX_IDS_PER_JOIN
 from portal.refusal import Refused
 
 logger = logging.getLogger(__name__)
@@ -47,7 +50,10 @@ def board() -> ResponseReturnValue:
     items = watch.open_items(session, scope, sort)
     counts = watch.board_counts(session, scope, now - timedelta(days=90))
     charts = _charts(items[:BOARD_CHARTS], now, 7)
-    return render_template("watch/board.html", items=items, counts=counts, charts=charts, sort=sort, now=now)
+    sites = session.scalars(scope.sites().with_only_columns(Site.id).limit(MAX_IDS_PER_JOIN)).all()
+    live = page_config(sites=sites)  # a new warning anywhere in scope shows the reload notice
+    page = {"items": items, "counts": counts, "charts": charts, "sort": sort, "now": now, "live": live}
+    return render_template("watch/board.html", **page)
 
 
 def _item_page(item: WatchItem, error: str | None = None, code: int = 200) -> ResponseReturnValue:

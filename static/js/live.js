@@ -116,6 +116,7 @@
     if (ev.type === "outage_opened") { applyOutage(ev.asset_id, true, ev.ts); }
     if (ev.type === "outage_closed") { applyOutage(ev.asset_id, false); }
     if (ev.type === "feedback") { applyFeedback(ev.asset_id); }
+    if (ev.type === "watch") { each("[data-live-watch]", function (el) { el.hidden = false; }); }
     if (ev.type === "timeline" || ev.type === "outage_opened" || ev.type === "outage_closed") { refreshTimelines(ev.asset_id); }
     document.dispatchEvent(new CustomEvent("portal:live", { detail: ev }));
     var log = document.getElementById("live-last");

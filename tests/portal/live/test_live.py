@@ -13,9 +13,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from devstack.servers import Mosquitto
+from fleet.live import LiveEvent, LiveKind
 from fleet.models import Asset
 from ingest.publish import WindowedPublisher
-from portal.live.bridge import SOCKET_EVENT, InvalidLiveEvent, LiveBridge, SiteDirectory, decode
+from portal.live.bridge import SOCKET_EVENT, BrowserEvent, InvalidLiveEvent, LiveBridge, SiteDirectory, decode
 from portal.live.rooms import BadJoin, parse_ids
 from portal.live.server import socketio_of
 
@@ -182,3 +183,36 @@ def test_events_raised_in_the_portal_go_out_on_the_live_topic(
         other_process.disconnect()
         other_process.loop_stop()
         app.extensions["fleet.db"].dispose()
+
+
+def test_sensor_warnings_go_only_to_the_warning_rooms() -> None:
+    event = LiveEvent(LiveKind.WATCH, 3, "2026-12-04T10:00:00+00:00", "ELV-0105")
+    assert BrowserEvent(event, 7).rooms == ["watch:asset:3", "watch:site:7"]
+    status = LiveEvent(LiveKind.STATUS, 3, "2026-12-04T10:00:00+00:00", "ELV-0105", state="in_service")
+    assert BrowserEvent(status, 7).rooms == ["asset:3", "site:7"]
+
+
+def test_only_technicians_and_staff_receive_sensor_warnings(
+    app: Flask, login: Callable[[str], FlaskClient]
+) -> None:
+    with app.extensions["fleet.db"].session() as s:
+        asset = s.scalars(select(Asset).where(Asset.mqtt_id == "ELV-0105")).one()
+        token, asset_id, site_id = asset.public_token, asset.id, asset.site_id
+    sio = socketio_of(app)
+    clients = {
+        "tech": sio.test_client(app, flask_test_client=login("tech@demo.example")),
+        "staff": sio.test_client(app, flask_test_client=login("staff@demo.example")),
+        "fm": sio.test_client(app, flask_test_client=login("fm@demo.example")),
+        "resident": sio.test_client(app, auth={"resident": token}),
+    }
+    for client in clients.values():
+        assert client.emit("join", {"assets": [asset_id], "sites": [site_id]}, callback=True)["ok"]
+        client.get_received()
+    warning = BrowserEvent(
+        LiveEvent(LiveKind.WATCH, asset_id, "2026-12-04T10:00:00+00:00", "ELV-0105"), site_id
+    )
+    sio.emit(SOCKET_EVENT, warning.data, to=warning.rooms, namespace="/")
+    got = {name: [m["name"] for m in client.get_received()] for name, client in clients.items()}
+    assert got == {"tech": [SOCKET_EVENT], "staff": [SOCKET_EVENT], "fm": [], "resident": []}
+    for client in clients.values():
+        client.disconnect()

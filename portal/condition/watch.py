@@ -384,3 +384,9 @@ def hit_rates(
         )
         rows.append((customer_id, name, hit_rate(session, of_customer, since, now)))
     return overall, rows
+
+
+def open_on_asset(session: Session, asset_id: int) -> list[WatchItem]:
+    """An asset's open warnings, oldest first (a visit to the unit is the time to check them)."""
+    query = select(WatchItem).where(WatchItem.asset_id == asset_id, WatchItem.status == WatchStatus.OPEN)
+    return list(session.scalars(query.order_by(WatchItem.opened_at)))

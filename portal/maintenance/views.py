@@ -24,6 +24,7 @@ from fleet.models import (
 from portal import audit
 from portal.access import can
 from portal.auth.scope import current_scope
+from portal.condition import watch
 from portal.extensions import db_session, get_availability, get_fragments, get_telemetry
 from portal.live.server import announce
 from portal.maintenance import plans, visits
@@ -61,6 +62,11 @@ def _render(visit: Visit, error: str | None = None, code: int = 200) -> Response
         now=utcnow(),
         error=error,
         form=request.form,
+        warnings=(
+            watch.open_on_asset(db_session(), visit.asset_id)
+            if can(current_user, "act_on_sensor_warnings")
+            else []
+        ),
     )
     return html, code
 

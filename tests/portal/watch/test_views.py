@@ -185,6 +185,8 @@ def test_planning_a_check_creates_the_technician_s_visit_in_site_time(
     resp = client.post(f"/watch/{item_id}/check", data={"start": when})
     assert resp.status_code == 302
     assert "/visits/" in resp.headers["Location"]
+    visit_page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert f'data-watch-id="{item_id}"' in visit_page  # to check, and record the finding from there
     with _session(app) as s:
         item = s.get(WatchItem, item_id)
         visit = s.get(Visit, item.check_visit_id)

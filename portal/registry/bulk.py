@@ -71,10 +71,13 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "units_owned",
         "sites",
         "assets",
+        "share_sensor_warnings",
     ),
     "people": ("email", "name", "group", "customer", "sites", "locale", "is_admin"),
 }
 KINDS = tuple(COLUMNS)
+# columns added later: a file without them is still read (the stored value is kept)
+OPTIONAL = {"contracts": ("share_sensor_warnings",)}
 # form field -> CSV column, where they differ
 _COLUMN_OF = {"customer_id": "customer", "site_id": "site", "site_ids": "sites", "asset_ids": "assets"}
 
@@ -146,7 +149,7 @@ def read_rows(data: bytes, kind: str, max_bytes: int) -> list[tuple[int, dict[st
             raise BadFile(lazy_gettext("The file is empty."))
         names = [h.strip().lower() for h in header]
         expected = COLUMNS[kind]
-        missing = [c for c in expected if c not in names]
+        missing = [c for c in expected if c not in names and c not in OPTIONAL.get(kind, ())]
         unknown = [h for h in names if h not in expected]
         if missing or unknown or len(set(names)) != len(names):
             raise BadFile(
@@ -334,6 +337,7 @@ def _export_one(kind: str, record: Any) -> list[str]:
             str(c.units_owned),
             LIST_SEPARATOR.join(s.name for s in c.sites),
             LIST_SEPARATOR.join(sorted(a.mqtt_id for a in c.assets)),
+            _yes(c.share_sensor_warnings),
         ]
     u = record
     return [

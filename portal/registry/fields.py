@@ -132,6 +132,15 @@ def contract_fields(session: Session, customer_id: int | None) -> list[FieldSpec
             "number",
             hint=lazy_gettext("Ours or not: the share we maintain is worked out from it"),
         ),
+        FieldSpec(
+            "share_sensor_warnings",
+            lazy_gettext("Tell the customer what the sensors see"),
+            "select",
+            choices=(
+                ("no", lazy_gettext("No: sensor warnings stay with our technicians")),
+                ("yes", lazy_gettext("Yes: a plain sentence on their unit and building pages")),
+            ),
+        ),
         FieldSpec("site_ids", lazy_gettext("Sites covered"), "multi", False, _sites(session, customer_id)),
         FieldSpec("asset_ids", lazy_gettext("Units covered"), "multi", False, _assets(session, customer_id)),
     ]

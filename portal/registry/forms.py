@@ -227,6 +227,13 @@ class ContractForm(_Registry):
             )
         ],
     )
+    share_sensor_warnings = StringField(filters=[lambda v: (strip(v) or "").lower() or None])  # None: keep
+
+    def validate_share_sensor_warnings(self, field: Any) -> None:
+        """yes, no, or nothing (a file without the column keeps what is stored)."""
+        if field.data not in (None, "yes", "no"):
+            raise ValidationError(str(lazy_gettext("Choose yes or no.")))
+
     site_ids = IdListField()
     asset_ids = IdListField()
 

@@ -78,6 +78,7 @@ def fields(record: Record) -> dict[str, Any]:
             "availability_target": f"{record.availability_target:.2f}",
             "response_hours": record.response_hours,
             "units_owned": record.units_owned,
+            "share_sensor_warnings": "yes" if record.share_sensor_warnings else "no",
             "site_ids": sorted(s.id for s in record.sites),
             "asset_ids": sorted(a.id for a in record.assets),
         }
@@ -276,6 +277,8 @@ def save_contract(
         session.add(contract)
     for key in _KEYS["contract"] - {"site_ids", "asset_ids", "customer_id"}:
         setattr(contract, key, values[key])
+    if values.get("share_sensor_warnings") in ("yes", "no"):  # a CSV file without the column keeps it
+        contract.share_sensor_warnings = values["share_sensor_warnings"] == "yes"
     contract.sites, contract.assets = sites, assets
     _finish(session, contract, by, now, before)
     return contract

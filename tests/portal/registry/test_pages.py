@@ -89,6 +89,7 @@ def test_an_administrator_builds_a_customer_site_unit_and_contract(
             "availability_target": "99.5",
             "response_hours": "4",
             "units_owned": "4",
+            "share_sensor_warnings": "yes",
             "site_ids": [str(site_id)],
         },
     )
@@ -102,6 +103,7 @@ def test_an_administrator_builds_a_customer_site_unit_and_contract(
         assert str(stored.yearly_value) == "12500.00"
         assert stored.currency == "EUR"
         assert stored.maintained_share() == 0.25  # one unit of the four the customer owns
+        assert stored.share_sensor_warnings is True
         actions = set(
             s.scalars(
                 select(AuditEntry.action).where(

@@ -23,7 +23,7 @@ import argparse
 import statistics
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -270,13 +270,21 @@ def main(argv: list[str] | None = None) -> None:
                 f"replayed {args.days - 16} days of passes in {time.perf_counter() - clock:.0f} s", flush=True
             )
             with database.session() as s:
-                warnings = [
-                    (mqtt_id, opened)
-                    for mqtt_id, opened in s.execute(
-                        select(Asset.mqtt_id, WatchItem.opened_at).join(Asset, WatchItem.asset_id == Asset.id)
+                rows = s.execute(
+                    select(Asset.mqtt_id, WatchItem.opened_at, WatchItem.signal).join(
+                        Asset, WatchItem.asset_id == Asset.id
                     )
-                ]
+                ).all()
+            warnings = [(mqtt_id, opened) for mqtt_id, opened, _ in rows]
             result_score = score(sim.truth, warnings, first, end, args.units)
+            drift = episodes(sim.truth, end)
+            by_signal = Counter(
+                (signal.value, "drifting" if any(a <= o <= b for a, b in drift[m]) else "healthy")
+                for m, o, signal in rows
+            )
+            print(
+                "warnings by signal:", ", ".join(f"{k[0]} {k[1]} {n}" for k, n in sorted(by_signal.items()))
+            )
             per_1000 = statistics.median(incremental) * 1000 / args.units if incremental else float("nan")
             print(
                 f"drift-caused failures {result_score.drift_failures}, warnings {result_score.warnings}",

@@ -60,8 +60,9 @@ class SignalMonitor(Base):
     fitted_at: Mapped[datetime | None]  # the hour the baseline was fitted up to; null: no baseline yet
     center: Mapped[float | None]
     scale: Mapped[float | None]
-    slope: Mapped[float] = mapped_column(default=0.0)
-    load_center: Mapped[float] = mapped_column(default=0.0)
+    knots: Mapped[list[list[float]] | None] = mapped_column(
+        JSON
+    )  # (load, typical value): load-dependent signals
     hours: Mapped[int] = mapped_column(default=0)
     weight: Mapped[float] = mapped_column(default=0.0)  # door cycles of a typical hour (rates)
     pattern: Mapped[dict[str, float] | None] = mapped_column(JSON)

@@ -6,8 +6,9 @@ Parameters (documented in the README's "Early warning"):
 
 - **Baseline**: over the 28 days before the last two days, at least 14 days apart and 168
   observed hours; centre = median, scale = 1.4826 × MAD (floored per signal). Motor
-  temperature and vibration depend on load: their baseline is a least-squares line on the
-  hour's mean load and the median / MAD are taken of the residuals.
+  temperature and vibration depend on load: their baseline is a curve of the typical value
+  by load (medians in 8 bins of equal count: a motor does not heat in a straight line with
+  load) and the median / MAD are taken of the residuals from it.
 - **EWMA** of the standardised residual ``z`` (clipped to ±4 so one odd hour cannot open a
   warning): ``e ← λ z + (1 − λ) e`` with λ = 0.05 per hour (a memory of about 20 hours:
   hourly values of one unit are noisy, and λ = 0.1–0.2 gave 2 to 60 false warnings per 100
@@ -28,6 +29,7 @@ Parameters (documented in the README's "Early warning"):
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from collections.abc import Iterable, Sequence
@@ -67,6 +69,7 @@ MIN_SCALE = {
     Signal.VIBRATION: 0.05,
 }
 LOAD_DEPENDENT = {Signal.MOTOR_TEMPERATURE, Signal.VIBRATION}
+LOAD_BINS = 8
 
 
 @dataclass(frozen=True)
@@ -144,14 +147,13 @@ def series_values(
 
 @dataclass(frozen=True)
 class Baseline:
-    """A signal's normal level: ``expected(load) = center + slope × (load − load_center)``,
-    spread ``scale`` (for a rate, the spread of an hour with ``weight`` door cycles); fitted
-    on ``hours`` observed hours."""
+    """A signal's normal level: ``center``, or, for a load-dependent signal, the curve through
+    ``knots`` (load, typical value) interpolated at the hour's load; spread ``scale`` (for a
+    rate, the spread of an hour with ``weight`` door cycles); fitted on ``hours`` hours."""
 
     center: float
     scale: float
-    slope: float = 0.0
-    load_center: float = 0.0
+    knots: tuple[tuple[float, float], ...] = ()
     hours: int = 0
     weight: float = 0.0  # door cycles of a typical hour (0: values are not rates)
 
@@ -168,8 +170,15 @@ class Baseline:
         return self.residual(value, load) / spread
 
     def expected(self, load: float | None) -> float:
-        """The expected level at ``load`` (the typical load when unknown)."""
-        return self.center + self.slope * ((self.load_center if load is None else load) - self.load_center)
+        """The expected level at ``load`` (the usual level when unknown or not load-dependent)."""
+        if not self.knots or load is None:
+            return self.center
+        if load <= self.knots[0][0]:
+            return self.knots[0][1]
+        for (x0, y0), (x1, y1) in itertools.pairwise(self.knots):
+            if load <= x1:
+                return y0 + (y1 - y0) * (load - x0) / (x1 - x0) if x1 > x0 else y1
+        return self.knots[-1][1]
 
 
 def _has_history(times: Sequence[datetime]) -> bool:
@@ -183,17 +192,32 @@ def fit_baseline(signal: Signal, history: Iterable[HourValues]) -> Baseline | No
         return None
     if signal is Signal.DOOR_REOPENINGS:
         return _fit_rate(signal, [h for h in history if h.values.get(signal) is not None])
-    slope, load_center = 0.0, 0.0
-    if signal in LOAD_DEPENDENT:
-        with_load = [(v, load) for _, v, load in points if load is not None]
-        loads = [load for _, load in with_load]
-        if len(with_load) >= MIN_BASELINE_HOURS and statistics.pstdev(loads) > 0:
-            fit = statistics.linear_regression(loads, [v for v, _ in with_load])
-            slope, load_center = fit.slope, statistics.median(loads)
-    residuals = [v - slope * ((load_center if load is None else load) - load_center) for _, v, load in points]
-    center = statistics.median(residuals)
-    mad = statistics.median(abs(r - center) for r in residuals)
-    return Baseline(center, max(1.4826 * mad, MIN_SCALE[signal]), slope, load_center, len(points))
+    knots = _load_curve(points) if signal in LOAD_DEPENDENT else ()
+    if knots:
+        points = [p for p in points if p[2] is not None]
+    base = Baseline(0.0, 1.0, knots)
+    residuals = [v - base.expected(load) for _, v, load in points]
+    middle = statistics.median(residuals)
+    mad = statistics.median(abs(r - middle) for r in residuals)
+    knots = tuple((x, y + middle) for x, y in knots)  # the curve through the middle of the residuals
+    loads = [load for _, _, load in points if load is not None]
+    center = Baseline(middle, 1.0, knots).expected(statistics.median(loads) if loads and knots else None)
+    return Baseline(center, max(1.4826 * mad, MIN_SCALE[signal]), knots, len(points))
+
+
+def _load_curve(points: Sequence[tuple[datetime, float, float | None]]) -> tuple[tuple[float, float], ...]:
+    """The typical value by load: the medians of load and value in 8 bins of equal count, a
+    curve that follows a load effect of any shape (a motor heats with load, but not in a
+    straight line) and shrugs off odd hours. Too few hours with a load: no curve."""
+    pairs = sorted((load, v) for _, v, load in points if load is not None)
+    if len(pairs) < LOAD_BINS * 20:
+        return ()
+    size = len(pairs) / LOAD_BINS
+    knots = []
+    for i in range(LOAD_BINS):
+        chunk = pairs[round(i * size) : round((i + 1) * size)]
+        knots.append((statistics.median(p[0] for p in chunk), statistics.median(p[1] for p in chunk)))
+    return tuple(knots)
 
 
 def _fit_rate(signal: Signal, hours: Sequence[HourValues]) -> Baseline:

@@ -250,8 +250,7 @@ def _refit(
             baseline = d.fit_baseline(signal, usable)
             monitor.center = baseline.center if baseline else None
             monitor.scale = baseline.scale if baseline else None
-            monitor.slope = baseline.slope if baseline else 0.0
-            monitor.load_center = baseline.load_center if baseline else 0.0
+            monitor.knots = [list(k) for k in baseline.knots] if baseline and baseline.knots else None
             monitor.hours = baseline.hours if baseline else 0
             monitor.weight = baseline.weight if baseline else 0.0
     return len(stale)
@@ -346,7 +345,11 @@ def _drift_hour(
     if monitor is None or monitor.center is None or monitor.scale is None:
         return  # no baseline yet: never warn
     baseline = d.Baseline(
-        monitor.center, monitor.scale, monitor.slope, monitor.load_center, monitor.hours, monitor.weight
+        monitor.center,
+        monitor.scale,
+        tuple((k[0], k[1]) for k in monitor.knots or ()),
+        monitor.hours,
+        monitor.weight,
     )
     state = d.DriftState(
         monitor.ewma,

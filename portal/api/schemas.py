@@ -255,6 +255,15 @@ class FeedbackDetail(Feedback):
     replies: list[FeedbackReply]
 
 
+class WarningPeriod(Reply):
+    """A sensor warning on this signal (for those allowed to know of it)."""
+
+    start: datetime = Field(description="when the signal started to move")
+    end: datetime | None = Field(description="when the warning closed; null while open")
+    severity: Literal["low", "medium", "high"]
+    status: str
+
+
 class Series(Reply):
     """One sensor signal, downsampled."""
 
@@ -264,6 +273,12 @@ class Series(Reply):
     kind: Literal["gauge", "rate"]
     times: list[int] = Field(description="epoch milliseconds")
     values: list[float | None]
+    band: list[float] | None = Field(
+        default=None,
+        description="[low, high]: the signal's usual range (± 2 spreads) as the last sensor warning on it "
+        "measured it; null when there is none or the signal has no comparable band",
+    )
+    warnings: list[WarningPeriod] = Field(default_factory=list, description="sensor warnings over the window")
 
 
 class Telemetry(Reply):

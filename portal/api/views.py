@@ -124,6 +124,13 @@ def telemetry(asset_id: int) -> ResponseReturnValue:
     except TelemetryError as exc:
         logger.warning("telemetry read failed for asset %s: %s", obj.id, exc)
         raise BadRequest("The sensor store is not answering; try again shortly.", 503) from None
+    if can(current_user, "see_sensor_warnings") or (
+        can(current_user, "hear_of_sensor_warnings")
+        and watch.customer_sentences(db_session(), [obj.id], utcnow())
+    ):
+        overlay = watch.chart_overlays(db_session(), obj.id, start, end)
+        for serie in data["series"]:
+            serie.update(overlay.get(serie["field"], {}))
     return reply(s.Telemetry.model_validate({"asset_id": obj.id, **data}))
 
 

@@ -390,3 +390,51 @@ def open_on_asset(session: Session, asset_id: int) -> list[WatchItem]:
     """An asset's open warnings, oldest first (a visit to the unit is the time to check them)."""
     query = select(WatchItem).where(WatchItem.asset_id == asset_id, WatchItem.status == WatchStatus.OPEN)
     return list(session.scalars(query.order_by(WatchItem.opened_at)))
+
+
+# the asset page's chart of each signal (the door and trip charts count per hour: no comparable band)
+CHART_FIELDS = {
+    Signal.MOTOR_TEMPERATURE: "motor_temp_c",
+    Signal.VIBRATION: "vibration_mm_s",
+    Signal.LEVELING: "leveling_error_mm",
+    Signal.DOOR_REOPENINGS: "door_reopenings",
+    Signal.TRAFFIC: "trips",
+}
+
+
+def chart_overlays(
+    session: Session, asset_id: int, start: datetime, end: datetime
+) -> dict[str, dict[str, object]]:
+    """For the asset page's charts, by chart field: the warning periods over ``[start, end)``
+    and the usual band from the latest of them (levelling error is charted signed, so its
+    band is ± the usual RMS and spread)."""
+    items = session.scalars(
+        select(WatchItem)
+        .where(
+            WatchItem.asset_id == asset_id, WatchItem.since < end,
+            or_(WatchItem.closed_at.is_(None), WatchItem.closed_at >= start),
+        )
+        .order_by(WatchItem.opened_at)
+    ).all()  # fmt: skip
+    out: dict[str, dict[str, object]] = {}
+    for item in items:
+        field = CHART_FIELDS[item.signal]
+        entry = out.setdefault(field, {"warnings": [], "band": None})
+        entry["warnings"].append(  # type: ignore[attr-defined]
+            {
+                "start": item.since,
+                "end": item.closed_at,
+                "severity": item.severity.value,
+                "status": item.status.value,
+            }
+        )
+        if (
+            item.baseline is not None
+            and item.scale
+            and item.signal in (Signal.MOTOR_TEMPERATURE, Signal.VIBRATION)
+        ):
+            entry["band"] = [item.baseline - 2 * item.scale, item.baseline + 2 * item.scale]
+        elif item.baseline is not None and item.scale and item.signal is Signal.LEVELING:
+            reach = item.baseline + 2 * item.scale
+            entry["band"] = [-reach, reach]
+    return out

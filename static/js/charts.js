@@ -50,12 +50,43 @@
             value: function (_u, v) { return v === null || v === undefined ? "—" : numFmt.format(v) + " " + s.unit; } }
         ],
         axes: [{ values: timeTicks }, { size: 56, values: function (_u, ticks) { return ticks.map(function (v) { return numFmt.format(v); }); } }],
-        hooks: { setSelect: [onSelect], ready: [function (u) { u.over.addEventListener("dblclick", function () { load(currentRange); }); }] }
+        hooks: { setSelect: [onSelect], drawClear: [overlay(s)], ready: [function (u) { u.over.addEventListener("dblclick", function () { load(currentRange); }); }] }
       };
+      if (s.band) { opts.scales.y = { range: widen(s.band) }; }
+      if ((s.warnings && s.warnings.length) || s.band) { fig.dataset.overlay = "true"; }
       plots.push(new uPlot(opts, [xs, s.values], fig));
     });
     root.dataset.loaded = "true";
     say(any ? "" : root.dataset.empty);
+  }
+
+  // Sensor warnings (for those allowed to know of them): the usual band in green, the
+  // periods under warning shaded in amber, drawn under the line.
+  function overlay(s) {
+    return function (u) {
+      var ctx = u.ctx, top = u.bbox.top, height = u.bbox.height, left = u.bbox.left, w = u.bbox.width;
+      ctx.save();
+      if (s.band) {
+        var y1 = u.valToPos(s.band[1], "y", true), y0 = u.valToPos(s.band[0], "y", true);
+        ctx.fillStyle = "rgba(26,127,55,0.12)";
+        ctx.fillRect(left, Math.max(top, y1), w, Math.min(top + height, y0) - Math.max(top, y1));
+      }
+      (s.warnings || []).forEach(function (p) {
+        var x0 = u.valToPos(Date.parse(p.start) / 1000, "x", true);
+        var x1 = p.end ? u.valToPos(Date.parse(p.end) / 1000, "x", true) : left + w;
+        x0 = Math.max(left, x0); x1 = Math.min(left + w, x1);
+        if (x1 > x0) { ctx.fillStyle = "rgba(212,167,44,0.22)"; ctx.fillRect(x0, top, x1 - x0, height); }
+      });
+      ctx.restore();
+    };
+  }
+
+  function widen(band) {  // keep the band in view even when the line stays inside it
+    return function (_u, min, max) {
+      var lo = Math.min(min === null ? band[0] : min, band[0]), hi = Math.max(max === null ? band[1] : max, band[1]);
+      var pad = (hi - lo) * 0.05 || 1;
+      return [lo - pad, hi + pad];
+    };
   }
 
   function onSelect(u) {

@@ -84,6 +84,9 @@ def test_the_customer_reads_the_sentence_and_the_technician_records_the_finding(
     assert chart.locator("rect.band").count() == 1
     assert chart.locator("rect.warn-period").count() == 1
     assert len(chart.locator("polyline.signal").get_attribute("points").split()) > 100  # hourly values
+    page.locator("#charts[data-loaded=true]").wait_for(state="attached", timeout=10_000)
+    shaded = page.locator("figure.chart[data-field=door_reopenings]")
+    assert shaded.get_attribute("data-overlay") == "true"  # the warning's period is drawn on the chart
     page.screenshot(path=str(artifacts_dir / "warning-fm-asset.png"), full_page=True)
     ctx.close()
 

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from fleet.db import Database
 from fleet.models import Asset, Outage
 from fleet.models.condition import Signal, WatchItem, WatchSeverity, WatchStatus
-from portal.condition.watch import hit_rate
+from portal.condition.watch import chart_overlays, hit_rate
 from tests.portal.world import build_world
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -88,3 +88,23 @@ def test_the_hit_rate_is_published_on_the_kpi_page_and_in_the_api(
     assert [c["customer"] for c in fm["customers"]] == ["Lumière Immobilier"]
     assert login("hoa.tilleuls@demo.example").get("/api/v1/hit-rate").status_code == 403
     assert staff.get("/api/v1/hit-rate?days=30").status_code == 400
+
+
+def test_chart_overlays_give_periods_and_comparable_bands(db: Database) -> None:
+    with db.session() as s:
+        w = build_world(s)
+        motor = _item(w.asset_a, T0 + 2 * D, WatchStatus.OPEN)
+        motor.signal, motor.baseline, motor.scale = Signal.MOTOR_TEMPERATURE, 41.0, 1.0
+        level = _item(w.asset_a, T0 + 3 * D, WatchStatus.RESOLVED, T0 + 4 * D)
+        level.signal, level.baseline, level.scale = Signal.LEVELING, 1.2, 0.3
+        doors = _item(w.asset_a, T0 + 3 * D, WatchStatus.CONFIRMED, T0 + 5 * D)
+        doors.signal, doors.baseline, doors.scale = Signal.DOOR_REOPENINGS, 3.0, 1.0
+        old = _item(w.asset_a, T0 - 30 * D, WatchStatus.RESOLVED, T0 - 20 * D)  # before the window
+        s.add_all([motor, level, doors, old])
+    with db.session() as s:
+        overlays = chart_overlays(s, w.asset_a, T0, T0 + 7 * D)
+    assert overlays["motor_temp_c"]["band"] == [39.0, 43.0]
+    assert overlays["leveling_error_mm"]["band"] == pytest.approx([-1.8, 1.8])  # signed chart: ± usual RMS
+    assert overlays["door_reopenings"]["band"] is None  # charted per hour: no comparable band
+    assert [p["end"] for p in overlays["motor_temp_c"]["warnings"]] == [None]
+    assert "vibration_mm_s" not in overlays

@@ -333,6 +333,7 @@ RULES: dict[str, frozenset[StakeholderGroup]] = {
     "see_watch_board": frozenset({STAFF}),  # every open warning across customers
     "be_told_of_sensor_warnings": frozenset({TECH, STAFF}),
     "hear_of_sensor_warnings": frozenset({FM, HOA}),  # a plain sentence, when the contract says so
+    "see_relationship_health": frozenset({STAFF}),  # health, risk, outreach, renewals (others: 404)
     "manage_webhooks": frozenset({STAFF, FM}),  # register their customers' webhook endpoints
     "needs_second_factor": frozenset({STAFF}),  # when REQUIRE_STAFF_MFA is on
     "administer": frozenset({STAFF}),  # people and the fleet's registry: staff with the administrator right

@@ -108,6 +108,7 @@ def create_app(settings: Settings) -> Flask:
     from portal.notifications.views import bp as notifications_bp
     from portal.ops.views import bp as ops_bp
     from portal.registry.views import bp as registry_bp
+    from portal.relationships.views import bp as relationships_bp
     from portal.reports.views import bp as reports_bp
     from portal.resident.views import bp as resident_bp
     from portal.satisfaction import dashboard_views, follow_up_views, survey_views  # noqa: F401 - routes
@@ -134,6 +135,7 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(reports_bp)
     app.register_blueprint(exports_bp)
     app.register_blueprint(watch_bp)
+    app.register_blueprint(relationships_bp)
     request_id.init_app(app)
     i18n.init_app(app)
     filters.register(app)

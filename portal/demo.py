@@ -22,21 +22,26 @@ from fleet.models import (
     Asset,
     AssetKind,
     AssetStatus,
+    Audience,
     Contract,
     ContractLevel,
     Customer,
     DetectedBy,
+    Feedback,
     FeedbackCategory,
     FeedbackStatus,
     Gateway,
     IntervalUnit,
     MaintenancePlan,
+    Moment,
     OperatingState,
     Outage,
     PlanKind,
     Site,
     SiteKind,
     StakeholderGroup,
+    SurveyKind,
+    SurveyResponse,
     UsageMetric,
     User,
     Visit,
@@ -51,6 +56,7 @@ from portal.auth.service import create_user
 from portal.feedback.service import FeedbackInput, new_submission_id
 from portal.feedback.service import reply as feedback_reply
 from portal.feedback.service import submit as submit_feedback
+from portal.health.relationships import run_daily
 from portal.reports.monthly import due_reports, issue
 from portal.reports.render import ReportRenderer
 from portal.satisfaction.demo import load_demo_surveys
@@ -179,13 +185,23 @@ def _contracts(session: Session, customers: dict[str, Customer], now: datetime) 
     for n, customer in enumerate(sorted(customers.values(), key=lambda c: c.name), start=1):
         start = date(now.year - 2, 1, 1)
         units = sum(len(site.assets) for site in customer.sites)
-        session.add(Contract(
-            customer=customer, reference=f"SC-{now.year - 2}-{n:03d}", start_date=start,
-            end_date=date(now.year + 3, 12, 31), notice_days=180, yearly_value=Decimal(units * 2400),
-            currency="EUR", availability_target=Decimal("99.5"), response_hours=4, units_owned=units + 2 * n,
-            sites=list(customer.sites), created_at=now,
-            share_sensor_warnings=customer.name == "Lumière Immobilier",
-        ))  # fmt: skip
+        session.add(
+            Contract(
+                customer=customer,
+                reference=f"SC-{now.year - 2}-{n:03d}",
+                start_date=start,
+                end_date=date(now.year + 3, 12, 31),
+                notice_days=180,
+                yearly_value=Decimal(units * 2400),
+                currency="EUR",
+                availability_target=Decimal("99.5"),
+                response_hours=4,
+                units_owned=units + 2 * n,
+                sites=list(customer.sites),
+                created_at=now,
+                share_sensor_warnings=customer.name == "Lumière Immobilier",
+            )
+        )
 
 
 DEMO_GATEWAY = "demo-simulator"
@@ -195,8 +211,9 @@ def register_demo_gateway(session: Session, password: str, now: datetime | None 
     """The gateway the simulator publishes as (every demo unit), with this password."""
     gateway = session.scalar(select(Gateway).where(Gateway.ident == DEMO_GATEWAY))
     if gateway is None:
-        gateway = Gateway(ident=DEMO_GATEWAY, description="The demo's simulated devices",
-                          created_at=now or utcnow())  # fmt: skip
+        gateway = Gateway(
+            ident=DEMO_GATEWAY, description="The demo's simulated devices", created_at=now or utcnow()
+        )
         session.add(gateway)
     gateway.password_hash = mosquitto_hash(password)
     gateway.assets = list(session.scalars(select(Asset).where(Asset.archived_at.is_(None))))
@@ -274,7 +291,66 @@ def _create(session: Session, rng: random.Random, now: datetime) -> None:
     _maintenance(session, rng, now)
     session.flush()
     _sensor_warnings(session, now)
+    _relationship(session, now)
     _reports(session, now)
+
+
+def _relationship(session: Session, now: datetime) -> None:
+    """Accounts date from two years ago (but Mont-Royal's president, elected last month); Les
+    Tilleuls' president, after this week's long breakdown, answered 1 where she used to give
+    4, and two residents' complaints wait for an answer: its risk calls for outreach, which
+    the worker opens (here at once, as its daily step would)."""
+    for user in session.scalars(select(User)):
+        user.created_at = now - timedelta(days=700)
+    mont_royal = session.scalars(
+        select(User)
+        .join(User.sites)
+        .where(Site.name == "Résidence Mont-Royal", User.group == StakeholderGroup.HOA_PRESIDENT)
+    ).first()
+    if mont_royal is not None:
+        mont_royal.created_at = now - timedelta(days=40)
+    tilleuls = session.scalars(select(Site).where(Site.name == "Résidence Les Tilleuls")).first()
+    president = session.scalars(
+        select(User)
+        .join(User.sites)
+        .where(Site.id == (tilleuls.id if tilleuls else -1), User.group == StakeholderGroup.HOA_PRESIDENT)
+    ).first()
+    if tilleuls is None or president is None:
+        return
+    for days, score in ((40, 4), (3, 1)):
+        at = now - timedelta(days=days)
+        session.add(
+            SurveyResponse(
+                kind=SurveyKind.CSAT,
+                score=score,
+                group=Audience.HOA_PRESIDENT,
+                respondent_key=f"user:{president.id}",
+                user_id=president.id,
+                customer_id=tilleuls.customer_id,
+                site_id=tilleuls.id,
+                moment=Moment.OUTAGE_CLOSED,
+                moment_key=f"demo-health:{days}",
+                moment_at=at,
+                created_at=at,
+            )
+        )
+    for n, text in enumerate(
+        ("The lift broke down again this week.", "Still waiting for an answer about the doors.")
+    ):
+        at = now - timedelta(days=9 + n)
+        session.add(
+            Feedback(
+                site_id=tilleuls.id,
+                author_group=Audience.RESIDENT,
+                text=text,
+                submission_id=f"demo-health-{n}",
+                created_at=at,
+                last_activity_at=at,
+                language="en",
+            )
+        )
+    session.flush()
+    run_daily(session, now)
 
 
 def _sensor_warnings(session: Session, now: datetime) -> None:
@@ -287,30 +363,73 @@ def _sensor_warnings(session: Session, now: datetime) -> None:
     ).first()
 
     def item(asset: Asset, signal: Signal, opened: datetime, since: datetime, **values: object) -> WatchItem:
-        warning = WatchItem(asset_id=asset.id, signal=signal, opened_at=opened, since=since,
-                            updated_at=opened, notified_at=opened, **values)  # fmt: skip
+        warning = WatchItem(
+            asset_id=asset.id,
+            signal=signal,
+            opened_at=opened,
+            since=since,
+            updated_at=opened,
+            notified_at=opened,
+            **values,
+        )
         session.add(warning)
         return warning
 
     hour = now.replace(minute=0, second=0, microsecond=0)
-    item(by_code["ELV-0105"], Signal.DOOR_REOPENINGS, hour - timedelta(hours=30), hour - timedelta(hours=52),
-         severity=WatchSeverity.MEDIUM, baseline=3.1, scale=1.2, level=7.4, peak_level=7.9)  # fmt: skip
+    item(
+        by_code["ELV-0105"],
+        Signal.DOOR_REOPENINGS,
+        hour - timedelta(hours=30),
+        hour - timedelta(hours=52),
+        severity=WatchSeverity.MEDIUM,
+        baseline=3.1,
+        scale=1.2,
+        level=7.4,
+        peak_level=7.9,
+    )
     if tilleuls is not None:
-        item(tilleuls, Signal.MOTOR_TEMPERATURE, hour - timedelta(hours=9), hour - timedelta(hours=20),
-             severity=WatchSeverity.LOW, baseline=41.5, scale=1.1, level=45.2, peak_level=45.6)  # fmt: skip
-    confirmed = item(by_code["ELV-0102"], Signal.LEVELING, hour - timedelta(days=15),
-                     hour - timedelta(days=16), severity=WatchSeverity.MEDIUM, baseline=1.2, scale=0.3,
-                     level=2.6, peak_level=2.9)  # fmt: skip
+        item(
+            tilleuls,
+            Signal.MOTOR_TEMPERATURE,
+            hour - timedelta(hours=9),
+            hour - timedelta(hours=20),
+            severity=WatchSeverity.LOW,
+            baseline=41.5,
+            scale=1.1,
+            level=45.2,
+            peak_level=45.6,
+        )
+    confirmed = item(
+        by_code["ELV-0102"],
+        Signal.LEVELING,
+        hour - timedelta(days=15),
+        hour - timedelta(days=16),
+        severity=WatchSeverity.MEDIUM,
+        baseline=1.2,
+        scale=0.3,
+        level=2.6,
+        peak_level=2.9,
+    )
     confirmed.status, confirmed.finding_code = WatchStatus.CONFIRMED, "levelling_sensor"
     confirmed.closed_at = hour - timedelta(days=13)
     outage = session.scalars(
-        select(Outage).where(Outage.ended_at.is_not(None), Outage.started_at < now - timedelta(days=3))
-        .order_by(Outage.started_at.desc()).limit(1)
-    ).first()  # fmt: skip
+        select(Outage)
+        .where(Outage.ended_at.is_not(None), Outage.started_at < now - timedelta(days=3))
+        .order_by(Outage.started_at.desc())
+        .limit(1)
+    ).first()
     if outage is not None:
-        before = item(outage.asset, Signal.VIBRATION, outage.started_at - timedelta(hours=52),
-                      outage.started_at - timedelta(hours=70), severity=WatchSeverity.HIGH, baseline=1.4,
-                      scale=0.2, level=2.6, peak_level=2.8)  # fmt: skip
+        before = item(
+            outage.asset,
+            Signal.VIBRATION,
+            outage.started_at - timedelta(hours=52),
+            outage.started_at - timedelta(hours=70),
+            severity=WatchSeverity.HIGH,
+            baseline=1.4,
+            scale=0.2,
+            level=2.6,
+            peak_level=2.8,
+        )
         before.status, before.outage_id, before.closed_at = (
             WatchStatus.FOLLOWED_BY_OUTAGE,
             outage.id,
@@ -396,8 +515,15 @@ def _feedback(session: Session, now: datetime) -> None:
         author = session.scalars(select(User).where(User.email == email)).one() if email else None
         at = now - timedelta(hours=hours)
         data = FeedbackInput(text, category, rating, None, new_submission_id())
-        item, _ = submit_feedback(session, site=site, asset=asset, author=author, data=data, now=at,
-                                  language="en" if text.isascii() else "fr")  # fmt: skip
+        item, _ = submit_feedback(
+            session,
+            site=site,
+            asset=asset,
+            author=author,
+            data=data,
+            now=at,
+            language="en" if text.isascii() else "fr",
+        )
         if answer:
             feedback_reply(session, item, staff, answer, at + timedelta(minutes=40))
         item.status = status
@@ -470,11 +596,16 @@ def _maintenance(session: Session, rng: random.Random, now: datetime) -> None:
             session.scalars(select(Visit).where(Visit.asset_id == asset.id).order_by(Visit.scheduled_start))
         )
         plan = MaintenancePlan(
-            asset_id=asset.id, kind=PlanKind.CALENDAR, interval=1, interval_unit=IntervalUnit.MONTHS,
-            summary="Monthly preventive maintenance: doors, brakes, ropes, leveling", start_hour=9,
-            duration_minutes=120, first_due=visits[0].scheduled_start.astimezone(zone).date(),
+            asset_id=asset.id,
+            kind=PlanKind.CALENDAR,
+            interval=1,
+            interval_unit=IntervalUnit.MONTHS,
+            summary="Monthly preventive maintenance: doors, brakes, ropes, leveling",
+            start_hour=9,
+            duration_minutes=120,
+            first_due=visits[0].scheduled_start.astimezone(zone).date(),
             technician_id=tech.id if on_route else None,
-        )  # fmt: skip
+        )
         session.add(plan)
         session.flush()
         for visit in visits:

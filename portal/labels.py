@@ -105,3 +105,27 @@ DISMISS_REASONS = {
     "sensor_fault": N_("The sensor itself is faulty"),
     "other": N_("Other reason"),
 }
+# A health score's reasons ({value}: the factor's value, already formatted).
+HEALTH_REASONS = {
+    "availability_gap": N_("availability {value} points below target"),
+    "outages": N_("{value} breakdowns per unit in 30 days"),
+    "repeat_faults": N_("{value} repeat faults per unit in 30 days"),
+    "restore_hours": N_("{value} h to restore a breakdown on average"),
+    "response_over_hours": N_("technicians {value} h later than committed on average"),
+    "missed_arrivals": N_("{value} announced arrival times missed per unit"),
+    "late_visits": N_("{value} visits late or missed per unit"),
+    "open_feedback_days": N_("feedback waiting for {value} days"),
+    "warnings_confirmed": N_("{value} sensor warnings confirmed per unit"),
+    "low_last_score": N_("latest CSAT low"),
+    "scores_falling": N_("CSAT falling"),
+    "unanswered_feedback": N_("{value} feedback items unanswered for over a week"),
+    "resident_complaints": N_("{value} resident complaints per unit in 30 days"),
+    "technician_not_met": N_("no technician met in 12 months"),
+    "silent": N_("no answer in 180 days"),
+    "new_president": N_("a new president in the last 90 days"),
+}
+OUTREACH_CHANNELS = {
+    "call": N_("Call"),
+    "email": N_("E-mail"),
+    "meet": N_("Meet at the next visit"),
+}

@@ -37,6 +37,7 @@ from fleet.mqtt import BrokerAddress, make_client
 from portal.assets.read_model import changed_since_computed, refresh_availability
 from portal.condition.monitor import MonitorRules, run_pass
 from portal.data_export.jobs import ExportRules, expire, run_next
+from portal.health.relationships import run_daily
 from portal.influxql import TelemetryReader
 from portal.maintenance.plans import TelemetryUsage, schedule
 from portal.notifications.events import NotifierSettings, tell_due
@@ -152,6 +153,7 @@ class Worker:
         if time.monotonic() >= self.next_plans:
             self._step("plans", self._plans)
             self._step("reports", self._reports)
+            self._step("health", self._health)
             self.next_plans = time.monotonic() + self.settings.plan_interval_s
         self._step("availability", self._availability)
         self._step("condition", self._condition)
@@ -193,6 +195,14 @@ class Worker:
             self.db.sessionmaker, utcnow(), self.renderer.pdf,
             quiet=self.notifier.quiet, base_url=self.notifier.public_url,
         )  # fmt: skip
+
+    def _health(self) -> None:
+        """Today's relationship health (one snapshot per relationship and day) and the outreach
+        it calls for; idempotent, so every plans round may run it."""
+        with self.db.session() as session:
+            scored, opened = run_daily(session, utcnow())
+        if opened:
+            logger.info("health: %d relationships scored, %d outreach task(s) opened", scored, opened)
 
     def _availability(self) -> None:
         """Every asset's stored availability when due, else the assets whose records changed."""

@@ -21,6 +21,7 @@ from fleet.models.feedback import (
     FeedbackReply,
     FeedbackStatus,
 )
+from fleet.models.health import HealthPoints, HealthSnapshot, OutreachChannel, OutreachStatus, OutreachTask
 from fleet.models.notifications import (
     Channel,
     EventType,
@@ -108,6 +109,8 @@ __all__ = [
     "FollowUp",
     "FollowUpStatus",
     "Gateway",
+    "HealthPoints",
+    "HealthSnapshot",
     "IntervalUnit",
     "LinkPurpose",
     "LoginAttempt",
@@ -121,6 +124,9 @@ __all__ = [
     "Outage",
     "OutboxAttachment",
     "OutboxEmail",
+    "OutreachChannel",
+    "OutreachStatus",
+    "OutreachTask",
     "PlanKind",
     "PromptState",
     "Signal",

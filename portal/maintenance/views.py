@@ -25,6 +25,7 @@ from portal import audit
 from portal.access import can
 from portal.auth.scope import current_scope
 from portal.condition import watch
+from portal.health import relationships
 from portal.extensions import db_session, get_availability, get_fragments, get_telemetry
 from portal.live.server import announce
 from portal.maintenance import plans, visits
@@ -67,6 +68,7 @@ def _render(visit: Visit, error: str | None = None, code: int = 200) -> Response
             if can(current_user, "act_on_sensor_warnings")
             else []
         ),
+        meet=relationships.meetings_at(db_session(), visit.id) if can(current_user, "do_visits") else [],
     )
     return html, code
 

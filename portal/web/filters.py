@@ -158,6 +158,21 @@ def event_label(event: str) -> str:
     return _labelled("event", event)
 
 
+def health_reason(factor: str, value: float) -> str:
+    """A health score's reason in words ("0.7 breakdowns per unit in 30 days")."""
+    template = labels.HEALTH_REASONS.get(factor)
+    if template is None:
+        return factor.replace("_", " ")
+    digits = 0 if factor in ("open_feedback_days", "unanswered_feedback") else 1
+    return str(gettext(template)).replace("{value}", number(value, digits))
+
+
+def outreach_channel_label(channel: str) -> str:
+    """Call / E-mail / Meet at the next visit."""
+    text = labels.OUTREACH_CHANNELS.get(channel)
+    return str(gettext(text)) if text else channel
+
+
 def signal_label(signal: str) -> str:
     """A watched signal's name (``Door re-openings``)."""
     return _labelled("signal", signal)
@@ -304,7 +319,8 @@ def register(app: Flask) -> None:
               feedback_status_label, feedback_category_label, audience_label, topic_label, relation_label,
               follow_up_status_label, moment_label, number, event_label, signal_label, signal_unit,
               signal_plain, watch_status_label, severity_label, finding_label,
-              dismiss_reason_label):  # fmt: skip
+              dismiss_reason_label, outreach_channel_label):  # fmt: skip
         app.add_template_filter(f)
     app.add_template_global(status_sentence)
+    app.add_template_global(health_reason)
     app.add_template_global(can_user, "can")

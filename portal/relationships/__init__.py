@@ -1,0 +1,1 @@
+"""The vendor's relationship tools: risk list, outreach tasks, renewals, satisfaction equations."""

@@ -25,8 +25,8 @@ from portal import audit
 from portal.access import can
 from portal.auth.scope import current_scope
 from portal.condition import watch
-from portal.health import relationships
 from portal.extensions import db_session, get_availability, get_fragments, get_telemetry
+from portal.health import relationships
 from portal.live.server import announce
 from portal.maintenance import plans, visits
 from portal.refusal import Refused

@@ -57,10 +57,10 @@ TRAFFIC_QUIET_HOURS = 3
 
 # the smallest shift worth a visit, and the floor of the baseline's scale, per signal
 MIN_SHIFT = {
-    Signal.DOOR_REOPENINGS: 2.25,  # re-openings per 100 door cycles
+    Signal.DOOR_REOPENINGS: 1.8,  # re-openings per 100 door cycles
     Signal.LEVELING: 0.75,  # mm
     Signal.MOTOR_TEMPERATURE: 4.5,  # °C above what the load explains
-    Signal.VIBRATION: 0.45,  # mm/s
+    Signal.VIBRATION: 0.35,  # mm/s
 }
 MIN_SCALE = {
     Signal.DOOR_REOPENINGS: 0.3,

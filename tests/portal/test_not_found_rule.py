@@ -33,6 +33,7 @@ from fleet.models import (
     MonthlyReport,
     Notification,
     Outage,
+    OutreachTask,
     Site,
     SurveyPrompt,
     SurveyResponse,
@@ -104,6 +105,12 @@ def sites_of(app: Flask) -> dict[str, dict[int, str]]:
                 )
             },
             "item_id": via_asset(WatchItem),  # a sensor warning is in scope with its unit
+            "task_id": {  # an outreach task: with its building (staff only, 404 for the rest)
+                tid: name
+                for tid, name in session.execute(
+                    select(OutreachTask.id, Site.name).join(Site, OutreachTask.site_id == Site.id)
+                )
+            },
             "webhook_id": {  # like a contract: with its customer
                 wid: name
                 for wid, name in session.execute(select(WebhookEndpoint.id, Customer.name).join(Customer))

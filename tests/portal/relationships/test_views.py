@@ -1,0 +1,105 @@
+"""Relationship health in the portal (demo: Les Tilleuls' president answered 1 after a long
+breakdown and two complaints wait, so the worker opened a meeting at the next visit): staff
+only (404 for every other account), the risk list's reasons, the outcome of an outreach,
+the renewal view and its CSV, the equations page."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from fleet.models import OutreachChannel, OutreachStatus, OutreachTask, Visit
+
+Login = Callable[[str], FlaskClient]
+PAGES = ["/health", "/outreach", "/renewals", "/renewals?format=csv", "/health/equations"]
+
+
+def _task(app: Flask) -> OutreachTask:
+    with app.extensions["fleet.db"].session() as s:
+        task = s.scalars(select(OutreachTask).order_by(OutreachTask.id)).first()
+        assert task is not None
+        s.expunge(task)
+        return task
+
+
+def test_only_vendor_staff_see_relationship_health(app: Flask, login: Login) -> None:
+    task = _task(app)
+    for email in (
+        "fm@demo.example",
+        "fm.habitat@demo.example",
+        "hoa.tilleuls@demo.example",
+        "tech@demo.example",
+    ):
+        client = login(email)
+        for page in [*PAGES, f"/outreach/{task.id}"]:
+            assert client.get(page).status_code == 404, (email, page)
+        assert (
+            client.post(f"/outreach/{task.id}", data={"reached": "yes", "cause_found": "yes"}).status_code
+            == 404
+        )
+        assert b"/health" not in client.get("/notifications").data  # no menu entry either
+    staff = login("staff@demo.example")
+    assert all(staff.get(page).status_code == 200 for page in PAGES)
+    assert app.test_client().get("/health").status_code == 302
+
+
+def test_the_risk_list_puts_les_tilleuls_first_with_its_reasons(app: Flask, login: Login) -> None:
+    html = login("staff@demo.example").get("/health").get_data(as_text=True)
+    first = html.index("<tbody>")
+    row = html[first : html.index("</tr>", first)]
+    assert "Résidence Les Tilleuls" in row
+    assert "latest CSAT low" in row
+    assert "outreach open" in row
+    assert 'class="at-risk"' in row
+
+
+def test_the_meeting_is_shown_to_the_technician_at_the_visit(app: Flask, login: Login) -> None:
+    task = _task(app)
+    assert task.channel is OutreachChannel.MEET
+    assert task.visit_id is not None
+    html = login("tech@demo.example").get(f"/visits/{task.visit_id}").get_data(as_text=True)
+    assert f'data-outreach="{task.id}"' in html
+    with app.extensions["fleet.db"].session() as s:
+        visit = s.get(Visit, task.visit_id)
+        assert visit is not None
+        assert visit.asset.site_id == task.site_id
+
+
+def test_recording_an_outreach_outcome(app: Flask, login: Login) -> None:
+    task = _task(app)
+    staff = login("staff@demo.example")
+    bad = staff.post(f"/outreach/{task.id}", data={"reached": "maybe"})
+    assert bad.status_code == 400
+    assert "Say whether the person was reached" in bad.get_data(as_text=True)
+    done = staff.post(
+        f"/outreach/{task.id}",
+        data={"reached": "yes", "cause_found": "yes", "action_agreed": "Door operator replaced"},
+    )
+    assert done.status_code == 302
+    with app.extensions["fleet.db"].session() as s:
+        stored = s.get(OutreachTask, task.id)
+        assert stored is not None
+        assert stored.status is OutreachStatus.DONE
+        assert stored.reached is True
+        assert stored.action_agreed == "Door operator replaced"
+    assert staff.post(f"/outreach/{task.id}", data={"reached": "no", "cause_found": "no"}).status_code == 409
+    listed = staff.get("/outreach").get_data(as_text=True)
+    assert "Door operator replaced" in listed  # on the relationship's timeline
+
+
+def test_the_renewal_view_and_its_csv(app: Flask, login: Login) -> None:
+    staff = login("staff@demo.example")
+    html = staff.get("/renewals").get_data(as_text=True)
+    assert html.count("data-contract=") == 2
+    rows = list(
+        csv.reader(io.StringIO(staff.get("/renewals?format=csv").get_data(as_text=True).lstrip("\ufeff")))
+    )
+    assert rows[0][:4] == ["contract", "customer", "end_date", "notice_by"]
+    assert {r[1] for r in rows[1:]} == {"Lumière Immobilier", "Habitat Rhône-Léman"}
+    by_health = staff.get("/renewals?sort=health").get_data(as_text=True)
+    assert by_health.index("Habitat") < by_health.index("Lumière")  # the weaker relationship first

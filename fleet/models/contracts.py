@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, Date, ForeignKey, Numeric, String, Table, UniqueConstraint
+from sqlalchemy import Column, Date, ForeignKey, Numeric, String, Table, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fleet.db import Base, utcnow
@@ -51,9 +51,8 @@ class Contract(Base):
     availability_target: Mapped[Decimal] = mapped_column(Numeric(5, 2))
     response_hours: Mapped[int]  # committed time from a call to a technician on site
     units_owned: Mapped[int]  # units the customer owns in total, ours or not
-    share_sensor_warnings: Mapped[bool] = mapped_column(
-        default=False
-    )  # tell the customer what the sensors see
+    # tell the customer what the sensors see
+    share_sensor_warnings: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     archived_at: Mapped[datetime | None]
 

@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMPS := .stamps
 
-.PHONY: run test lint format system-deps system-deps-test venv assets translations messages lock bench-ingest bench-portal bench-mix bench-export bench-detect clean
+.PHONY: run test lint format system-deps system-deps-test venv assets translations messages lock bench-ingest bench-portal bench-mix bench-export bench-detect bench-health clean
 
 run: system-deps venv assets translations
 	$(PY) -m devstack.run
@@ -92,6 +92,10 @@ bench-mix: system-deps-test venv assets translations
 # Early warning against the simulator's ground truth: 300 units over 60 days (seed 1); ARGS="--seed 2".
 bench-detect: system-deps-test venv
 	$(PY) -m bench.detect $(ARGS)
+
+# Relationship health against known coefficients: two generated years of 80 customers (seed 1); ARGS="--seed 2".
+bench-health: venv
+	$(PY) -m bench.health $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(STAMPS) $(VENDOR) node_modules var test-artifacts .pytest_cache .ruff_cache

@@ -92,3 +92,21 @@ def test_the_detection_benchmark_runs_and_scores_against_the_simulator() -> None
     assert figures["days"] == "36"
     assert float(figures["detect_s_per_1000_units"]) > 0
     assert {"recall", "median_lead_h", "precision", "false_per_100_unit_months"} <= set(figures)
+
+
+def test_the_health_benchmark_runs_and_reports_both_years() -> None:
+    """``make bench-health`` on 20 customers (a smoke run, not a measurement)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.health", "--customers", "20"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = dict(pair.split("=", 1) for pair in done.stdout.strip().splitlines()[-1].split())
+    for year in ("y1", "y2"):
+        assert 0.0 <= float(figures[f"{year}_auc"]) <= 1.0
+        assert float(figures[f"{year}_coef_err_fm"]) >= 0
+        assert f"{year}_precision_at_10" in figures

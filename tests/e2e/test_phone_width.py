@@ -59,6 +59,10 @@ GROUP_PAGES = {
         "/reports",
         "/exports",
         "/watch",
+        "/health",
+        "/outreach",
+        "/renewals",
+        "/health/equations",
     ],
 }
 

@@ -28,6 +28,21 @@ def _tool(*args: str) -> dict[str, float]:
     return json.loads(lines[-1]) if lines else {}  # type: ignore[no-any-return]
 
 
+def _bench(module: str, *args: str) -> dict[str, str]:
+    """Run ``python -m bench.<module> args`` (a smoke run) and read its last line's
+    ``key=value`` figures; fails with the end of its error output."""
+    done = subprocess.run(
+        [sys.executable, "-m", f"bench.{module}", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return dict(pair.split("=", 1) for pair in done.stdout.strip().splitlines()[-1].split())
+
+
 def test_the_bench_tools_publish_and_drain_through_an_authenticated_broker(broker: Mosquitto) -> None:
     _tool("bare", "--url", broker.url, "--count", "25", "--phase", "register")
     assert (
@@ -41,17 +56,8 @@ def test_the_bench_tools_publish_and_drain_through_an_authenticated_broker(broke
 def test_the_page_mix_runs_every_page_of_every_group_without_an_error() -> None:
     """``make bench-mix`` on two small tenants for a few seconds: every person logs in and
     every page of the mix answers 200 (a smoke run, not a measurement)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.mix", "--tenants", "100,250", "--seconds", "3"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    figures = dict(pair.split("=", 1) for pair in done.stdout.strip().splitlines()[-1].split())
-    assert figures["errors"] == "0", done.stderr[-3000:]
+    figures = _bench("mix", "--tenants", "100,250", "--seconds", "3")
+    assert figures["errors"] == "0"
     assert figures["people"] == "10"  # fm, hoa, tech per tenant, a second hoa and tech, two staff
     assert float(figures["mix_pages_per_s"]) > 0
     assert figures["cache"] == "off"
@@ -60,16 +66,7 @@ def test_the_page_mix_runs_every_page_of_every_group_without_an_error() -> None:
 def test_the_export_benchmark_runs_and_reports_every_period() -> None:
     """``make bench-export`` on 25 units over one and two days of readings every minute (a
     smoke run, not a measurement): every reading written is exported, the figures are printed."""
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.export", "--assets", "25", "--days", "1,2", "--interval-s", "60"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    figures = dict(pair.split("=", 1) for pair in done.stdout.strip().splitlines()[-1].split())
+    figures = _bench("export", "--assets", "25", "--days", "1,2", "--interval-s", "60")
     assert figures["rows_1d"] == str(25 * 1440)
     assert figures["rows_2d"] == str(25 * 2880)
     assert int(figures["rss_mb_2d"]) > 0
@@ -78,16 +75,7 @@ def test_the_export_benchmark_runs_and_reports_every_period() -> None:
 def test_the_detection_benchmark_runs_and_scores_against_the_simulator() -> None:
     """``make bench-detect`` on 10 units over 36 days (a smoke run, not a measurement): the
     simulation is written, the passes replay, every figure is printed."""
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.detect", "--units", "10", "--days", "36", "--pass-hours", "12"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    figures = dict(pair.split("=", 1) for pair in done.stdout.strip().splitlines()[-1].split())
+    figures = _bench("detect", "--units", "10", "--days", "36", "--pass-hours", "12")
     assert figures["units"] == "10"
     assert figures["days"] == "36"
     assert float(figures["detect_s_per_1000_units"]) > 0
@@ -96,16 +84,7 @@ def test_the_detection_benchmark_runs_and_scores_against_the_simulator() -> None
 
 def test_the_health_benchmark_runs_and_reports_both_years() -> None:
     """``make bench-health`` on 20 customers (a smoke run, not a measurement)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.health", "--customers", "20"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    figures = dict(pair.split("=", 1) for pair in done.stdout.strip().splitlines()[-1].split())
+    figures = _bench("health", "--customers", "20")
     for year in ("y1", "y2"):
         assert 0.0 <= float(figures[f"{year}_auc"]) <= 1.0
         assert float(figures[f"{year}_coef_err_fm"]) >= 0

@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from fleet.models.condition import DRIFT_SIGNALS, Signal, WatchSeverity
+from fleet.models.condition import Signal, WatchSeverity
 
 LAMBDA = 0.05
 SIGMA_E = math.sqrt(LAMBDA / (2 - LAMBDA))
@@ -308,11 +308,6 @@ def drift_step(
     return replace(new, calm_hours=calm), Change()
 
 
-def is_elevated(state: DriftState) -> bool:
-    """Warned, or on its way: the baseline must not follow the signal now."""
-    return state.alarm or state.ewma > ELEVATED * SIGMA_E
-
-
 def severity(signal: Signal, baseline: Baseline, state: DriftState) -> WatchSeverity:
     """How far the signal has moved, in multiples of its minimum shift: < 2 low, < 4 medium."""
     if signal not in MIN_SHIFT:
@@ -353,8 +348,3 @@ def traffic_step(
     if quiet >= TRAFFIC_QUIET_HOURS:
         return TrafficState(quiet, True, since), Change(opened=True)
     return TrafficState(quiet, False, since), Change()
-
-
-def is_drift_signal(signal: Signal) -> bool:
-    """Signals watched by the EWMA detector (all but traffic)."""
-    return signal in DRIFT_SIGNALS

@@ -444,24 +444,29 @@ def _peers_quiet(
 
 
 def _follow_outages(session: Session, asset_ids: list[int], hour_end: datetime, result: PassResult) -> None:
-    """Close open items whose asset has since had an unplanned outage, linking the outage."""
+    """Close open items whose asset has since had an unplanned outage, linking the outage
+    (the share's open items and the outages after the oldest of them: two queries)."""
     items = session.scalars(
         select(WatchItem).where(WatchItem.asset_id.in_(asset_ids), WatchItem.status == WatchStatus.OPEN)
     ).all()
+    if not items:
+        return
+    outages: dict[int, list[Outage]] = defaultdict(list)
+    for outage in session.scalars(
+        select(Outage)
+        .where(
+            Outage.asset_id.in_({i.asset_id for i in items}),
+            Outage.started_at >= min(i.opened_at for i in items),
+            Outage.started_at < hour_end,
+        )
+        .order_by(Outage.started_at)
+    ):
+        outages[outage.asset_id].append(outage)
     for item in items:
-        outage = session.scalars(
-            select(Outage)
-            .where(
-                Outage.asset_id == item.asset_id,
-                Outage.started_at >= item.opened_at,
-                Outage.started_at < hour_end,
-            )
-            .order_by(Outage.started_at)
-            .limit(1)
-        ).first()
-        if outage is not None:
-            item.outage_id = outage.id
-            _close(item, WatchStatus.FOLLOWED_BY_OUTAGE, outage.started_at, result)
+        after = next((o for o in outages[item.asset_id] if o.started_at >= item.opened_at), None)
+        if after is not None:
+            item.outage_id = after.id
+            _close(item, WatchStatus.FOLLOWED_BY_OUTAGE, after.started_at, result)
             rearm(session, item.asset_id)
 
 

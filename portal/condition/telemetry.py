@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from fleet.telemetry_schema import MEASUREMENT
 from portal.condition.detectors import HourlyAggregate
@@ -106,8 +106,3 @@ def _read(
 
 def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def hours_between(start: datetime, end: datetime) -> int:
-    """Whole hours in ``[start, end)``."""
-    return max(0, int((end - start) // timedelta(hours=1)))

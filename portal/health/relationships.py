@@ -10,7 +10,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext
 from sqlalchemy import and_, func, select
@@ -39,7 +39,7 @@ from fleet.models import (
     user_sites,
 )
 from portal.health.levers import WINDOW, History, load_history, measure
-from portal.health.score import DEFAULT_POINTS, FACTORS, Health, health, voice
+from portal.health.score import DEFAULT_POINTS, BadPoints, Health, Reason, check_points, health, voice
 from portal.refusal import Refused
 
 logger = logging.getLogger(__name__)
@@ -128,13 +128,15 @@ def relationships(session: Session) -> list[Relationship]:
 
 
 def points(session: Session) -> dict[str, int]:
-    """The points staff set, or the defaults."""
+    """The points staff set, or the defaults when none are stored or they do not add up."""
     stored = dict(session.execute(select(HealthPoints.factor, HealthPoints.points)).all())
-    return (
-        {f: int(stored[f]) for f in FACTORS}
-        if stored and set(stored) >= set(FACTORS)
-        else dict(DEFAULT_POINTS)
-    )
+    if not stored:
+        return dict(DEFAULT_POINTS)
+    try:
+        return check_points(stored)
+    except BadPoints:
+        logger.warning("health: stored points are not whole numbers adding up to 100; defaults used")
+        return dict(DEFAULT_POINTS)
 
 
 def _voice_and_coverage(session: Session, rel: Relationship, now: datetime) -> dict[str, float]:
@@ -187,22 +189,8 @@ def _voice_and_coverage(session: Session, rel: Relationship, now: datetime) -> d
     return out
 
 
-def assess(
-    session: Session, now: datetime, rels: Sequence[Relationship] | None = None,
-    weights: Mapping[str, int] | None = None,
-) -> list[Assessment]:  # fmt: skip
-    """Every relationship's health now, riskiest first."""
-    rels = list(relationships(session) if rels is None else rels)
-    weights = points(session) if weights is None else weights
-    units = sorted({u for rel in rels for u in rel.units})
-    history: History = load_history(session, units, now - WINDOW, now)
-    previous = dict(
-        session.execute(
-            select(HealthSnapshot.key, HealthSnapshot.score).where(
-                HealthSnapshot.day == (now - WINDOW).date()
-            )
-        ).all()
-    )
+def _open_work(session: Session) -> tuple[dict[str, int], dict[int | None, int]]:
+    """Open outreach per relationship key, and open follow-ups per person."""
     open_tasks = dict(
         session.execute(
             select(OutreachTask.key, func.max(OutreachTask.id))
@@ -218,15 +206,68 @@ def assess(
             .group_by(SurveyResponse.user_id)
         ).all()
     )
-    out = []
-    for rel in rels:
-        values = measure(history, rel.units, now - WINDOW, now) | _voice_and_coverage(session, rel, now)
-        out.append(Assessment(
-            rel, health(values, weights), previous.get(rel.key), open_tasks.get(rel.key),
+    return open_tasks, follow_ups
+
+
+def _scores_on(session: Session, day: date) -> dict[str, HealthSnapshot]:
+    return {s.key: s for s in session.scalars(select(HealthSnapshot).where(HealthSnapshot.day == day))}
+
+
+def _assessments(
+    rels: Sequence[Relationship], scored: Mapping[str, Health], previous: Mapping[str, HealthSnapshot],
+    open_work: tuple[dict[str, int], dict[int | None, int]],
+) -> list[Assessment]:  # fmt: skip
+    open_tasks, follow_ups = open_work
+    out = [
+        Assessment(
+            rel,
+            scored[rel.key],
+            previous[rel.key].score if rel.key in previous else None,
+            open_tasks.get(rel.key),
             sum(follow_ups.get(p, 0) for p in rel.people),
-        ))  # fmt: skip
+        )
+        for rel in rels
+        if rel.key in scored
+    ]
     out.sort(key=lambda a: (-a.health.risk, a.relationship.key))
     return out
+
+
+def assess(
+    session: Session, now: datetime, rels: Sequence[Relationship] | None = None,
+    weights: Mapping[str, int] | None = None,
+) -> list[Assessment]:  # fmt: skip
+    """Every relationship's health computed now from the records, riskiest first (the
+    worker's daily step; pages read its snapshots through :func:`current`)."""
+    rels = list(relationships(session) if rels is None else rels)
+    weights = points(session) if weights is None else weights
+    units = sorted({u for rel in rels for u in rel.units})
+    history: History = load_history(session, units, now - WINDOW, now)
+    scored = {
+        rel.key: health(
+            measure(history, rel.units, now - WINDOW, now) | _voice_and_coverage(session, rel, now), weights
+        )
+        for rel in rels
+    }
+    return _assessments(rels, scored, _scores_on(session, (now - WINDOW).date()), _open_work(session))
+
+
+def current(session: Session, now: datetime) -> list[Assessment]:
+    """The relationships as the worker scored them today (or yesterday, before today's run):
+    the stored snapshots, so a page reads one row per relationship instead of scoring the
+    whole fleet per request. Without a recent snapshot (no worker yet), scored now."""
+    day = session.scalar(select(func.max(HealthSnapshot.day)).where(HealthSnapshot.day <= now.date()))
+    if day is None or day < now.date() - timedelta(days=1):
+        return assess(session, now)
+    stored = _scores_on(session, day)
+    scored = {
+        key: Health(
+            row.score, tuple(Reason(r["factor"], float(r["value"]), float(r["lost"])) for r in row.reasons)
+        )
+        for key, row in stored.items()
+    }
+    rels = relationships(session)
+    return _assessments(rels, scored, _scores_on(session, day - WINDOW), _open_work(session))
 
 
 def reasons_json(h: Health) -> list[dict[str, float | str]]:

@@ -36,7 +36,7 @@ def _staff_only() -> None:
 def risk_list() -> ResponseReturnValue:
     """Every relationship, riskiest first, with its reasons, trend and open work."""
     _staff_only()
-    assessments = relationships.assess(db_session(), utcnow())
+    assessments = relationships.current(db_session(), utcnow())
     return render_template(
         "relationships/risk.html", assessments=assessments, threshold=relationships.THRESHOLD
     )
@@ -100,7 +100,7 @@ def renewal_view() -> ResponseReturnValue:
     """Contracts by end date with health, availability, commitments and open work; CSV too."""
     _staff_only()
     now = utcnow()
-    rows = renewals.renewal_rows(db_session(), now, relationships.assess(db_session(), now))
+    rows = renewals.renewal_rows(db_session(), now, relationships.current(db_session(), now))
     sort = request.args.get("sort", "end")
     keys = {
         "end": lambda r: (r.end_date, r.customer),

@@ -103,3 +103,28 @@ def test_the_renewal_view_and_its_csv(app: Flask, login: Login) -> None:
     assert {r[1] for r in rows[1:]} == {"Lumière Immobilier", "Habitat Rhône-Léman"}
     by_health = staff.get("/renewals?sort=health").get_data(as_text=True)
     assert by_health.index("Habitat") < by_health.index("Lumière")  # the weaker relationship first
+
+
+def test_the_pages_read_the_day_s_snapshots_the_worker_stored(app: Flask, login: Login) -> None:
+    from fleet.db import utcnow
+    from fleet.models import HealthSnapshot
+    from portal.health.relationships import assess, current
+
+    with app.extensions["fleet.db"].session() as s:
+        now = utcnow()
+        stored = {a.relationship.key: a.health.score for a in current(s, now)}
+        assert stored == {a.relationship.key: a.health.score for a in assess(s, now)}
+        row = s.scalars(
+            select(HealthSnapshot)
+            .where(HealthSnapshot.key.like("site:%"))
+            .order_by(HealthSnapshot.day.desc())
+        ).first()
+        assert row is not None
+        key, was = row.key, row.score
+        row.score = 12.5  # what the page shows comes from the snapshot, not from scoring per request
+    try:
+        html = login("staff@demo.example").get("/health").get_data(as_text=True)
+        assert f'data-key="{key}" data-risk="87.5"' in html
+    finally:
+        with app.extensions["fleet.db"].session() as s:
+            s.scalars(select(HealthSnapshot).where(HealthSnapshot.key == key)).first().score = was  # type: ignore[union-attr]

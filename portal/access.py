@@ -334,6 +334,8 @@ RULES: dict[str, frozenset[StakeholderGroup]] = {
     "be_told_of_sensor_warnings": frozenset({TECH, STAFF}),
     "hear_of_sensor_warnings": frozenset({FM, HOA}),  # a plain sentence, when the contract says so
     "see_relationship_health": frozenset({STAFF}),  # health, risk, outreach, renewals (others: 404)
+    "set_health_points": frozenset({STAFF}),  # the points each health factor is worth
+    "rank_providers": frozenset({FM}),  # the periodic survey asks where we rank among their providers
     "manage_webhooks": frozenset({STAFF, FM}),  # register their customers' webhook endpoints
     "needs_second_factor": frozenset({STAFF}),  # when REQUIRE_STAFF_MFA is on
     "administer": frozenset({STAFF}),  # people and the fleet's registry: staff with the administrator right

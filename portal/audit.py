@@ -43,6 +43,7 @@ ACTIONS = (
     "webhook.resumed",
     "webhook.removed",
     "gateway.password_reset",
+    "health_points.changed",
 )
 
 

@@ -124,6 +124,24 @@ HEALTH_REASONS = {
     "silent": N_("no answer in 180 days"),
     "new_president": N_("a new president in the last 90 days"),
 }
+HEALTH_FACTORS = {
+    "availability_gap": N_("Availability below the contract's target"),
+    "outages": N_("Breakdowns per unit"),
+    "repeat_faults": N_("Repeat faults per unit"),
+    "restore_hours": N_("Time to restore a breakdown"),
+    "response_over_hours": N_("Technicians later than committed"),
+    "missed_arrivals": N_("Announced arrival times missed"),
+    "late_visits": N_("Visits late or missed"),
+    "open_feedback_days": N_("Age of open feedback"),
+    "warnings_confirmed": N_("Sensor warnings confirmed"),
+    "low_last_score": N_("Latest answer low"),
+    "scores_falling": N_("Answers falling"),
+    "unanswered_feedback": N_("Feedback unanswered for over a week"),
+    "resident_complaints": N_("Resident complaints per unit"),
+    "technician_not_met": N_("No technician met in 12 months"),
+    "silent": N_("No answer in 180 days"),
+    "new_president": N_("A new president"),
+}
 OUTREACH_CHANNELS = {
     "call": N_("Call"),
     "email": N_("E-mail"),

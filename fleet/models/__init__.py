@@ -21,7 +21,14 @@ from fleet.models.feedback import (
     FeedbackReply,
     FeedbackStatus,
 )
-from fleet.models.health import HealthPoints, HealthSnapshot, OutreachChannel, OutreachStatus, OutreachTask
+from fleet.models.health import (
+    HealthPoints,
+    HealthSnapshot,
+    OutreachChannel,
+    OutreachStatus,
+    OutreachTask,
+    SatisfactionEquation,
+)
 from fleet.models.notifications import (
     Channel,
     EventType,
@@ -129,6 +136,7 @@ __all__ = [
     "OutreachTask",
     "PlanKind",
     "PromptState",
+    "SatisfactionEquation",
     "Signal",
     "SignalMonitor",
     "Site",

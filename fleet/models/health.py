@@ -51,6 +51,25 @@ class HealthSnapshot(Base):
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class SatisfactionEquation(Base):
+    """One group's fitted satisfaction equation for one question (the worker refits them
+    daily): answer points per unit of each lever with a 90 % band, or no weights when the
+    sample was too small (``answers`` says how many there were)."""
+
+    __tablename__ = "satisfaction_equations"
+    __table_args__ = (UniqueConstraint("group", "question"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group: Mapped[str] = mapped_column(String(32))
+    question: Mapped[str] = mapped_column(String(8))
+    answers: Mapped[int]
+    intercept: Mapped[float]
+    weights: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{lever, weight, low, high}]
+    r2: Mapped[float | None]
+    since: Mapped[datetime]  # the answers fitted were given from here …
+    fitted_at: Mapped[datetime] = mapped_column(default=utcnow)  # … to here
+
+
 class HealthPoints(Base):
     """The points staff give one factor (all factors add up to 100)."""
 

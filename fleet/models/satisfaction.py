@@ -82,6 +82,11 @@ class SurveyResponse(Base):
             " OR (kind = 'nps' AND score BETWEEN 0 AND 10)",
             name="score_range",
         ),
+        CheckConstraint(
+            "(providers IS NULL AND provider_rank IS NULL) OR (providers BETWEEN 1 AND 20"
+            " AND provider_rank BETWEEN 1 AND providers)",
+            name="provider_rank_range",
+        ),
         Index("ix_survey_responses_customer_created", "customer_id", "created_at"),
         Index("ix_survey_responses_site_created", "site_id", "created_at"),
     )
@@ -105,6 +110,10 @@ class SurveyResponse(Base):
     moment_key: Mapped[str] = mapped_column(String(64))
     moment_at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # the periodic survey may ask a facility manager how many maintenance providers they use
+    # and where we rank among them (1 = preferred): the Wallet Allocation Rule's inputs
+    providers: Mapped[int | None]
+    provider_rank: Mapped[int | None]
 
     user: Mapped[User | None] = relationship()
     customer: Mapped[Customer] = relationship()

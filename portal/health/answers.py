@@ -7,12 +7,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fleet.models import Asset, Audience, Site, StakeholderGroup, SurveyKind, SurveyResponse
+from fleet.models import Asset, Audience, Site, SurveyKind, SurveyResponse
 from portal.health.levers import WINDOW, load_history, measure
 
 
 def answers_with_levers(
-    session: Session, group: StakeholderGroup, kind: SurveyKind, start: datetime, end: datetime
+    session: Session, group: Audience, kind: SurveyKind, start: datetime, end: datetime
 ) -> tuple[list[dict[str, float]], list[float]]:
     """The group's answers to ``kind`` over ``[start, end)``, each with the levers of the 30
     days before it on the units it was about (the unit, else its building, else the
@@ -20,7 +20,7 @@ def answers_with_levers(
     answers = session.execute(
         select(SurveyResponse.score, SurveyResponse.created_at, SurveyResponse.customer_id,
                SurveyResponse.site_id, SurveyResponse.asset_id)
-        .where(SurveyResponse.group == Audience(group.value), SurveyResponse.kind == kind,
+        .where(SurveyResponse.group == group, SurveyResponse.kind == kind,
                SurveyResponse.created_at >= start, SurveyResponse.created_at < end)
         .order_by(SurveyResponse.created_at)
     ).all()  # fmt: skip

@@ -24,7 +24,6 @@ from fleet.models import (
     FeedbackStatus,
     FollowUp,
     FollowUpStatus,
-    HealthPoints,
     HealthSnapshot,
     OutreachChannel,
     OutreachStatus,
@@ -38,8 +37,9 @@ from fleet.models import (
     VisitStatus,
     user_sites,
 )
+from portal.health import equation_store, points
 from portal.health.levers import WINDOW, History, load_history, measure
-from portal.health.score import DEFAULT_POINTS, BadPoints, Health, Reason, check_points, health, voice
+from portal.health.score import Health, Reason, health, voice
 from portal.refusal import Refused
 
 logger = logging.getLogger(__name__)
@@ -125,18 +125,6 @@ def relationships(session: Session) -> list[Relationship]:
                 tuple(managers[customer_id]),
             ))  # fmt: skip
     return out
-
-
-def points(session: Session) -> dict[str, int]:
-    """The points staff set, or the defaults when none are stored or they do not add up."""
-    stored = dict(session.execute(select(HealthPoints.factor, HealthPoints.points)).all())
-    if not stored:
-        return dict(DEFAULT_POINTS)
-    try:
-        return check_points(stored)
-    except BadPoints:
-        logger.warning("health: stored points are not whole numbers adding up to 100; defaults used")
-        return dict(DEFAULT_POINTS)
 
 
 def _voice_and_coverage(session: Session, rel: Relationship, now: datetime) -> dict[str, float]:
@@ -240,7 +228,7 @@ def assess(
     """Every relationship's health computed now from the records, riskiest first (the
     worker's daily step; pages read its snapshots through :func:`current`)."""
     rels = list(relationships(session) if rels is None else rels)
-    weights = points(session) if weights is None else weights
+    weights = points.in_use(session).points if weights is None else weights
     units = sorted({u for rel in rels for u in rel.units})
     history: History = load_history(session, units, now - WINDOW, now)
     scored = {
@@ -343,7 +331,10 @@ def open_outreach(
 
 
 def run_daily(session: Session, now: datetime) -> tuple[int, int]:
-    """The worker's step: today's snapshots, then outreach where the risk calls for it."""
+    """The worker's step: the satisfaction equations refitted once a day (their weights may
+    suggest the points), today's snapshots, then outreach where the risk calls for it."""
+    if equation_store.due(session, now):
+        equation_store.refit(session, now)
     assessments = assess(session, now)
     snapshot(session, now, assessments)
     return len(assessments), len(open_outreach(session, now, assessments))

@@ -13,12 +13,14 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from fleet.models import Asset, Contract, Outage, age_between
+from fleet.models import Asset, Audience, Contract, Outage, SurveyResponse, age_between
 from portal.health.relationships import Assessment
-from portal.health.wallet import observed_share
+from portal.health.wallet import observed_share, war_share
 from portal.kpi import availability_windows, combined_availability
 
 PERIOD = timedelta(days=90)
+RANKING_PERIOD = timedelta(days=365)  # provider rankings older than this are not used
+SHARE_GAP = 0.2  # the said and observed shares "disagree" when this far apart
 
 
 @dataclass(frozen=True)
@@ -41,11 +43,44 @@ class RenewalRow:
     open_outreach: int
     mean_age_years: float | None
     maintained_share: float | None
+    said_share: float | None = None  # Wallet Allocation Rule share from the facility managers' ranks
+    rankings: int = 0  # how many facility managers' ranks it is from
 
     @property
     def below_target(self) -> bool:
         """Availability under the contract's target."""
         return self.availability is not None and self.availability < self.target
+
+    @property
+    def shares_disagree(self) -> str | None:
+        """``room_to_grow`` when the rank says a larger share than the units we maintain,
+        ``at_risk`` when it says a smaller one (by at least ``SHARE_GAP``); else None."""
+        if self.said_share is None or self.maintained_share is None:
+            return None
+        gap = self.said_share - self.maintained_share
+        if abs(gap) < SHARE_GAP:
+            return None
+        return "room_to_grow" if gap > 0 else "at_risk"
+
+
+def said_shares(session: Session, now: datetime) -> dict[int, tuple[float, int]]:
+    """Per customer, the mean Wallet Allocation Rule share of its facility managers' latest
+    provider ranks of the last 12 months, and how many ranks that is."""
+    answers = session.execute(
+        select(SurveyResponse.customer_id, SurveyResponse.respondent_key, SurveyResponse.providers,
+               SurveyResponse.provider_rank)
+        .where(SurveyResponse.provider_rank.is_not(None), SurveyResponse.group == Audience.FACILITY_MANAGER,
+               SurveyResponse.created_at >= now - RANKING_PERIOD, SurveyResponse.created_at <= now)
+        .order_by(SurveyResponse.created_at, SurveyResponse.id)
+    ).all()  # fmt: skip
+    latest: dict[tuple[int, str], float] = {}
+    for customer_id, respondent, providers, rank in answers:  # later answers replace earlier ones
+        if providers is not None and rank is not None:  # both or neither (a check constraint)
+            latest[(customer_id, respondent)] = war_share(rank, providers)
+    per_customer: dict[int, list[float]] = {}
+    for (customer_id, _), share in latest.items():
+        per_customer.setdefault(customer_id, []).append(share)
+    return {c: (statistics.fmean(shares), len(shares)) for c, shares in per_customer.items()}
 
 
 def renewal_rows(session: Session, now: datetime, assessments: Sequence[Assessment]) -> list[RenewalRow]:
@@ -59,6 +94,7 @@ def renewal_rows(session: Session, now: datetime, assessments: Sequence[Assessme
     by_customer: dict[int, list[Assessment]] = {}
     for a in assessments:
         by_customer.setdefault(a.relationship.customer_id, []).append(a)
+    said = said_shares(session, now)
     rows = []
     for contract in contracts:
         units = sorted(contract.covered_asset_ids())
@@ -84,5 +120,6 @@ def renewal_rows(session: Session, now: datetime, assessments: Sequence[Assessme
             combined, float(contract.availability_target), kept / len(outages) if outages else None,
             sum(a.open_follow_ups for a in mine), sum(1 for a in mine if a.open_outreach is not None),
             statistics.fmean(ages) if ages else None, observed_share(len(units), contract.units_owned),
+            *said.get(contract.customer_id, (None, 0)),
         ))  # fmt: skip
     return rows

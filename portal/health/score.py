@@ -131,12 +131,13 @@ def voice(scores: Sequence[float], low: float, high: float) -> dict[str, float]:
 
 def points_from(equation: Equation, voice_and_coverage: int = 40) -> dict[str, int]:
     """Default points for the service levers from a fitted equation: each lever's share of
-    ``100 − voice_and_coverage`` in proportion to how many answer points it costs at its cap
-    (only harmful directions count); voice and coverage keep their default proportions.
-    Without a fitted equation, the defaults."""
+    ``100 − voice_and_coverage`` in proportion to how many answer points it surely costs at its
+    cap (the least harmful end of its band: a lever whose band reaches zero gets nothing);
+    voice and coverage keep their default proportions. Without a fitted equation, or when no
+    lever is surely harmful, the defaults."""
     if not equation.fitted:
         return dict(DEFAULT_POINTS)
-    harm = {w.lever: max(0.0, -w.weight) * CAPS[w.lever] for w in equation.weights}
+    harm = {w.lever: max(0.0, -w.high) * CAPS[w.lever] for w in equation.weights}
     total = sum(harm.values())
     if total <= 0:
         return dict(DEFAULT_POINTS)
@@ -151,3 +152,18 @@ def points_from(equation: Equation, voice_and_coverage: int = 40) -> dict[str, i
     biggest = max(points, key=lambda f: points[f])
     points[biggest] += drift
     return points
+
+
+def suggested_points(equations: Sequence[Equation]) -> dict[str, int]:
+    """The points the fitted equations suggest: the mean of :func:`points_from` over every
+    fitted equation, in whole points adding up to 100 (largest remainders); the defaults
+    when none is fitted."""
+    fitted = [points_from(e) for e in equations if e.fitted]
+    if not fitted:
+        return dict(DEFAULT_POINTS)
+    mean = {f: sum(p[f] for p in fitted) / len(fitted) for f in FACTORS}
+    whole = {f: math.floor(v) for f, v in mean.items()}
+    by_remainder = sorted(FACTORS, key=lambda f: (-(mean[f] - whole[f]), FACTORS.index(f)))
+    for f in by_remainder[: 100 - sum(whole.values())]:
+        whole[f] += 1
+    return whole

@@ -14,16 +14,18 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from fleet.db import utcnow
-from fleet.models import OutreachStatus, OutreachTask, StakeholderGroup, SurveyKind
+from fleet.models import OutreachStatus, OutreachTask
 from portal.access import NotVisible, can
 from portal.extensions import db_session
-from portal.health import equations, relationships, renewals
-from portal.health.answers import answers_with_levers
+from portal.health import equation_store, equations, points, relationships, renewals
+from portal.health.levers import LEVERS
+from portal.health.score import CAPS, COVERAGE, DEFAULT_POINTS, VOICE
 from portal.refusal import Refused
 from portal.web.spreadsheet import csv_response
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("relationships", __name__)
+FAMILIES = (("service", LEVERS), ("voice", VOICE), ("coverage", COVERAGE))
 
 
 def _staff_only() -> None:
@@ -108,15 +110,20 @@ def renewal_view() -> ResponseReturnValue:
         "customer": lambda r: (r.customer.lower(), r.end_date),
     }
     rows.sort(key=keys.get(sort, keys["end"]))
+    disagree = [r for r in rows if r.shares_disagree]
     if request.args.get("format") == "csv":
         header = [
             "contract", "customer", "end_date", "notice_by", "fm_health", "fm_trend_30d",
             "weakest_building_health", "availability_90d", "target", "response_kept", "open_follow_ups",
-            "open_outreach", "mean_age_years", "maintained_share",
+            "open_outreach", "mean_age_years", "maintained_share", "said_share", "rankings",
+            "shares_disagree",
         ]  # fmt: skip
         body = [_csv_row(r) for r in rows]
         return csv_response([header, *body], "renewals.csv", bom=True)
-    return render_template("relationships/renewals.html", rows=rows, sort=sort, today=now.date())
+    return render_template(
+        "relationships/renewals.html", rows=rows, sort=sort, today=now.date(), disagree=disagree,
+        gap=renewals.SHARE_GAP,
+    )  # fmt: skip
 
 
 def _csv_row(r: renewals.RenewalRow) -> list[object]:
@@ -127,18 +134,58 @@ def _csv_row(r: renewals.RenewalRow) -> list[object]:
         r.reference, r.customer, r.end_date.isoformat(), r.notice_by.isoformat(), r.fm_health, r.fm_trend,
         r.hoa_health, rounded(r.availability, 3), r.target, rounded(r.response_kept, 3), r.open_follow_ups,
         r.open_outreach, rounded(r.mean_age_years, 1), rounded(r.maintained_share, 3),
+        rounded(r.said_share, 3), r.rankings, r.shares_disagree or "",
     ]  # fmt: skip
 
 
 @bp.get("/health/equations")
 @login_required
 def equation_view() -> ResponseReturnValue:
-    """Per group and question, the weight of each lever with its band and the sample size."""
+    """Per group and question, the weight of each lever with its band and the sample size
+    (as the worker last fitted them)."""
     _staff_only()
-    now = utcnow()
-    fitted = []
-    for group in (StakeholderGroup.FACILITY_MANAGER, StakeholderGroup.HOA_PRESIDENT):
-        for kind in SurveyKind:
-            rows, ys = answers_with_levers(db_session(), group, kind, now - timedelta(days=365), now)
-            fitted.append(equations.fit(group.value, kind.value, rows, ys))
-    return render_template("relationships/equations.html", fitted=fitted, minimum=equations.MIN_ANSWERS)
+    session = db_session()
+    return render_template(
+        "relationships/equations.html", fitted=equation_store.stored(session),
+        fitted_at=equation_store.fitted_at(session), minimum=equations.MIN_ANSWERS,
+    )  # fmt: skip
+
+
+def _points_page(form: dict[str, str] | None = None, error: str | None = None, fields: object = None) -> str:
+    session = db_session()
+    suggestion, fitted = points.suggested(session)
+    return render_template(
+        "relationships/points.html", in_use=points.in_use(session), suggested=suggestion, fitted=fitted,
+        defaults=DEFAULT_POINTS, caps=CAPS, families=FAMILIES, form=form, error=error, fields=fields or {},
+    )  # fmt: skip
+
+
+@bp.get("/health/points")
+@login_required
+def points_view() -> ResponseReturnValue:
+    """The points each factor is worth: in use, suggested by the equations, the defaults."""
+    _staff_only()
+    return _points_page()
+
+
+@bp.post("/health/points")
+@login_required
+def set_points() -> ResponseReturnValue:
+    """Staff set the points (every factor, 100 in all); ``reset`` returns to the suggestion."""
+    _staff_only()
+    if not can(current_user, "set_health_points"):
+        raise NotVisible("health points")
+    session = db_session()
+    if request.form.get("action") == "reset":
+        points.reset(session, current_user, utcnow())
+        session.commit()
+        flash(gettext("The points follow the equations' suggestion again."), "success")
+        return redirect(url_for("relationships.points_view"))
+    try:
+        chosen = points.parse(request.form)
+    except Refused as exc:
+        return _points_page(dict(request.form), str(exc.message), exc.errors), exc.status
+    points.save(session, chosen, current_user, utcnow())
+    session.commit()
+    flash(gettext("The points are saved; the next daily scoring uses them."), "success")
+    return redirect(url_for("relationships.points_view"))

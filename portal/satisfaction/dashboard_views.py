@@ -21,6 +21,8 @@ from fleet.models import (
 from portal.access import check
 from portal.auth.scope import current_scope
 from portal.extensions import db_session
+from portal.health import equation_store
+from portal.health.equations import MIN_ANSWERS, Equation
 from portal.satisfaction import dashboard, follow_ups
 from portal.satisfaction.blueprint import bp
 from portal.satisfaction.charts import bars, line_chart
@@ -84,6 +86,9 @@ def board() -> ResponseReturnValue:
         )
         for d in built.drivers
     }
+    equations: dict[str, list[Equation]] = {}
+    for equation in equation_store.stored(session):  # fitted by the worker on every customer's answers
+        equations.setdefault(equation.group, []).append(equation)
     open_follow_ups = 0
     if follow_ups.is_staff(current_user):
         open_follow_ups = follow_ups.open_count(session)
@@ -92,6 +97,8 @@ def board() -> ResponseReturnValue:
         board=built,
         charts=_trend_charts(built),
         band_charts=band_charts,
+        equations=equations,
+        minimum_answers=MIN_ANSWERS,
         customers=list(session.scalars(scope.customers())),
         sites=list(session.scalars(scope.sites())),
         kinds=[k.value for k in AssetKind],

@@ -182,11 +182,20 @@ def load_demo_surveys(session: Session, rng: random.Random, now: datetime) -> in
                 comment = rng.choice(
                     COMMENTS["low" if score <= (2 if prompt.kind is not SurveyKind.NPS else 6) else "high"]
                 )
-            answer_prompt(session, prompt, user, Answer(score, comment), answered_at, rules)
+            answer = Answer(score, comment)
+            if moment is Moment.PERIODIC and user.group is StakeholderGroup.FACILITY_MANAGER:
+                answer = _with_ranking(answer)
+            answer_prompt(session, prompt, user, answer, answered_at, rules)
             count += 1
     count += _residents(session, rng, avail, start, quiet, now)
     _close_old_follow_ups(session, staff)
     return count
+
+
+def _with_ranking(answer: Answer) -> Answer:
+    """A facility manager's rank of us among the two maintenance providers their company
+    uses: first unless they would not recommend us."""
+    return Answer(answer.score, answer.comment, 2, 1 if answer.score >= 7 else 2)
 
 
 def _residents(

@@ -13,17 +13,21 @@ from wtforms.validators import ValidationError
 from portal.web.forms import as_formdata, strip
 
 MAX_COMMENT = 1000
+MAX_PROVIDERS = 20
 
 
 class AnswerForm(Form):
-    """``score`` within ``low``…``high``; ``comment`` optional, at most 1,000 characters."""
+    """``score`` within ``low``…``high``; ``comment`` optional, at most 1,000 characters; with
+    ``ranking``, ``providers`` (1–20) and ``provider_rank`` (1 … providers), both or neither."""
 
     score = StringField(filters=[strip])
     comment = StringField(filters=[strip])
+    providers = StringField(filters=[strip])
+    provider_rank = StringField(filters=[strip])
 
-    def __init__(self, formdata: Mapping[str, str], *, low: int, high: int) -> None:
+    def __init__(self, formdata: Mapping[str, str], *, low: int, high: int, ranking: bool = False) -> None:
         super().__init__(as_formdata(formdata))
-        self.low, self.high = low, high
+        self.low, self.high, self.ranking = low, high, ranking
 
     def validate_score(self, field: Any) -> None:
         """A whole number on the question's scale."""
@@ -48,3 +52,32 @@ class AnswerForm(Form):
                 )
             )
         field.data = field.data or None
+
+    def validate_providers(self, field: Any) -> None:
+        """How many maintenance providers (us included): optional, 1 to 20."""
+        if not self.ranking or not (field.data or self.provider_rank.data):
+            field.data = None
+            return
+        if not field.data.isdigit() or not 1 <= int(field.data) <= MAX_PROVIDERS:
+            raise ValidationError(
+                str(lazy_gettext("Say how many providers, from 1 to %(max)d.", max=MAX_PROVIDERS))
+            )
+        field.data = int(field.data)
+
+    def validate_provider_rank(self, field: Any) -> None:
+        """Where we rank (1 = preferred): with ``providers``, at most that many."""
+        if not self.ranking or (not field.data and self.providers.data is None):
+            field.data = None
+            return
+        providers = self.providers.data if isinstance(self.providers.data, int) else None
+        if not field.data.isdigit() or int(field.data) < 1:
+            raise ValidationError(str(lazy_gettext("Say where we rank: 1 is your preferred provider.")))
+        if providers is not None and int(field.data) > providers:
+            raise ValidationError(
+                str(
+                    lazy_gettext(
+                        "We cannot rank below the number of providers you use (%(num)d).", num=providers
+                    )
+                )
+            )
+        field.data = int(field.data)

@@ -64,9 +64,16 @@ class Question:
     low: str
     high: str
     moment_key: str = ""
+    ranking: bool = False  # also ask where we rank among the maintenance providers they use
+
+
+def asks_ranking(moment: Moment) -> bool:
+    """The periodic question asks the signed-in facility manager to rank their providers."""
+    return moment is Moment.PERIODIC and can(current_user, "rank_providers")
 
 
 def question(prompt_id: int | None, kind: SurveyKind, moment: Moment, about: str, key: str = "") -> Question:
+    """The card for one question (with the provider ranking where :func:`asks_ranking`)."""
     low, high = ENDS[kind]
     return Question(
         prompt_id,
@@ -78,6 +85,7 @@ def question(prompt_id: int | None, kind: SurveyKind, moment: Moment, about: str
         str(low),
         str(high),
         key,
+        prompt_id is not None and asks_ranking(moment),
     )
 
 

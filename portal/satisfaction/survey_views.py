@@ -30,7 +30,14 @@ from portal.feedback.service import hash_ip
 from portal.refusal import Refused
 from portal.satisfaction import surveys
 from portal.satisfaction.blueprint import bp
-from portal.satisfaction.questions import BROWSER_COOKIE, DISMISSED_COOKIE, about, question, rules
+from portal.satisfaction.questions import (
+    BROWSER_COOKIE,
+    DISMISSED_COOKIE,
+    about,
+    asks_ranking,
+    question,
+    rules,
+)
 from portal.web.redirects import safe_next
 
 logger = logging.getLogger(__name__)
@@ -47,7 +54,7 @@ def answer(prompt_id: int) -> ResponseReturnValue:
     prompt = get_survey_prompt(session, current_user, prompt_id)  # someone else's is not found
     if request.method == "POST":
         try:
-            parsed = surveys.parse_answer(request.form, prompt.kind)
+            parsed = surveys.parse_answer(request.form, prompt.kind, ranking=asks_ranking(prompt.moment))
             response = surveys.answer_prompt(session, prompt, current_user, parsed, now, rules())
         except Refused as exc:
             session.rollback()

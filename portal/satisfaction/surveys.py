@@ -82,10 +82,13 @@ class Rules:
 
 @dataclass(frozen=True)
 class Answer:
-    """A validated answer: the score and an optional comment."""
+    """A validated answer: the score and an optional comment; on a facility manager's
+    periodic question, optionally how many maintenance providers they use and where we rank."""
 
     score: int
     comment: str | None
+    providers: int | None = None
+    provider_rank: int | None = None
 
 
 # --- when to ask -------------------------------------------------------------------------
@@ -228,13 +231,18 @@ def _nps_candidate(
 
 
 # --- answering -----------------------------------------------------------------------------
-def parse_answer(form: Mapping[str, str], kind: SurveyKind) -> Answer:
-    """Validate a score for ``kind`` and an optional comment; :class:`Refused` names every problem."""
+def parse_answer(form: Mapping[str, str], kind: SurveyKind, *, ranking: bool = False) -> Answer:
+    """Validate a score for ``kind`` and an optional comment (and, when the question asked for
+    it, the optional provider ranking); :class:`Refused` names every problem."""
     low, high = RANGES[kind]
-    checked = AnswerForm(form, low=low, high=high)
+    checked = AnswerForm(form, low=low, high=high, ranking=ranking)
     if not checked.validate():
         raise Refused.from_form(checked.errors)
-    return Answer(checked.score.data, checked.comment.data)
+    if not ranking:
+        return Answer(checked.score.data, checked.comment.data)
+    return Answer(
+        checked.score.data, checked.comment.data, checked.providers.data, checked.provider_rank.data
+    )
 
 
 def _check_open(prompt: SurveyPrompt, now: datetime, rules: Rules) -> None:
@@ -250,8 +258,10 @@ def _check_open(prompt: SurveyPrompt, now: datetime, rules: Rules) -> None:
 def answer_prompt(
     session: Session, prompt: SurveyPrompt, user: User, answer: Answer, now: datetime, rules: Rules
 ) -> SurveyResponse:
-    """Record the user's answer to their prompt (once) and open a follow-up when it is low."""
+    """Record the user's answer to their prompt (once) and open a follow-up when it is low.
+    A provider ranking is kept only on a periodic question (where it was asked)."""
     _check_open(prompt, now, rules)
+    ranked = prompt.moment is Moment.PERIODIC and answer.providers is not None
     if prompt.customer_id is None:
         raise Refused(lazy_gettext("This question is not about a customer any more."), 410)
     response = SurveyResponse(
@@ -269,6 +279,8 @@ def answer_prompt(
         moment_key=prompt.moment_key,
         moment_at=prompt.moment_at,
         created_at=now,
+        providers=answer.providers if ranked else None,
+        provider_rank=answer.provider_rank if ranked else None,
     )
     prompt.state, prompt.closed_at = PromptState.ANSWERED, now
     _store(session, response)

@@ -87,6 +87,7 @@ WATCH_STATUS_LABELS = {k: lazy_gettext(v) for k, v in labels.WATCH_STATUSES.item
 SEVERITY_LABELS = {k: lazy_gettext(v) for k, v in labels.SEVERITIES.items()}
 FINDING_LABELS = {k: lazy_gettext(v) for k, v in labels.FINDINGS.items()}
 DISMISS_REASON_LABELS = {k: lazy_gettext(v) for k, v in labels.DISMISS_REASONS.items()}
+HEALTH_FACTOR_LABELS = {k: lazy_gettext(v) for k, v in labels.HEALTH_FACTORS.items()}
 EVENT_LABELS = {
     "outage_opened": lazy_gettext("An outage starts on my equipment"),
     "outage_closed": lazy_gettext("My equipment is back in service"),
@@ -128,6 +129,7 @@ _TABLES = {
     "signal": SIGNAL_LABELS, "signal_plain": SIGNAL_PLAIN_LABELS, "signal_unit": SIGNAL_UNIT_LABELS,
     "watch_status": WATCH_STATUS_LABELS,
     "severity": SEVERITY_LABELS, "finding": FINDING_LABELS, "dismiss_reason": DISMISS_REASON_LABELS,
+    "health_factor": HEALTH_FACTOR_LABELS,
 }  # fmt: skip
 
 
@@ -165,6 +167,11 @@ def health_reason(factor: str, value: float) -> str:
         return factor.replace("_", " ")
     digits = 0 if factor in ("open_feedback_days", "unanswered_feedback") else 1
     return str(gettext(template)).replace("{value}", number(value, digits))
+
+
+def health_factor_label(factor: str) -> str:
+    """A health factor's (or a service lever's) name (``Breakdowns per unit``)."""
+    return _labelled("health_factor", factor)
 
 
 def outreach_channel_label(channel: str) -> str:
@@ -319,7 +326,7 @@ def register(app: Flask) -> None:
               feedback_status_label, feedback_category_label, audience_label, topic_label, relation_label,
               follow_up_status_label, moment_label, number, event_label, signal_label, signal_unit,
               signal_plain, watch_status_label, severity_label, finding_label,
-              dismiss_reason_label, outreach_channel_label):  # fmt: skip
+              dismiss_reason_label, outreach_channel_label, health_factor_label):  # fmt: skip
         app.add_template_filter(f)
     app.add_template_global(status_sentence)
     app.add_template_global(health_reason)

@@ -63,6 +63,7 @@ GROUP_PAGES = {
         "/outreach",
         "/renewals",
         "/health/equations",
+        "/health/points",
     ],
 }
 

@@ -58,3 +58,65 @@ def test_staff_open_the_risk_list_and_record_an_outreach_outcome(
     }
     page.screenshot(path=str(artifacts_dir / "health-renewals.png"), full_page=True)
     ctx.close()
+
+
+def test_staff_change_the_points_per_factor(browser: Any, served: LiveServer, artifacts_dir: Path) -> None:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    page = ctx.new_page()
+    login_page(page, served.url, "staff@demo.example")
+    page.goto(served.url + "/health/points")
+    page.get_by_label("Breakdowns per unit").fill("30")  # the defaults give 12: now 118 in all
+    page.get_by_role("button", name="Save the points").click()
+    page.wait_for_load_state()
+    assert "they must add up to 100" in page.get_by_role("alert").inner_text()
+    assert page.get_by_label("Breakdowns per unit").input_value() == "30"  # kept
+    page.get_by_label("Availability below the contract's target").fill("0")
+    page.get_by_label("Latest answer low").fill("4")
+    page.get_by_role("button", name="Save the points").click()  # 118 − 10 − 8 = 100
+    page.wait_for_load_state()
+    assert page.locator("[data-source]").get_attribute("data-source") == "staff"
+    assert page.get_by_label("Breakdowns per unit").input_value() == "30"
+    page.screenshot(path=str(artifacts_dir / "health-points.png"), full_page=True)
+    page.get_by_role("button", name="Go back to the suggestion").click()
+    page.wait_for_load_state()
+    assert page.locator("[data-source]").get_attribute("data-source") != "staff"
+    ctx.close()
+
+
+def test_a_facility_manager_ranks_us_among_their_providers_on_a_phone(
+    browser: Any, served: LiveServer, sqlite_demo_url: str, artifacts_dir: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from fleet.db import Database
+    from fleet.models import Moment, SurveyKind, SurveyPrompt, SurveyResponse, User
+
+    db = Database(sqlite_demo_url)
+    now = datetime.now(UTC)
+    with db.session() as s:
+        fm = s.scalars(select(User).where(User.email == "fm@demo.example")).one()
+        prompt = SurveyPrompt(user_id=fm.id, kind=SurveyKind.NPS, moment=Moment.PERIODIC,
+                              moment_key="nps:browser", moment_at=now, customer_id=fm.customer_id,
+                              created_at=now)  # fmt: skip
+        s.add(prompt)
+        s.flush()
+        prompt_id = prompt.id
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-GB", is_mobile=True)
+    page = ctx.new_page()
+    login_page(page, served.url, "fm@demo.example")
+    page.goto(f"{served.url}/surveys/{prompt_id}")
+    page.locator("label.scale-option").filter(has_text="9").click()
+    # Claire Martin reads the portal in French: the fields by name, the words in her language
+    assert "plusieurs prestataires" in page.locator("fieldset.survey-ranking legend").inner_text()
+    page.locator("select[name=providers]").select_option("3")
+    page.locator("select[name=provider_rank]").select_option("2")
+    page.screenshot(path=str(artifacts_dir / "survey-provider-ranking-phone.png"), full_page=True)
+    page.get_by_role("button", name="Envoyer la réponse").click()
+    page.wait_for_load_state()
+    with db.session() as s:
+        answer = s.scalars(select(SurveyResponse).where(SurveyResponse.prompt_id == prompt_id)).one()
+        assert (answer.score, answer.providers, answer.provider_rank) == (9, 3, 2)
+    db.dispose()
+    ctx.close()

@@ -67,14 +67,16 @@ def test_nobody_is_approached_while_a_follow_up_of_theirs_is_open(db: Database) 
 
 def test_stored_points_are_used_when_they_add_up_else_the_defaults(db: Database) -> None:
     from fleet.models import HealthPoints
-    from portal.health.relationships import points
+    from portal.health.points import in_use
     from portal.health.score import DEFAULT_POINTS, FACTORS
 
     with db.session() as s:
-        assert points(s) == DEFAULT_POINTS
+        assert in_use(s).points == DEFAULT_POINTS
+        assert in_use(s).source == "defaults"
         s.add_all(HealthPoints(factor=f, points=(100 if f == "outages" else 0)) for f in FACTORS)
     with db.session() as s:
-        assert points(s)["outages"] == 100
+        assert in_use(s).points["outages"] == 100
+        assert in_use(s).source == "staff"
         s.get(HealthPoints, "silent").points = 5  # now 105 in all
     with db.session() as s:
-        assert points(s) == DEFAULT_POINTS
+        assert in_use(s).points == DEFAULT_POINTS

@@ -64,17 +64,37 @@ def test_voice_factors_from_the_latest_answers() -> None:
 
 
 def test_default_points_follow_the_fitted_weights() -> None:
-    weights = tuple(Weight(lever, 0.0, 0.0, 0.0) for lever in LEVERS)
-    weights = tuple(
-        Weight(w.lever, {"outages": -0.5, "late_visits": -1.0, "restore_hours": +0.1}.get(w.lever, 0.0), 0, 0)
-        for w in weights
-    )
+    bands = {  # weight, band
+        "outages": (-0.5, -0.7, -0.25),
+        "late_visits": (-1.0, -1.6, -0.5),
+        "restore_hours": (+0.1, 0.05, 0.15),  # better with more hours: not harmful
+        "repeat_faults": (-0.8, -2.0, 0.3),  # the band reaches zero: the direction is not known
+    }
+    weights = tuple(Weight(lever, *bands.get(lever, (0.0, -0.1, 0.1))) for lever in LEVERS)
     points = h.points_from(Equation("hoa", "csat", 100, 4.0, weights, 0.5))
     assert sum(points.values()) == 100
-    # harm at the cap: outages 0.5 × 2 = 1.0, late visits 1.0 × 1 = 1.0: equal shares of 60
+    # sure harm at the cap: outages 0.25 × 2 = 0.5, late visits 0.5 × 1 = 0.5: equal shares of 60
     assert points["outages"] == points["late_visits"] == 30
-    assert points["restore_hours"] == 0  # a lever that does not hurt gets no points
+    assert points["restore_hours"] == points["repeat_faults"] == 0
+    assert {f: points[f] for f in (*h.VOICE, *h.COVERAGE)} == {
+        f: h.DEFAULT_POINTS[f] for f in (*h.VOICE, *h.COVERAGE)
+    }
     assert h.points_from(Equation("hoa", "csat", 10)) == h.DEFAULT_POINTS  # not fitted: defaults
+    unsure = tuple(Weight(lever, -0.5, -1.0, 0.2) for lever in LEVERS)
+    assert h.points_from(Equation("hoa", "csat", 60, 4.0, unsure, 0.1)) == h.DEFAULT_POINTS
+
+
+def test_suggested_points_average_the_fitted_equations_in_whole_points() -> None:
+    def equation(lever: str) -> Equation:
+        ws = tuple(Weight(x, -1.0, -1.5, -0.5) if x == lever else Weight(x, 0.0, -0.1, 0.1) for x in LEVERS)
+        return Equation("g", "csat", 100, 4.0, ws, 0.5)
+
+    assert h.suggested_points([Equation("g", "csat", 3)]) == h.DEFAULT_POINTS  # nothing fitted
+    mixed = h.suggested_points([equation("outages"), equation("late_visits"), equation("missed_arrivals")])
+    assert sum(mixed.values()) == 100
+    assert all(isinstance(v, int) for v in mixed.values())
+    assert mixed["outages"] == mixed["late_visits"] == mixed["missed_arrivals"] == 20
+    assert mixed["repeat_faults"] == 0
 
 
 def test_wallet_allocation_rule() -> None:

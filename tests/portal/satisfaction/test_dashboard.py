@@ -416,6 +416,57 @@ def test_the_question_card_through_http(app: Flask, login: Callable[[str], Flask
     assert b"survey-card" not in client.get("/").data  # one question a day
 
 
+def _pending_nps(app: Flask, email: str) -> int:
+    """Put a periodic NPS question before ``email``."""
+    now = datetime.now(UTC)
+    with app.app_context(), app.extensions["fleet.db"].session() as s:
+        user = s.scalars(select(User).where(User.email == email)).one()
+        customer_id = user.customer_id or user.sites[0].customer_id
+        prompt = SurveyPrompt(
+            user_id=user.id, kind=SurveyKind.NPS, moment=Moment.PERIODIC, moment_key="nps:test-ranking",
+            moment_at=now, customer_id=customer_id, created_at=now,
+        )  # fmt: skip
+        s.add(prompt)
+        s.flush()
+        return prompt.id
+
+
+def test_facility_managers_rank_their_providers_on_the_periodic_question(
+    app: Flask, login: Callable[[str], FlaskClient]
+) -> None:
+    pid = _pending_nps(app, "fm.habitat@demo.example")
+    client = login("fm.habitat@demo.example")
+    page = client.get(f"/surveys/{pid}").get_data(as_text=True)
+    assert 'name="providers"' in page
+    assert 'name="provider_rank"' in page
+    bad = client.post(f"/surveys/{pid}", data={"score": "8", "providers": "2", "provider_rank": "3"})
+    assert bad.status_code == 400
+    assert "Notre rang ne peut pas dépasser le nombre de prestataires" in bad.get_data(as_text=True)  # French
+    assert 'value="3" selected' in bad.get_data(as_text=True)  # what was chosen is kept
+    assert (
+        client.post(
+            f"/surveys/{pid}", data={"score": "8", "providers": "2", "provider_rank": "1"}
+        ).status_code
+        == 302
+    )
+    with app.app_context(), app.extensions["fleet.db"].session() as s:
+        answer = s.scalars(select(SurveyResponse).where(SurveyResponse.prompt_id == pid)).one()
+        assert (answer.score, answer.providers, answer.provider_rank) == (8, 2, 1)
+
+    hoa_pid = _pending_nps(app, "hoa.montroyal@demo.example")  # HOA presidents are not asked
+    hoa = login("hoa.montroyal@demo.example")
+    assert 'name="providers"' not in hoa.get(f"/surveys/{hoa_pid}").get_data(as_text=True)
+    assert (
+        hoa.post(
+            f"/surveys/{hoa_pid}", data={"score": "9", "providers": "2", "provider_rank": "1"}
+        ).status_code
+        == 302
+    )
+    with app.app_context(), app.extensions["fleet.db"].session() as s:
+        answer = s.scalars(select(SurveyResponse).where(SurveyResponse.prompt_id == hoa_pid)).one()
+        assert (answer.providers, answer.provider_rank) == (None, None)
+
+
 def test_dismissing_through_http(app: Flask, login: Callable[[str], FlaskClient]) -> None:
     pid, _ = _pending(app, "hoa.lac@demo.example")
     client = login("hoa.lac@demo.example")
@@ -507,3 +558,15 @@ def test_a_resident_rates_their_resolved_feedback_through_their_link(app: Flask)
         assert (
             follow_up.reason == "low_csat"
         )  # a resident's CSAT 1 is called back too (if they left a contact)
+
+
+def test_what_drives_it_shows_each_group_s_fitted_equation(
+    app: Flask, login: Callable[[str], FlaskClient]
+) -> None:
+    html = login("fm@demo.example").get("/satisfaction").get_data(as_text=True)
+    fm = html[html.index('data-group="facility_manager"') :]
+    fm = fm[: fm.index("</article>")]
+    assert "data-equations" in fm
+    assert '<p data-question="csat" data-fitted="yes">' in fm  # the demo's 12 months are enough for CSAT
+    assert '<p data-question="nps" data-fitted="no">' in fm
+    assert "sur 40)" in fm  # "pas assez de réponses (n = … sur 40)": Claire Martin reads French

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -340,3 +341,67 @@ def test_residents_answer_once_per_browser_about_their_asset_only(world: tuple[S
             session, asset, moment_key=f"outage:{outage.id}", respondent="resident:late", ip_hash=None,
             answer=Answer(6, None), now=NOW + RULES.window + timedelta(hours=5), rules=RULES,
         )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("form", "expected"),
+    [
+        ({"score": "9"}, (None, None)),  # the ranking is optional
+        ({"score": "9", "providers": "", "provider_rank": ""}, (None, None)),
+        ({"score": "9", "providers": "3", "provider_rank": "1"}, (3, 1)),
+        ({"score": "9", "providers": " 2 ", "provider_rank": "2"}, (2, 2)),
+        ({"score": "9", "providers": "1", "provider_rank": "1"}, (1, 1)),
+    ],
+)
+def test_a_provider_ranking_is_optional_and_kept_when_given(
+    form: dict[str, str], expected: tuple[int | None, int | None]
+) -> None:
+    answer = surveys.parse_answer(form, SurveyKind.NPS, ranking=True)
+    assert (answer.providers, answer.provider_rank) == expected
+
+
+@pytest.mark.parametrize(
+    ("form", "field", "message"),
+    [
+        ({"providers": "3"}, "provider_rank", "where we rank"),
+        ({"provider_rank": "1"}, "providers", "how many providers"),
+        ({"providers": "2", "provider_rank": "3"}, "provider_rank", "number of providers you use \\(2\\)"),
+        ({"providers": "0", "provider_rank": "1"}, "providers", "from 1 to 20"),
+        ({"providers": "21", "provider_rank": "1"}, "providers", "from 1 to 20"),
+        ({"providers": "two", "provider_rank": "1"}, "providers", "from 1 to 20"),
+        ({"providers": "3", "provider_rank": "0"}, "provider_rank", "where we rank"),
+    ],
+)
+def test_a_provider_ranking_that_cannot_be_right_is_refused(
+    form: dict[str, str], field: str, message: str
+) -> None:
+    with pytest.raises(Refused) as exc:
+        surveys.parse_answer({"score": "8", **form}, SurveyKind.NPS, ranking=True)
+    assert exc.value.status == 400
+    assert field in exc.value.errors
+    assert any(re.search(message, m) for m in exc.value.errors[field])
+
+
+def test_a_ranking_is_ignored_where_it_was_not_asked() -> None:
+    answer = surveys.parse_answer({"score": "4", "providers": "99", "provider_rank": "x"}, SurveyKind.CSAT)
+    assert (answer.providers, answer.provider_rank) == (None, None)
+
+
+def test_the_ranking_is_stored_with_the_periodic_answer_only(world: tuple[Session, World]) -> None:
+    session, w = world
+    nps = _ask(session, w.fm_b, NOW)
+    assert nps is not None
+    assert nps.moment is Moment.PERIODIC
+    user = session.get(User, w.fm_b)
+    assert user is not None
+    stored = surveys.answer_prompt(session, nps, user, Answer(8, None, 3, 2), NOW, RULES)
+    assert (stored.providers, stored.provider_rank) == (3, 2)
+
+    _outage(session, w.asset_a, NOW + timedelta(days=2))
+    ces = _ask(session, w.fm_a, NOW + timedelta(days=2, hours=1))
+    assert ces is not None
+    assert ces.moment is Moment.OUTAGE_CLOSED
+    fm_a = session.get(User, w.fm_a)
+    assert fm_a is not None
+    other = surveys.answer_prompt(session, ces, fm_a, Answer(5, None, 3, 1), NOW + timedelta(days=2), RULES)
+    assert (other.providers, other.provider_rank) == (None, None)  # not a question about providers

@@ -11,6 +11,8 @@ simulator's ground truth (:attr:`ingest.simulate.Fleet.truth`), never against th
 detector's inputs.
 
 Last line (``key=value``): ``recall`` (drift-caused failures warned at least 24 h ahead),
+``recall_announceable`` (the same over the failures whose drift had begun at least 24 h
+before them: a failure sooner than that cannot be announced a day ahead by any detector),
 ``median_lead_h`` (first warning → failure, over the warned failures), ``precision``
 (warnings opened on a unit while it was drifting), ``false_per_100_unit_months`` (warnings
 on units that were not drifting), ``detect_s_per_1000_units`` (median incremental hourly
@@ -163,6 +165,7 @@ class Score:
     """The benchmark's figures."""
 
     recall: float
+    recall_announceable: float  # over the failures whose drift had begun at least 24 h before
     median_lead_h: float
     precision: float
     false_per_100_unit_months: float
@@ -200,23 +203,27 @@ def score(
         for r in truth
         if r.what == "failed" and r.drift and datetime.fromtimestamp(r.at, UTC) >= scored_from
     ]
-    warned = leads = 0
+    warned = leads = announceable = warned_announceable = 0
     lead_hours = []
     for asset, failed_at in failures:
         episode = next((e for e in drift[asset] if e[0] <= failed_at <= e[1]), None)
         if episode is None:
             continue
+        can_be_announced = failed_at - episode[0] >= WARN_AHEAD
+        announceable += can_be_announced
         before = [opened for unit, opened in warnings if unit == asset and episode[0] <= opened <= failed_at]
         if before:
             lead = failed_at - min(before)
             lead_hours.append(lead.total_seconds() / 3600)
             leads += 1
             warned += lead >= WARN_AHEAD
+            warned_announceable += can_be_announced and lead >= WARN_AHEAD
     in_scope = [(u, o) for u, o in warnings if scored_from <= o < end]
     true = sum(any(s <= o <= e for s, e in drift[u]) for u, o in in_scope)
     months = units * (end - scored_from).total_seconds() / (30 * 86400)
     return Score(
         recall=warned / len(failures) if failures else float("nan"),
+        recall_announceable=warned_announceable / announceable if announceable else float("nan"),
         median_lead_h=statistics.median(lead_hours) if lead_hours else float("nan"),
         precision=true / len(in_scope) if in_scope else float("nan"),
         false_per_100_unit_months=100 * (len(in_scope) - true) / months,
@@ -291,7 +298,9 @@ def main(argv: list[str] | None = None) -> None:
                 flush=True,
             )
             print(
-                f"recall={result_score.recall:.2f} median_lead_h={result_score.median_lead_h:.0f} "
+                f"recall={result_score.recall:.2f} "
+                f"recall_announceable={result_score.recall_announceable:.2f} "
+                f"median_lead_h={result_score.median_lead_h:.0f} "
                 f"precision={result_score.precision:.2f} "
                 f"false_per_100_unit_months={result_score.false_per_100_unit_months:.2f} "
                 f"detect_s_per_1000_units={per_1000:.2f} units={args.units} days={args.days} seed={args.seed}"

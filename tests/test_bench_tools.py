@@ -79,7 +79,43 @@ def test_the_detection_benchmark_runs_and_scores_against_the_simulator() -> None
     assert figures["units"] == "10"
     assert figures["days"] == "36"
     assert float(figures["detect_s_per_1000_units"]) > 0
-    assert {"recall", "median_lead_h", "precision", "false_per_100_unit_months"} <= set(figures)
+    assert {
+        "recall",
+        "recall_announceable",
+        "median_lead_h",
+        "precision",
+        "false_per_100_unit_months",
+    } <= set(figures)
+
+
+def test_the_detection_score_on_a_hand_computed_truth() -> None:
+    """Three drifting units fail: A 10 h into its drift (no detector can announce it a day
+    ahead), B warned 42 h ahead, C warned only 10 h ahead; D is healthy and warned once."""
+    from datetime import UTC, datetime, timedelta
+
+    from bench.detect import score
+    from ingest.simulate import TruthRecord
+
+    t0 = datetime(2026, 3, 29, tzinfo=UTC)  # the spring DST change in Europe: UTC stays regular
+    h = timedelta(hours=1)
+
+    def at(hours: float) -> float:
+        return (t0 + hours * h).timestamp()
+
+    truth = [
+        *(TruthRecord(unit, "drift_started", at(0), "motor") for unit in "ABC"),
+        TruthRecord("A", "failed", at(10), "motor"),
+        TruthRecord("B", "failed", at(72), "doors"),
+        TruthRecord("C", "failed", at(50), "motor"),
+    ]
+    warnings = [("B", t0 + 30 * h), ("C", t0 + 40 * h), ("D", t0 + 5 * h)]
+    result = score(truth, warnings, t0, t0 + 30 * 24 * h, units=4)
+    assert result.drift_failures == 3
+    assert result.recall == 1 / 3  # only B was warned 24 h ahead
+    assert result.recall_announceable == 1 / 2  # of B and C, whose drifts were a day old
+    assert result.median_lead_h == 26  # the median of 42 and 10
+    assert result.precision == 2 / 3
+    assert result.false_per_100_unit_months == 100 / 4  # one false warning in 4 unit-months
 
 
 def test_the_health_benchmark_runs_and_reports_both_years() -> None:

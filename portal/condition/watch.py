@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from fleet.models import Asset, Outage, Site, User, Visit, VisitKind, VisitStatus
@@ -287,15 +287,10 @@ def chart_window(now: datetime, days: int = 7) -> tuple[datetime, datetime]:
     return end - timedelta(days=days), end
 
 
-def customer_sentences(
-    session: Session, asset_ids: Sequence[int], now: datetime
-) -> dict[int, list[tuple[WatchItem, Visit | None]]]:
-    """Open warnings a facility manager or HOA president may read about, per asset: only on
-    units under a contract that says so; each with the next visit planned on the unit."""
+def _shared_units() -> ColumnElement[bool]:
+    """SQL: the asset (``Asset``) is under an active contract that shares sensor warnings."""
     from fleet.models import Contract, contract_assets, contract_sites
 
-    if not asset_ids:
-        return {}
     shared_assets = (
         select(contract_assets.c.asset_id)
         .join(Contract, Contract.id == contract_assets.c.contract_id)
@@ -306,12 +301,26 @@ def customer_sentences(
         .join(Contract, Contract.id == contract_sites.c.contract_id)
         .where(Contract.share_sensor_warnings.is_(True), Contract.archived_at.is_(None))
     )
+    return or_(Asset.id.in_(shared_assets), Asset.site_id.in_(shared_sites))
+
+
+def shared_with_customer(session: Session, asset_id: int) -> bool:
+    """The unit's customer is told of its warnings (its contract says so)."""
+    return session.scalar(select(Asset.id).where(Asset.id == asset_id, _shared_units())) is not None
+
+
+def customer_sentences(
+    session: Session, asset_ids: Sequence[int], now: datetime
+) -> dict[int, list[tuple[WatchItem, Visit | None]]]:
+    """Open warnings a facility manager or HOA president may read about, per asset: only on
+    units under a contract that says so; each with the next visit planned on the unit."""
+    if not asset_ids:
+        return {}
     items = session.scalars(
         select(WatchItem)
         .join(Asset, WatchItem.asset_id == Asset.id)
         .where(
-            WatchItem.asset_id.in_(asset_ids), WatchItem.status == WatchStatus.OPEN,
-            or_(Asset.id.in_(shared_assets), Asset.site_id.in_(shared_sites)),
+            WatchItem.asset_id.in_(asset_ids), WatchItem.status == WatchStatus.OPEN, _shared_units(),
         )
         .order_by(WatchItem.opened_at)
     ).all()  # fmt: skip

@@ -37,6 +37,7 @@ from fleet.models import (
 )
 from portal import labels
 from portal.access import RULES, accounts_who, can
+from portal.condition.watch import shared_with_customer
 from portal.notifications.service import N_, Message, notify_many, translator
 from portal.webhooks import service as webhooks
 
@@ -337,6 +338,9 @@ def _sensor_warnings(session: Session, now: datetime, s: NotifierSettings) -> in
     fresh = select(WatchItem).where(WatchItem.notified_at.is_(None), WatchItem.opened_at <= now)
     for item in session.scalars(fresh.order_by(WatchItem.id)):
         item.notified_at = now
+        if shared_with_customer(session, item.asset_id):
+            customer_id = item.asset.site.customer_id
+            webhooks.enqueue(session, customer_id, "sensor_warning.opened", webhooks.warning_data(item), now)
         if now - item.opened_at > s.max_age:
             continue
         asset = item.asset

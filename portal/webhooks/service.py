@@ -40,7 +40,14 @@ from portal.refusal import Refused
 
 logger = logging.getLogger(__name__)
 VERSION = 1
-EVENTS = ("outage.opened", "outage.closed", "technician.assigned", "visit.done", "feedback.received")
+EVENTS = (
+    "outage.opened",
+    "outage.closed",
+    "technician.assigned",
+    "visit.done",
+    "feedback.received",
+    "sensor_warning.opened",  # only for customers whose contract shares sensor warnings
+)
 USER_AGENT = "equipment-portal-webhooks/1"
 PAUSED_SUBJECT = N_("A webhook endpoint was paused")
 PAUSED_BODY = N_(
@@ -321,6 +328,20 @@ def unit_data(asset: Any) -> dict[str, Any]:
     return {
         "asset": {"id": asset.id, "mqtt_id": asset.mqtt_id, "name": asset.name},
         "site": {"id": asset.site.id, "name": asset.site.name},
+    }
+
+
+def warning_data(item: Any) -> dict[str, Any]:
+    """``sensor_warning.opened``: which signal of which unit strays since when, how far."""
+    return {
+        "warning_id": item.id,
+        **unit_data(item.asset),
+        "signal": item.signal.value,
+        "severity": item.severity.value,
+        "since": _iso(item.since),
+        "opened_at": _iso(item.opened_at),
+        "usual_level": item.baseline,
+        "level": item.level,
     }
 
 

@@ -27,6 +27,7 @@ from portal.notifications.events import NotifierSettings, tell_due
 from portal.webhooks.service import DeliveryRules, deliver_due, http_sender
 
 EN = {"Accept-Language": "en"}
+HOUR = timedelta(hours=1)
 
 
 class Receiver:
@@ -264,3 +265,40 @@ def test_bad_addresses_scope_and_roles_are_refused(app: Flask, login: Callable[[
     assert manager.post(f"/webhooks/{staff_endpoint}/remove").status_code == 404
     assert login("hoa.tilleuls@demo.example").get("/webhooks").status_code == 403
     assert login("tech@demo.example").get("/webhooks").status_code == 403
+
+
+def test_a_sensor_warning_reaches_only_customers_whose_contract_shares_them(
+    app: Flask, login: Callable[[str], FlaskClient], receiver: Receiver
+) -> None:
+    from fleet.models import Signal, WatchItem, WatchSeverity, WatchStatus
+
+    sharing = _customer_of(app, "fm@demo.example")  # Lumière Immobilier: its contract says so
+    silent = _customer_of(app, "fm.habitat@demo.example")  # Habitat Rhône-Léman: it does not
+    _shared, receiver.secret = _register(
+        login("fm@demo.example"), sharing, receiver.url, ["sensor_warning.opened"]
+    )
+    not_shared, _ = _register(
+        login("fm.habitat@demo.example"), silent, receiver.url, ["sensor_warning.opened"]
+    )
+    now = utcnow()
+    with app.extensions["fleet.db"].session() as s:
+        s.execute(update(WatchItem).values(notified_at=now))  # what the demo's notifier already told
+        for customer_id in (sharing, silent):
+            unit = s.scalars(
+                select(Asset).join(Site).where(Site.customer_id == customer_id).order_by(Asset.id)
+            ).first()
+            assert unit is not None
+            s.add(WatchItem(
+                asset_id=unit.id, signal=Signal.MOTOR_TEMPERATURE, severity=WatchSeverity.MEDIUM,
+                status=WatchStatus.OPEN, opened_at=now - timedelta(minutes=2), since=now - 20 * HOUR,
+                updated_at=now, baseline=41.0, scale=1.2, level=49.5, peak_level=49.5,
+            ))  # fmt: skip
+        s.flush()
+        tell_due(s, now, NotifierSettings())
+    with app.extensions["fleet.db"].session() as s:
+        assert s.scalars(select(WebhookDelivery).where(WebhookDelivery.endpoint_id == not_shared)).all() == []
+    assert _deliver(app) == (1, 0)
+    (message,) = receiver.received
+    assert message["type"] == "sensor_warning.opened"
+    assert (message["data"]["signal"], message["data"]["severity"]) == ("motor_temperature", "medium")
+    assert (message["data"]["usual_level"], message["data"]["level"]) == (41.0, 49.5)

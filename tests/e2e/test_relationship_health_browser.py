@@ -65,17 +65,19 @@ def test_staff_change_the_points_per_factor(browser: Any, served: LiveServer, ar
     page = ctx.new_page()
     login_page(page, served.url, "staff@demo.example")
     page.goto(served.url + "/health/points")
-    page.get_by_label("Breakdowns per unit").fill("30")  # the defaults give 12: now 118 in all
+    inputs = page.locator("table.health-points input[type=number]")
+    for i in range(inputs.count()):
+        inputs.nth(i).fill("0")
+    page.get_by_label("Breakdowns per unit").fill("90")
     page.get_by_role("button", name="Save the points").click()
     page.wait_for_load_state()
-    assert "they must add up to 100" in page.get_by_role("alert").inner_text()
-    assert page.get_by_label("Breakdowns per unit").input_value() == "30"  # kept
-    page.get_by_label("Availability below the contract's target").fill("0")
-    page.get_by_label("Latest answer low").fill("4")
-    page.get_by_role("button", name="Save the points").click()  # 118 − 10 − 8 = 100
+    assert "add up to 90; they must add up to 100" in page.get_by_role("alert").inner_text()
+    assert page.get_by_label("Breakdowns per unit").input_value() == "90"  # kept
+    page.get_by_label("No answer in 180 days").fill("10")
+    page.get_by_role("button", name="Save the points").click()
     page.wait_for_load_state()
     assert page.locator("[data-source]").get_attribute("data-source") == "staff"
-    assert page.get_by_label("Breakdowns per unit").input_value() == "30"
+    assert page.get_by_label("Breakdowns per unit").input_value() == "90"
     page.screenshot(path=str(artifacts_dir / "health-points.png"), full_page=True)
     page.get_by_role("button", name="Go back to the suggestion").click()
     page.wait_for_load_state()

@@ -96,6 +96,24 @@ def test_a_slow_ramp_is_caught_and_its_start_is_dated_before_the_warning() -> No
     assert state.level > 40 + d.MIN_SHIFT[Signal.MOTOR_TEMPERATURE]
 
 
+def test_a_ramp_is_warned_sooner_than_the_slow_smoothing_allowed() -> None:
+    """The level in °C follows a ramp with about 9 hours' lag (λ 0.1), not 19 (λ 0.05): a
+    motor heating 0.2 °C an hour from hour 24 is 4.5 °C up at hour 46.5."""
+    for seed in range(10):
+        rng = random.Random(seed)
+        baseline = d.Baseline(center=40.0, scale=1.5)
+        state = d.DriftState()
+        opened_at = None
+        for i in range(24 * 5):
+            value = 40 + rng.gauss(0, 1.5) + max(0, i - 24) * 0.2
+            state, change = d.drift_step(state, Signal.MOTOR_TEMPERATURE, baseline, value, None, T0 + i * H)
+            if change.opened:
+                opened_at = T0 + i * H
+                break
+        assert opened_at is not None
+        assert opened_at - (T0 + 46.5 * H) < 15 * H, seed  # λ 0.05 took 15.5–19.5 h
+
+
 def test_a_shift_too_small_to_matter_does_not_warn_however_steady() -> None:
     baseline = d.Baseline(center=1.2, scale=0.05)  # a very quiet signal
     values: list[float | None] = [1.2 + 0.3] * 200  # 6 σ, but below the 0.5 mm worth a visit

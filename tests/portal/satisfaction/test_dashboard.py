@@ -431,6 +431,15 @@ def _pending_nps(app: Flask, email: str) -> int:
         return prompt.id
 
 
+def _ranked(app: Flask, client: FlaskClient, pid: int, score: str) -> tuple[int, int | None, int | None]:
+    """Answer ``pid`` with ``score`` and a ranking of 1st of 2; what was stored."""
+    sent = client.post(f"/surveys/{pid}", data={"score": score, "providers": "2", "provider_rank": "1"})
+    assert sent.status_code == 302
+    with app.app_context(), app.extensions["fleet.db"].session() as s:
+        answer = s.scalars(select(SurveyResponse).where(SurveyResponse.prompt_id == pid)).one()
+        return answer.score, answer.providers, answer.provider_rank
+
+
 def test_facility_managers_rank_their_providers_on_the_periodic_question(
     app: Flask, login: Callable[[str], FlaskClient]
 ) -> None:
@@ -443,28 +452,12 @@ def test_facility_managers_rank_their_providers_on_the_periodic_question(
     assert bad.status_code == 400
     assert "Notre rang ne peut pas dépasser le nombre de prestataires" in bad.get_data(as_text=True)  # French
     assert 'value="3" selected' in bad.get_data(as_text=True)  # what was chosen is kept
-    assert (
-        client.post(
-            f"/surveys/{pid}", data={"score": "8", "providers": "2", "provider_rank": "1"}
-        ).status_code
-        == 302
-    )
-    with app.app_context(), app.extensions["fleet.db"].session() as s:
-        answer = s.scalars(select(SurveyResponse).where(SurveyResponse.prompt_id == pid)).one()
-        assert (answer.score, answer.providers, answer.provider_rank) == (8, 2, 1)
+    assert _ranked(app, client, pid, "8") == (8, 2, 1)
 
     hoa_pid = _pending_nps(app, "hoa.montroyal@demo.example")  # HOA presidents are not asked
     hoa = login("hoa.montroyal@demo.example")
     assert 'name="providers"' not in hoa.get(f"/surveys/{hoa_pid}").get_data(as_text=True)
-    assert (
-        hoa.post(
-            f"/surveys/{hoa_pid}", data={"score": "9", "providers": "2", "provider_rank": "1"}
-        ).status_code
-        == 302
-    )
-    with app.app_context(), app.extensions["fleet.db"].session() as s:
-        answer = s.scalars(select(SurveyResponse).where(SurveyResponse.prompt_id == hoa_pid)).one()
-        assert (answer.providers, answer.provider_rank) == (None, None)
+    assert _ranked(app, hoa, hoa_pid, "9") == (9, None, None)  # what was sent anyway is not kept
 
 
 def test_dismissing_through_http(app: Flask, login: Callable[[str], FlaskClient]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -10,22 +12,26 @@ from sqlalchemy.orm import Session
 from fleet.models import Asset, Audience, Site, SurveyKind, SurveyResponse
 from portal.health.levers import WINDOW, load_history, measure
 
+Rows = tuple[list[dict[str, float]], list[float]]
+
 
 def answers_with_levers(
-    session: Session, group: Audience, kind: SurveyKind, start: datetime, end: datetime
-) -> tuple[list[dict[str, float]], list[float]]:
-    """The group's answers to ``kind`` over ``[start, end)``, each with the levers of the 30
-    days before it on the units it was about (the unit, else its building, else the
-    customer's portfolio)."""
+    session: Session, groups: Iterable[Audience], start: datetime, end: datetime
+) -> dict[tuple[Audience, SurveyKind], Rows]:
+    """Per group and question, the answers of ``[start, end)``, each with the levers of the
+    30 days before it on the units it was about (the unit, else its building, else the
+    customer's portfolio). One query for the answers and one load of the records, whatever
+    the number of groups and questions."""
     answers = session.execute(
-        select(SurveyResponse.score, SurveyResponse.created_at, SurveyResponse.customer_id,
-               SurveyResponse.site_id, SurveyResponse.asset_id)
-        .where(SurveyResponse.group == group, SurveyResponse.kind == kind,
-               SurveyResponse.created_at >= start, SurveyResponse.created_at < end)
-        .order_by(SurveyResponse.created_at)
+        select(SurveyResponse.group, SurveyResponse.kind, SurveyResponse.score, SurveyResponse.created_at,
+               SurveyResponse.customer_id, SurveyResponse.site_id, SurveyResponse.asset_id)
+        .where(SurveyResponse.group.in_(list(groups)), SurveyResponse.created_at >= start,
+               SurveyResponse.created_at < end)
+        .order_by(SurveyResponse.created_at, SurveyResponse.id)
     ).all()  # fmt: skip
+    out: dict[tuple[Audience, SurveyKind], Rows] = defaultdict(lambda: ([], []))
     if not answers:
-        return [], []
+        return out
     units_of_site: dict[int, list[int]] = {}
     units_of_customer: dict[int, list[int]] = {}
     for unit, unit_site, unit_customer in session.execute(
@@ -35,14 +41,14 @@ def answers_with_levers(
         units_of_customer.setdefault(unit_customer, []).append(unit)
     everyone = sorted({a for units in units_of_customer.values() for a in units})
     history = load_history(session, everyone, start - WINDOW, end)
-    rows, ys = [], []
-    for score, at, customer_id, site_id, asset_id in answers:
+    for group, kind, score, at, customer_id, site_id, asset_id in answers:
         if asset_id:
             units = [asset_id]
         elif site_id:
             units = units_of_site.get(site_id, [])
         else:
             units = units_of_customer.get(customer_id, [])
+        rows, ys = out[(group, kind)]
         rows.append(measure(history, units, at - WINDOW, at))
         ys.append(float(score))
-    return rows, ys
+    return out

@@ -26,10 +26,11 @@ def refit(session: Session, now: datetime) -> list[Equation]:
     """Fit every group's equation for every question on the answers of ``[now − 12 months,
     now)`` and store them (replacing the previous fit)."""
     stored = {(row.group, row.question): row for row in session.scalars(select(SatisfactionEquation))}
+    answers = answers_with_levers(session, GROUPS, now - PERIOD, now)
     out = []
     for group in GROUPS:
         for kind in SurveyKind:
-            rows, ys = answers_with_levers(session, group, kind, now - PERIOD, now)
+            rows, ys = answers[(group, kind)]
             equation = fit(group.value, kind.value, rows, ys)
             row = stored.get((group.value, kind.value))
             if row is None:

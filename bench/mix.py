@@ -1,8 +1,9 @@
 """Realistic page mix (``make bench-mix``): 16 different people, each on their own session.
 
 1. PostgreSQL (the machine's, 127.0.0.1:5432) with three tenants of 500 units and one of
-   5,000 (90 days of outages and maintenance, visits), statistics gathered (``ANALYZE``) and
-   the stored availability refreshed once, as the worker keeps it.
+   5,000 (90 days of outages and maintenance, visits, a year of survey answers), statistics
+   gathered (``ANALYZE``) and the stored availability and monthly tallies written once, as
+   the worker keeps them.
 2. The portal under gunicorn as deployed (2 workers, gthread), page cache **off**
    (``PAGE_CACHE_S=0``).
 3. 16 closed-loop clients in one process, one per person: a facility manager, an HOA
@@ -29,23 +30,28 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import urllib3
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 
 from bench.portal import _database, _drop, _gunicorn, _pct, _wait_http, add_tenant
 from devstack.servers import free_port
 from fleet.db import Database
 from fleet.models import (
     Asset,
+    Audience,
+    Moment,
     Site,
     StakeholderGroup,
+    SurveyKind,
+    SurveyResponse,
     User,
 )
 from fleet.schema import upgrade
+from portal import kpi_months
 from portal.assets.read_model import refresh_availability
 from portal.auth.passwords import hash_password
 
@@ -136,12 +142,51 @@ def seed(
             )
             people.append((email, "vendor_staff", every))
         s.flush()
+        add_answers(s, rng, now)
         refresh_availability(s, datetime.now(UTC))
+        kpi_months.refresh(s, datetime.now(UTC))
     with db.engine.connect() as conn:  # the statistics autovacuum would gather in production
         conn.execute(text("ANALYZE"))
         conn.commit()
     db.dispose()
     return people
+
+
+def add_answers(session: Any, rng: random.Random, now: datetime) -> int:
+    """A year of survey answers, so the satisfaction dashboard reads what a fleet gives it: per
+    site and month a resident's CSAT about one unit and a technician's CES; per site and quarter
+    the HOA president's NPS; per customer and quarter the facility manager's NPS (customer-wide).
+    Returns how many."""
+    rows: list[dict[str, Any]] = []
+
+    def answer(kind: SurveyKind, group: Audience, score: int, customer: int, site: int | None,
+               asset: int | None, moment: Moment, days_ago: float) -> None:  # fmt: skip
+        at = now - timedelta(days=days_ago)
+        rows.append({"kind": kind, "score": score, "group": group, "respondent_key": f"bench:{len(rows)}",
+                     "customer_id": customer, "site_id": site, "asset_id": asset, "moment": moment,
+                     "moment_key": f"bench-{len(rows)}", "moment_at": at, "created_at": at})  # fmt: skip
+
+    units: dict[int, list[int]] = {}
+    for site_id, asset_id in session.execute(select(Asset.site_id, Asset.id)):
+        units.setdefault(site_id, []).append(asset_id)
+    customers: set[int] = set()
+    for site_id, customer_id in session.execute(select(Site.id, Site.customer_id)):
+        customers.add(customer_id)
+        for month in range(12):
+            day = month * 30.4 + rng.uniform(0, 30)
+            answer(SurveyKind.CSAT, Audience.RESIDENT, rng.choice([1, 3, 4, 4, 5, 5]), customer_id, site_id,
+                   rng.choice(units[site_id]), Moment.OUTAGE_CLOSED, day)  # fmt: skip
+            answer(SurveyKind.CES, Audience.FIELD_TECHNICIAN, rng.randint(3, 7), customer_id, site_id,
+                   None, Moment.VISIT_COMPLETED, day + 1)  # fmt: skip
+            if month % 3 == 0:
+                answer(SurveyKind.NPS, Audience.HOA_PRESIDENT, rng.randint(4, 10), customer_id, site_id,
+                       None, Moment.PERIODIC, day + 2)  # fmt: skip
+    for customer_id in customers:
+        for quarter in range(4):
+            answer(SurveyKind.NPS, Audience.FACILITY_MANAGER, rng.randint(5, 10), customer_id, None, None,
+                   Moment.PERIODIC, quarter * 91 + rng.uniform(0, 90))  # fmt: skip
+    session.execute(insert(SurveyResponse), rows)
+    return len(rows)
 
 
 def login(base: str, email: str) -> str:

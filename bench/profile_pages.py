@@ -73,9 +73,7 @@ def people_of(url: str) -> list[tuple[str, str, list[int]]]:
         for user in s.scalars(select(User).where(User.email.like("%@bench.example")).order_by(User.id)):
             if user.customer_id:
                 units = list(
-                    s.scalars(
-                        select(Asset.id).join(Site).where(Site.customer_id == user.customer_id)
-                    )
+                    s.scalars(select(Asset.id).join(Site).where(Site.customer_id == user.customer_id))
                 )
             elif user.sites:
                 units = list(s.scalars(select(Asset.id).where(Asset.site_id.in_([x.id for x in user.sites]))))

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -23,12 +23,13 @@ from fleet.models import MaintenancePeriod, Outage
 Interval = tuple[datetime, datetime]
 
 
-def _clip_merge(
-    intervals: Iterable[tuple[datetime, datetime | None]], start: datetime, end: datetime
-) -> list[Interval]:
-    clipped = sorted((max(s, start), min(e or end, end)) for s, e in intervals)
-    merged: list[Interval] = []
-    for s, e in clipped:
+Moment = TypeVar("Moment", datetime, float)
+
+
+def merge(spans: Iterable[tuple[Moment, Moment]]) -> list[tuple[Moment, Moment]]:
+    """The union of (start, end) spans as sorted, disjoint spans (empty ones dropped)."""
+    merged: list[tuple[Moment, Moment]] = []
+    for s, e in sorted(spans):
         if e <= s:
             continue
         if merged and s <= merged[-1][1]:
@@ -36,6 +37,12 @@ def _clip_merge(
         else:
             merged.append((s, e))
     return merged
+
+
+def _clip_merge(
+    intervals: Iterable[tuple[datetime, datetime | None]], start: datetime, end: datetime
+) -> list[Interval]:
+    return merge((max(s, start), min(e or end, end)) for s, e in intervals)
 
 
 def _total(intervals: Sequence[Interval]) -> timedelta:
@@ -174,14 +181,19 @@ class AvailabilityCache:
 # --- service KPIs and levers over a period (KPI page, satisfaction drivers) ------------------
 @dataclass
 class Tally:
-    """What one asset (or a sum of assets) did over a period: the raw material of the KPIs."""
+    """What one asset (or a sum of assets) did over a period: the raw material of the KPIs.
+
+    Every field but the feedback times and targets is a sum, so a period's tally is the sum of
+    its parts' (stored whole months, see :mod:`portal.kpi_months`)."""
 
     assets: int = 0
     scope: timedelta = timedelta()  # period minus planned maintenance
     down: timedelta = timedelta()  # unplanned outage time within the scope
-    outages: int = 0
-    durations: list[timedelta] = field(default_factory=list)  # of outages closed in the period
-    responses: list[timedelta] = field(default_factory=list)  # detected → technician on site
+    outages: int = 0  # unplanned outages overlapping the period
+    repairs: int = 0  # outages closed in the period
+    repair_time: timedelta = timedelta()  # their durations, summed
+    responses: int = 0  # outages started in the period with a technician's check-in
+    response_time: timedelta = timedelta()  # detected → technician on site, summed
     visits_due: int = 0
     visits_on_time: int = 0
     feedback_times: list[timedelta] = field(default_factory=list)  # created → resolved
@@ -194,8 +206,10 @@ class Tally:
         self.scope += other.scope
         self.down += other.down
         self.outages += other.outages
-        self.durations.extend(other.durations)
-        self.responses.extend(other.responses)
+        self.repairs += other.repairs
+        self.repair_time += other.repair_time
+        self.responses += other.responses
+        self.response_time += other.response_time
         self.visits_due += other.visits_due
         self.visits_on_time += other.visits_on_time
         self.feedback_times.extend(other.feedback_times)
@@ -203,13 +217,10 @@ class Tally:
         self.meeting_target += other.meeting_target
 
     def __add__(self, other: Tally) -> Tally:
-        return Tally(
-            self.assets + other.assets, self.scope + other.scope, self.down + other.down,
-            self.outages + other.outages, self.durations + other.durations, self.responses + other.responses,
-            self.visits_due + other.visits_due, self.visits_on_time + other.visits_on_time,
-            self.feedback_times + other.feedback_times, self.targets + other.targets,
-            self.meeting_target + other.meeting_target,
-        )  # fmt: skip
+        total = Tally()
+        total.absorb(self)
+        total.absorb(other)
+        return total
 
 
 @dataclass(frozen=True)
@@ -249,14 +260,84 @@ def _median(values: Sequence[timedelta]) -> timedelta | None:
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
-def _mean(values: Sequence[timedelta]) -> timedelta | None:
-    return sum(values, timedelta()) / len(values) if values else None
+def add_targets(session: Session, out: Mapping[int, Tally], ids: Sequence[int]) -> None:
+    """Each asset's contract availability target into its tally."""
+    from fleet.models import Asset  # local: keeps kpi's import surface small
+
+    for asset_id, target in session.execute(
+        select(Asset.id, Asset.availability_target).where(Asset.id.in_(ids))
+    ):
+        out[asset_id].targets.append(float(target))
+
+
+def add_service(
+    session: Session, out: Mapping[int, Tally], ids: Sequence[int], start: datetime, end: datetime
+) -> None:
+    """Repairs (outages closed in ``[start, end)``), responses (outages started in it with a
+    check-in) and visits due in it (not cancelled; on time when checked in before the window's
+    end) into each asset's tally. Each counts in exactly one of adjacent periods."""
+    from fleet.models import Visit, VisitStatus
+
+    closed = session.execute(
+        select(Outage.asset_id, Outage.started_at, Outage.ended_at, Outage.on_site_at).where(
+            Outage.asset_id.in_(ids), Outage.started_at < end,
+            or_(Outage.ended_at.is_(None), Outage.ended_at >= start),
+        )
+    )  # fmt: skip
+    for asset_id, began, ended, on_site in closed:
+        t = out[asset_id]
+        if ended is not None and start <= ended < end:
+            t.repairs += 1
+            t.repair_time += ended - began
+        if on_site is not None and start <= began < end:
+            t.responses += 1
+            t.response_time += max(on_site - began, timedelta())
+    visits = session.execute(
+        select(Visit.asset_id, Visit.scheduled_end, Visit.checked_in_at).where(
+            Visit.asset_id.in_(ids), Visit.scheduled_end >= start, Visit.scheduled_end < end,
+            Visit.status != VisitStatus.CANCELLED,
+        )
+    )  # fmt: skip
+    for asset_id, due, arrived in visits:
+        out[asset_id].visits_due += 1
+        out[asset_id].visits_on_time += int(arrived is not None and arrived <= due)
+
+
+def add_feedback(
+    session: Session, out: Mapping[int, Tally], ids: Sequence[int], start: datetime, end: datetime
+) -> None:
+    """Times to resolve the feedback on each asset resolved in ``[start, end)``."""
+    from fleet.models import Feedback
+
+    resolved = session.execute(
+        select(Feedback.asset_id, Feedback.created_at, Feedback.resolved_at).where(
+            Feedback.asset_id.in_(ids), Feedback.resolved_at >= start, Feedback.resolved_at < end
+        )
+    )
+    for on_asset, created, done in resolved:
+        if on_asset is not None and on_asset in out and done is not None:
+            out[on_asset].feedback_times.append(done - created)
+
+
+def add_availability(
+    out: Mapping[int, Tally], windows: Mapping[int, Availability], period: timedelta
+) -> None:
+    """Scope and downtime of each asset's availability over a period of length ``period``."""
+    for asset_id, a in windows.items():
+        out[asset_id].scope += period - a.maintenance
+        out[asset_id].down += a.downtime
+
+
+def settle_targets(out: Mapping[int, Tally]) -> None:
+    """Mark each single asset's tally meeting its target once its scope and downtime are summed."""
+    for t in out.values():
+        if t.targets and t.scope > timedelta():
+            t.meeting_target = int(100.0 * (t.scope - t.down) / t.scope >= t.targets[0])
 
 
 def tallies(session: Session, asset_ids: Sequence[int], start: datetime, end: datetime) -> dict[int, Tally]:
-    """Each asset's tally over ``[start, end)`` (a handful of queries for any number of assets)."""
-    from fleet.models import Asset, Feedback, Visit, VisitStatus  # local: keeps kpi's import surface small
-
+    """Each asset's tally over ``[start, end)`` from the records (a handful of queries for any
+    number of assets). The reference: :func:`portal.kpi_months.tallies` reads stored months."""
     ids = list(asset_ids)
     out = {a: Tally(assets=1) for a in ids}
     if not ids or end <= start:
@@ -264,47 +345,13 @@ def tallies(session: Session, asset_ids: Sequence[int], start: datetime, end: da
     windows = availability_windows(session, ids, [start], end)[start]
     for chunk in range(0, len(ids), 500):
         part = ids[chunk : chunk + 500]
-        for asset_id, target in session.execute(
-            select(Asset.id, Asset.availability_target).where(Asset.id.in_(part))
-        ):
-            out[asset_id].targets.append(float(target))
-        closed = session.execute(
-            select(Outage.asset_id, Outage.started_at, Outage.ended_at, Outage.on_site_at).where(
-                Outage.asset_id.in_(part), Outage.started_at < end,
-                or_(Outage.ended_at.is_(None), Outage.ended_at >= start),
-            )
-        )  # fmt: skip
-        for asset_id, began, ended, on_site in closed:
-            t = out[asset_id]
-            if ended is not None and start <= ended < end:
-                t.durations.append(ended - began)
-            if on_site is not None and start <= began < end:
-                t.responses.append(max(on_site - began, timedelta()))
-        visits = session.execute(
-            select(Visit.asset_id, Visit.scheduled_end, Visit.checked_in_at).where(
-                Visit.asset_id.in_(part), Visit.scheduled_end >= start, Visit.scheduled_end < end,
-                Visit.status != VisitStatus.CANCELLED,
-            )
-        )  # fmt: skip
-        for asset_id, due, arrived in visits:
-            out[asset_id].visits_due += 1
-            out[asset_id].visits_on_time += int(arrived is not None and arrived <= due)
-        resolved = session.execute(
-            select(Feedback.asset_id, Feedback.created_at, Feedback.resolved_at).where(
-                Feedback.asset_id.in_(part), Feedback.resolved_at >= start, Feedback.resolved_at < end
-            )
-        )
-        for on_asset, created, done in resolved:
-            if on_asset is not None and on_asset in out and done is not None:
-                out[on_asset].feedback_times.append(done - created)
-    period = end - start
+        add_targets(session, out, part)
+        add_service(session, out, part, start, end)
+        add_feedback(session, out, part, start, end)
+    add_availability(out, windows, end - start)
     for asset_id, a in windows.items():
-        t = out[asset_id]
-        t.scope = period - a.maintenance
-        t.down = a.downtime
-        t.outages = a.outages
-        if a.percent is not None and t.targets and a.percent >= t.targets[0]:
-            t.meeting_target = 1
+        out[asset_id].outages = a.outages
+    settle_targets(out)
     return out
 
 
@@ -316,15 +363,15 @@ def summarise_tally(t: Tally, period: timedelta) -> Levers:
         assets=t.assets,
         availability=availability_,
         outages=t.outages,
-        mttr=_mean(t.durations),
+        mttr=t.repair_time / t.repairs if t.repairs else None,
         callbacks_per_unit_year=t.outages / t.assets / years if t.assets and years > 0 else None,
         visits_due=t.visits_due,
         visits_on_time=100.0 * t.visits_on_time / t.visits_due if t.visits_due else None,
         feedback_resolved=len(t.feedback_times),
         feedback_median_resolution=_median(t.feedback_times),
         mtbf=(t.scope - t.down) / t.outages if t.outages else None,
-        response_time=_mean(t.responses),
-        responses=len(t.responses),
+        response_time=t.response_time / t.responses if t.responses else None,
+        responses=t.responses,
         target=sum(t.targets) / len(t.targets) if t.targets else None,
         meeting_target=t.meeting_target,
     )
@@ -357,30 +404,44 @@ class KpiRow:
     parent: int | None = None
 
 
+class TallyReader(Protocol):
+    """Reads each asset's tally over a period: :func:`tallies`, or the stored months'
+    :func:`portal.kpi_months.tallies`."""
+
+    def __call__(
+        self, session: Session, asset_ids: Sequence[int], start: datetime, end: datetime
+    ) -> dict[int, Tally]: ...
+
+
 def kpi_table(
-    session: Session, assets: Sequence[tuple[int, str, int, str, int, str]], start: datetime, end: datetime
+    session: Session,
+    assets: Sequence[tuple[int, str, int, str, int, str]],
+    start: datetime,
+    end: datetime,
+    read: TallyReader = tallies,
 ) -> list[KpiRow]:
     """Customers, their sites and their assets with KPIs, in that order, from
-    (asset id, asset name, site id, site name, customer id, customer name) rows."""
-    per_asset = tallies(session, [a[0] for a in assets], start, end)
+    (asset id, asset name, site id, site name, customer id, customer name) rows in the order
+    they are listed; ``read`` reads the tallies."""
+    per_asset = read(session, [a[0] for a in assets], start, end)
     period = end - start
     sites: dict[int, Tally] = defaultdict(Tally)
     customers: dict[int, Tally] = defaultdict(Tally)
     names: dict[tuple[str, int], str] = {}
-    site_customer: dict[int, int] = {}
-    for asset_id, _name, site_id, site_name, customer_id, customer_name in assets:
+    site_assets: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    customer_sites: dict[int, dict[int, None]] = defaultdict(dict)  # ordered, unlike a set
+    for asset_id, name, site_id, site_name, customer_id, customer_name in assets:
         sites[site_id].absorb(per_asset[asset_id])
         customers[customer_id].absorb(per_asset[asset_id])
         names[("site", site_id)] = site_name
         names[("customer", customer_id)] = customer_name
-        site_customer[site_id] = customer_id
+        site_assets[site_id].append((asset_id, name))
+        customer_sites[customer_id][site_id] = None
     rows: list[KpiRow] = []
     for customer_id in sorted(customers, key=lambda c: names[("customer", c)]):
         rows.append(KpiRow("customer", customer_id, names[("customer", customer_id)],
                            summarise_tally(customers[customer_id], period)))  # fmt: skip
-        for site_id in sorted(
-            (s for s in sites if site_customer[s] == customer_id), key=lambda s: names[("site", s)]
-        ):
+        for site_id in sorted(customer_sites[customer_id], key=lambda s: names[("site", s)]):
             rows.append(
                 KpiRow(
                     "site",
@@ -390,15 +451,8 @@ def kpi_table(
                     customer_id,
                 )
             )
-            for asset_id, asset_name, a_site, *_ in assets:
-                if a_site == site_id:
-                    rows.append(
-                        KpiRow(
-                            "asset",
-                            asset_id,
-                            asset_name,
-                            summarise_tally(per_asset[asset_id], period),
-                            site_id,
-                        )
-                    )
+            rows.extend(
+                KpiRow("asset", asset_id, name, summarise_tally(per_asset[asset_id], period), site_id)
+                for asset_id, name in site_assets[site_id]
+            )
     return rows

@@ -34,6 +34,7 @@ from fleet.live import Publisher, announce
 from fleet.logs import configure_logging
 from fleet.models import OutboxEmail, WebhookDelivery
 from fleet.mqtt import BrokerAddress, make_client
+from portal import kpi_months
 from portal.assets.read_model import changed_since_computed, refresh_availability
 from portal.condition.monitor import MonitorRules, run_pass
 from portal.data_export.jobs import ExportRules, expire, run_next
@@ -154,6 +155,7 @@ class Worker:
             self._step("plans", self._plans)
             self._step("reports", self._reports)
             self._step("health", self._health)
+            self._step("month_tallies", self._month_tallies)
             self.next_plans = time.monotonic() + self.settings.plan_interval_s
         self._step("availability", self._availability)
         self._step("condition", self._condition)
@@ -213,6 +215,11 @@ class Worker:
                 refresh_availability(session, utcnow(), ids)
         if full:
             self.next_availability = time.monotonic() + self.settings.availability_refresh_s
+
+    def _month_tallies(self) -> None:
+        """The stored monthly tallies' missing rows (a month just ended, rows a change dropped)."""
+        with self.db.session() as session:
+            kpi_months.refresh(session, utcnow())
 
     def _condition(self) -> None:
         """The sensors' detection pass over every share no other worker holds (a no-op until

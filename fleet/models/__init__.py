@@ -71,7 +71,7 @@ from fleet.models.people import (
     normalise_email,
     user_sites,
 )
-from fleet.models.read_model import AssetAvailability
+from fleet.models.read_model import AssetAvailability, AssetMonthTally
 from fleet.models.reports import DataExport, ExportState, MonthlyReport
 from fleet.models.satisfaction import (
     FollowUp,
@@ -93,6 +93,7 @@ __all__ = [
     "Asset",
     "AssetAvailability",
     "AssetKind",
+    "AssetMonthTally",
     "AssetStatus",
     "Audience",
     "AuditEntry",

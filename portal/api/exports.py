@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session, contains_eager
 
 from fleet.db import parse_id
 from fleet.models import Asset, Customer, Outage, Site, Visit
+from portal import kpi_months
 from portal.access import Scope
 from portal.api import schemas
 from portal.assets import service
-from portal.kpi import Levers, Tally, summarise_tally, tallies
+from portal.kpi import Levers, Tally, summarise_tally
 
 # the columns of each export, in order (CSV header; the JSON rows have the same keys)
 OUTAGE_COLUMNS = tuple(schemas.OutageRow.model_fields)
@@ -299,7 +300,7 @@ def kpis(
     group = {"asset": Asset.id, "site": Site.id, "customer": Customer.id}[level]
     ids, next_cursor = _id_page(session, units.with_only_columns(group).distinct(), limit, after, group)
     members = session.execute(units.where(group.in_(ids))).all() if ids else []
-    per_asset = tallies(session, [m[0] for m in members], start, end)
+    per_asset = kpi_months.tallies(session, [m[0] for m in members], start, end)
     totals: dict[int, Tally] = {}
     labels: dict[int, tuple[str, int, int | None]] = {}
     for asset_id, asset_name, site_key, site_name, customer_key, customer_name in members:

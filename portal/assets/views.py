@@ -15,6 +15,7 @@ from sqlalchemy.orm import joinedload
 
 from fleet.db import parse_id, utcnow
 from fleet.models import Asset, AssetKind, Customer, Outage, Site
+from portal import kpi_months
 from portal.access import Scope, can, check, requires
 from portal.assets import charts, dispatch, read_model, service, timeline
 from portal.assets.forms import DispatchForm
@@ -339,8 +340,9 @@ def kpis() -> ResponseReturnValue:
         .join(Customer, Site.customer_id == Customer.id)
         .where(current_scope().period_asset_filter(now - KPI_PERIODS[period]))
         .order_by(Customer.name, Site.name, Asset.name)
-    ).all()
-    table = kpi_table(session, [tuple(r) for r in rows], now - KPI_PERIODS[period], now)  # type: ignore[misc]
+    )
+    units: list[tuple[int, str, int, str, int, str]] = [(a, b, c, d, e, f) for a, b, c, d, e, f in rows]
+    table = kpi_table(session, units, now - KPI_PERIODS[period], now, kpi_months.tallies)
     hit = {days: watch.hit_rates(session, current_scope(), now, days) for days in (90, 365)}
     return render_template("assets/kpis.html", table=table, period=period, periods=list(KPI_PERIODS), hit=hit)
 

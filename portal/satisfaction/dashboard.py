@@ -11,7 +11,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, Row, Select, or_, select, true
 from sqlalchemy.orm import Session
@@ -22,14 +22,14 @@ from fleet.models import (
     AssetKind,
     Audience,
     Customer,
-    MaintenancePeriod,
-    Outage,
     Site,
     SurveyKind,
     SurveyResponse,
 )
+from portal import kpi_months
 from portal.access import Scope
-from portal.kpi import Levers, availability, combined_levers, tallies
+from portal.kpi import Levers, combined_levers
+from portal.satisfaction.lookup import AvailabilityLookup
 from portal.satisfaction.scores import SMALL_SAMPLE, Score, ces, csat, nps
 
 GROUPS = (Audience.FACILITY_MANAGER, Audience.HOA_PRESIDENT, Audience.FIELD_TECHNICIAN, Audience.RESIDENT)
@@ -40,7 +40,6 @@ BANDS: tuple[tuple[str, float, float], ...] = (
     ("99–99.5 %", 99.0, 99.5),
     ("< 99 %", -math.inf, 99.0),
 )
-LOOKBACK = timedelta(days=30)
 
 
 class BadFilter(ValueError):
@@ -238,59 +237,6 @@ def band_of(value: float) -> str:
     return BANDS[0][0]
 
 
-class AvailabilityLookup:
-    """Availability over the 30 days before a moment, of an asset or of a site's assets."""
-
-    def __init__(
-        self, session: Session, site_assets: dict[int, list[int]], start: datetime, end: datetime
-    ) -> None:
-        self.site_assets = site_assets
-        ids = [a for assets in site_assets.values() for a in assets]
-        self.outages: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
-        self.maintenance: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
-        self._memo: dict[tuple[str, int, datetime], float | None] = {}
-        for model, bucket in ((Outage, self.outages), (MaintenancePeriod, self.maintenance)):
-            for chunk in range(0, len(ids), 500):
-                rows = session.execute(
-                    select(model.asset_id, model.started_at, model.ended_at).where(
-                        model.asset_id.in_(ids[chunk : chunk + 500]),
-                        model.started_at < end,
-                        or_(model.ended_at.is_(None), model.ended_at > start - LOOKBACK),
-                    )
-                )
-                for asset_id, s, e in rows:
-                    bucket[asset_id].append((s, e))
-
-    def _assets(self, asset_ids: Sequence[int], at: datetime) -> float | None:
-        start = at - LOOKBACK
-        scope = timedelta()
-        down = timedelta()
-        for a in asset_ids:
-            figures = availability(self.outages[a], self.maintenance[a], start, at)
-            scope += LOOKBACK - figures.maintenance
-            down += figures.downtime
-        if scope <= timedelta():
-            return None
-        return 100.0 * (scope - down) / scope
-
-    def before(
-        self, asset_id: int | None, site_id: int | None, customer_sites: Sequence[int], at: datetime
-    ) -> float | None:
-        """Availability of the asset, else its site, else the customer's sites, 30 days before ``at``."""
-        day = at.replace(minute=0, second=0, microsecond=0)  # hour precision: memoised
-        if asset_id is not None:
-            key: tuple[str, int, datetime] = ("a", asset_id, day)
-            ids: Sequence[int] = [asset_id]
-        elif site_id is not None:
-            key, ids = ("s", site_id, day), self.site_assets.get(site_id, [])
-        else:
-            key = ("c", hash(tuple(customer_sites)), day)
-            ids = [a for s in customer_sites for a in self.site_assets.get(s, [])]
-        if key not in self._memo:
-            self._memo[key] = self._assets(ids, day) if ids else None
-        return self._memo[key]
-
-
 # --- the whole dashboard ---------------------------------------------------------------------------
 @dataclass
 class Dashboard:
@@ -352,9 +298,14 @@ def build(session: Session, scope: Scope, filters: Filters, now: datetime) -> Da
 
     site_assets = _site_assets(session, scope, filters)
     customer_sites = _customer_sites(session, site_assets)
-    lookup = AvailabilityLookup(session, site_assets, start, end)
+    answered = {r[0].site_id for r in rows if r[0].site_id is not None} | {
+        site for r in rows if r[0].site_id is None for site in customer_sites.get(r[0].customer_id, [])
+    }  # the records of sites nobody answered about are not read
+    lookup = AvailabilityLookup(
+        session, {s: site_assets[s] for s in answered if s in site_assets}, start, end
+    )
     all_assets = [a for ids in site_assets.values() for a in ids]
-    per_asset = tallies(session, all_assets, start, end)  # read once; each group sums its share
+    per_asset = kpi_months.tallies(session, all_assets, start, end)  # read once; each group sums its share
     drivers = []
     for g in GROUPS:
         answers = by_group[g]

@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 
 from devstack.servers import free_port
 from fleet.db import Database, utcnow
-from fleet.models import Asset, OutboxEmail
+from fleet.models import Asset, AssetMonthTally, OutboxEmail
 from portal.app import create_app
 from portal.influxql import TelemetryReader
+from portal.kpi_months import KEEP_MONTHS
 from portal.live.server import socketio_of
 from portal.worker import Worker
 from tests.conftest import logged_in_client, make_settings
@@ -95,6 +96,10 @@ def test_the_worker_counts_its_steps_and_the_outbox(sqlite_demo_url: str) -> Non
     samples = _samples(generate(worker))
     assert samples[("worker_step_runs_total", frozenset({("step", "notifier"), ("outcome", "ok")}))] == 1
     assert samples[("worker_step_runs_total", frozenset({("step", "availability"), ("outcome", "ok")}))] == 1
+    assert samples[("worker_step_runs_total", frozenset({("step", "month_tallies"), ("outcome", "ok")}))] == 1
+    with db.sessionmaker() as s:  # the stored monthly tallies were written for every unit
+        stored = s.scalar(select(func.count()).select_from(AssetMonthTally))
+        assert stored == s.scalar(select(func.count(Asset.id))) * KEEP_MONTHS
     assert samples[("worker_step_runs_total", frozenset({("step", "outbox"), ("outcome", "ok")}))] == 1
     assert samples[("worker_outbox_backlog", frozenset())] == waiting
     assert samples[("worker_step_runs_total", frozenset({("step", "webhooks"), ("outcome", "ok")}))] == 1

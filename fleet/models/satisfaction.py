@@ -89,6 +89,7 @@ class SurveyResponse(Base):
         ),
         Index("ix_survey_responses_customer_created", "customer_id", "created_at"),
         Index("ix_survey_responses_site_created", "site_id", "created_at"),
+        Index("ix_survey_responses_moment_key", "moment_key"),  # answers after one outage (timeline)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -425,6 +425,7 @@ def buildings(
             session.scalars(
                 select(Outage)
                 .where(Outage.asset_id.in_(ids), or_(Outage.ended_at.is_(None), Outage.ended_at >= since))
+                .options(joinedload(Outage.asset))  # the page names each one's unit
                 .order_by(Outage.started_at.desc())
             )
         )

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
-from fleet.models import Outage, SurveyResponse
+from fleet.models import Asset, Outage, SurveyResponse
 
 STEPS = ("detected", "assigned", "on_site", "restored", "asked")
 RECENT = timedelta(days=7)  # a closed outage stays on the timeline this long
@@ -65,8 +65,12 @@ def current_outages(session: Session, asset_ids: Sequence[int], now: datetime) -
     """:func:`current_outage` of several assets in one query (assets without one are absent)."""
     if not asset_ids:
         return {}
-    stmt = select(Outage).where(
-        Outage.asset_id.in_(asset_ids), or_(Outage.ended_at.is_(None), Outage.ended_at >= now - RECENT)
+    stmt = (
+        select(Outage)
+        .where(
+            Outage.asset_id.in_(asset_ids), or_(Outage.ended_at.is_(None), Outage.ended_at >= now - RECENT)
+        )
+        .options(joinedload(Outage.technician), joinedload(Outage.asset).joinedload(Asset.site))  # the steps
     )
     found: dict[int, Outage] = {}
     for outage in session.scalars(stmt):

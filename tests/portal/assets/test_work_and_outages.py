@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from fleet.db import Database
 from fleet.models import AssetStatus, OperatingState, Outage, Visit, VisitKind
 from portal.access import Scope
+from portal.assets import views
 from portal.assets.service import outage_board, work_list
 from tests.fleet.conftest import add_assets
 
@@ -57,3 +59,21 @@ def test_outage_board_and_work_list_pages_are_scoped(login: Callable[[str], Flas
     assert tech.status_code == 200
     assert "Out of service (2)" in tech.get_data(as_text=True)
     assert app.test_client().get("/work").status_code == 302
+
+
+def test_a_long_work_list_shows_the_first_rows_of_each_tier_and_says_how_many_more(
+    login: Callable[[str], FlaskClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(views, "WORK_SHOWN", 1)  # the demo's lists are short: one row per tier
+    page = login("staff@demo.example").get("/work").get_data(as_text=True)
+    down = page.split('id="down-h"', 1)[1].split("</section>", 1)[0]
+    count = int(down.split("(", 1)[1].split(")", 1)[0])
+    assert count >= 2
+    assert down.count('class="work-item"') == 1  # the longest outage (entrapments first) only
+    assert f"and {count - 1} more" in down
+    assert "/portfolio?state=out_of_service" in down
+    monkeypatch.setattr(views, "WORK_SHOWN", 50)
+    whole = login("staff@demo.example").get("/work").get_data(as_text=True)
+    down = whole.split('id="down-h"', 1)[1].split("</section>", 1)[0]
+    assert down.count('class="work-item"') == count
+    assert "more" not in down

@@ -330,6 +330,9 @@ def outage_timeline(outage_id: int) -> ResponseReturnValue:
 
 
 KPI_PERIODS = {"30d": timedelta(days=30), "90d": timedelta(days=90), "365d": timedelta(days=365)}
+# above this many units the KPI table lists customers and sites, and a site's units on its own
+# page (a 5,000-unit portfolio rendered 5,000 rows on every view)
+KPI_UNIT_ROWS = 500
 
 
 @bp.get("/kpis")
@@ -340,18 +343,34 @@ def kpis() -> ResponseReturnValue:
     period = request.args.get("period") or "90d"
     if period not in KPI_PERIODS:
         abort(400, gettext("Unknown period %(value)s.", value=period[:10]))
-    session, now = db_session(), utcnow()
-    rows = session.execute(
+    session, now, scope = db_session(), utcnow(), current_scope()
+    site = None
+    if request.args.get("site"):
+        site_id = parse_id(request.args["site"])
+        if site_id is None:
+            abort(400, gettext("Unknown site %(value)s.", value=request.args["site"][:20]))
+        site = scope.get_site(session, site_id)  # 404 outside the scope, like a missing one
+    stmt = (
         select(Asset.id, Asset.name, Site.id, Site.name, Customer.id, Customer.name)
         .join(Site, Asset.site_id == Site.id)
         .join(Customer, Site.customer_id == Customer.id)
-        .where(current_scope().period_asset_filter(now - KPI_PERIODS[period]))
+        .where(scope.period_asset_filter(now - KPI_PERIODS[period]))
         .order_by(Customer.name, Site.name, Asset.name)
     )
-    units: list[tuple[int, str, int, str, int, str]] = [(a, b, c, d, e, f) for a, b, c, d, e, f in rows]
+    if site is not None:
+        stmt = stmt.where(Site.id == site.id)
+    units: list[tuple[int, str, int, str, int, str]] = [
+        (a, b, c, d, e, f) for a, b, c, d, e, f in session.execute(stmt)
+    ]
     table = kpi_table(session, units, now - KPI_PERIODS[period], now, kpi_months.tallies)
-    hit = {days: watch.hit_rates(session, current_scope(), now, days) for days in (90, 365)}
-    return render_template("assets/kpis.html", table=table, period=period, periods=list(KPI_PERIODS), hit=hit)
+    by_site = site is None and len(units) > KPI_UNIT_ROWS
+    if by_site:
+        table = [row for row in table if row.level != "asset"]
+    hit = {days: watch.hit_rates(session, scope, now, days) for days in (90, 365)}
+    return render_template(
+        "assets/kpis.html", table=table, period=period, periods=list(KPI_PERIODS), hit=hit, site=site,
+        by_site=by_site, units=len(units),
+    )  # fmt: skip
 
 
 @bp.post("/outages/<int:outage_id>/assign")

@@ -35,6 +35,7 @@ from fleet.models import (
     VisitStatus,
 )
 from portal.access import Scope
+from portal.assets import views
 from portal.kpi import kpi_table, levers
 from portal.satisfaction import dashboard
 from portal.satisfaction.dashboard import BadFilter, Filters, band_of, pearson
@@ -309,6 +310,31 @@ def test_kpi_page_per_group(app: Flask, login: Callable[[str], FlaskClient]) -> 
     assert login("fm@demo.example").get("/kpis?period=2y").status_code == 400
     assert login("hoa.tilleuls@demo.example").get("/kpis").status_code == 403
     assert login("tech@demo.example").get("/kpis").status_code == 403
+
+
+def test_a_large_kpi_table_lists_sites_and_a_site_s_units_on_its_own_page(
+    app: Flask, login: Callable[[str], FlaskClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(views, "KPI_UNIT_ROWS", 10)  # the demo's 16 units count as many here
+    fm = login("fm@demo.example")
+    page = fm.get("/kpis").get_data(as_text=True)
+    assert page.count('data-level="asset"') == 0
+    assert page.count('data-level="site"') == 2
+    assert "16 équipements : choisissez un site" in page  # Claire Martin reads French
+    with app.app_context():
+        session = app.extensions["fleet.db"].scoped
+        mine = session.scalar(select(Site).join(Customer).where(Customer.name.like("%Lumi%")).limit(1))
+        other = session.scalar(select(Site).join(Customer).where(Customer.name.like("%Habitat%")).limit(1))
+        assert mine is not None
+        assert other is not None
+        mine_id, mine_name, other_id = mine.id, mine.name, other.id
+    assert f"/kpis?period=90d&amp;site={mine_id}" in page
+    one = fm.get(f"/kpis?period=365d&site={mine_id}").get_data(as_text=True)
+    assert f"Équipements de {mine_name}." in one
+    assert one.count('data-level="site"') == 1
+    assert one.count('data-level="asset"') >= 1
+    assert fm.get(f"/kpis?site={other_id}").status_code == 404  # another customer's site, like a missing one
+    assert fm.get("/kpis?site=x1").status_code == 400
 
 
 def test_csv_exports_follow_scope_and_filters(app: Flask, login: Callable[[str], FlaskClient]) -> None:

@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMPS := .stamps
 
-.PHONY: run test lint format system-deps system-deps-test venv assets translations messages lock bench-ingest bench-portal bench-mix bench-export bench-detect bench-health clean
+.PHONY: run test lint format system-deps system-deps-test venv assets translations messages lock bench-ingest bench-portal bench-mix profile-pages bench-export bench-detect bench-health clean
 
 run: system-deps venv assets translations
 	$(PY) -m devstack.run
@@ -88,6 +88,11 @@ bench-export: system-deps-test venv
 
 bench-mix: system-deps-test venv assets translations
 	$(PY) -m bench.mix
+
+# Each page of the mix timed in one process without load, and a pyinstrument profile of one:
+# make profile-pages ARGS="--profile vendor_staff:/satisfaction --out profile.txt"
+profile-pages: system-deps-test venv assets translations
+	$(PY) -m bench.profile_pages $(ARGS)
 
 # Early warning against the simulator's ground truth: 300 units over 60 days (seed 1); ARGS="--seed 2".
 bench-detect: system-deps-test venv

@@ -27,7 +27,7 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from bench.mix import MIX, PASSWORD, seed
+from bench.mix import MIX, PASSWORD, TENANTS, seed
 from bench.portal import _database, _drop
 from config import Settings
 from portal.app import create_app
@@ -64,7 +64,7 @@ def people_of(url: str) -> list[tuple[str, str, list[int]]]:
     from sqlalchemy import select
 
     from fleet.db import Database
-    from fleet.models import Asset, Site, User
+    from fleet.models import Asset, Site, StakeholderGroup, User
 
     db = Database(url)
     out = []
@@ -75,10 +75,12 @@ def people_of(url: str) -> list[tuple[str, str, list[int]]]:
                 units = list(
                     s.scalars(select(Asset.id).join(Site).where(Site.customer_id == user.customer_id))
                 )
-            elif user.sites:
-                units = list(s.scalars(select(Asset.id).where(Asset.site_id.in_([x.id for x in user.sites]))))
-            else:
+            elif user.group is StakeholderGroup.VENDOR_STAFF:
                 units = every
+            else:
+                units = list(s.scalars(select(Asset.id).where(Asset.site_id.in_([x.id for x in user.sites]))))
+            if not units:
+                raise SystemExit(f"{user.email} has no unit: seed more sites (--tenants)")
             out.append((user.email, user.group.value, units))
     db.dispose()
     return out
@@ -94,6 +96,11 @@ def main() -> None:
     """Seed or reuse, time every page, optionally profile one."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="reuse this database (seeded by an earlier --keep run)")
+    parser.add_argument(
+        "--tenants",
+        default=",".join(map(str, TENANTS)),
+        help="units per tenant when seeding, multiples of 25, the large one last (default %(default)s)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the seeded database; print its URL")
     parser.add_argument("--repeat", type=int, default=3, help="times each page is fetched")
     parser.add_argument("--profile", help="label of the page to profile, e.g. vendor_staff:/satisfaction")
@@ -105,7 +112,7 @@ def main() -> None:
     if not url:
         url, backend = _database(Path(tempfile.mkdtemp(prefix="bench-profile-")))
         assert backend == "postgresql", "the profile runs on PostgreSQL (127.0.0.1:5432)"
-        seed(url)
+        seed(url, tuple(int(n) for n in args.tenants.split(",")))
         made = True
         if args.keep:
             print(f"database: {url}", file=sys.stderr)

@@ -18,6 +18,7 @@ from typing import Protocol, TypeVar
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from fleet.db import among, id_batches
 from fleet.models import MaintenancePeriod, Outage
 
 Interval = tuple[datetime, datetime]
@@ -92,22 +93,23 @@ def availability(
 def availability_windows(
     session: Session, asset_ids: Sequence[int], starts: Sequence[datetime], end: datetime
 ) -> dict[datetime, dict[int, Availability]]:
-    """Availability of each asset over several windows ending at ``end`` (two queries in all)."""
+    """Availability of each asset over several windows ending at ``end`` (two queries on PostgreSQL)."""
     if not asset_ids or not starts:
         return {s: {} for s in starts}
     earliest = min(starts)
     outs: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
     maints: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
     for model, bucket in ((Outage, outs), (MaintenancePeriod, maints)):
-        rows = session.execute(
-            select(model.asset_id, model.started_at, model.ended_at).where(
-                model.asset_id.in_(asset_ids),
-                model.started_at < end,
-                or_(model.ended_at.is_(None), model.ended_at > earliest),
+        for part in id_batches(session, asset_ids):
+            rows = session.execute(
+                select(model.asset_id, model.started_at, model.ended_at).where(
+                    among(session, model.asset_id, part),
+                    model.started_at < end,
+                    or_(model.ended_at.is_(None), model.ended_at > earliest),
+                )
             )
-        )
-        for asset_id, s, e in rows:
-            bucket[asset_id].append((s, e))
+            for asset_id, s, e in rows:
+                bucket[asset_id].append((s, e))
     return {
         start: {aid: availability(outs[aid], maints[aid], start, end) for aid in asset_ids}
         for start in starts
@@ -265,7 +267,7 @@ def add_targets(session: Session, out: Mapping[int, Tally], ids: Sequence[int]) 
     from fleet.models import Asset  # local: keeps kpi's import surface small
 
     for asset_id, target in session.execute(
-        select(Asset.id, Asset.availability_target).where(Asset.id.in_(ids))
+        select(Asset.id, Asset.availability_target).where(among(session, Asset.id, ids))
     ):
         out[asset_id].targets.append(float(target))
 
@@ -280,7 +282,7 @@ def add_service(
 
     closed = session.execute(
         select(Outage.asset_id, Outage.started_at, Outage.ended_at, Outage.on_site_at).where(
-            Outage.asset_id.in_(ids), Outage.started_at < end,
+            among(session, Outage.asset_id, ids), Outage.started_at < end,
             or_(Outage.ended_at.is_(None), Outage.ended_at >= start),
         )
     )  # fmt: skip
@@ -294,7 +296,7 @@ def add_service(
             t.response_time += max(on_site - began, timedelta())
     visits = session.execute(
         select(Visit.asset_id, Visit.scheduled_end, Visit.checked_in_at).where(
-            Visit.asset_id.in_(ids), Visit.scheduled_end >= start, Visit.scheduled_end < end,
+            among(session, Visit.asset_id, ids), Visit.scheduled_end >= start, Visit.scheduled_end < end,
             Visit.status != VisitStatus.CANCELLED,
         )
     )  # fmt: skip
@@ -311,7 +313,7 @@ def add_feedback(
 
     resolved = session.execute(
         select(Feedback.asset_id, Feedback.created_at, Feedback.resolved_at).where(
-            Feedback.asset_id.in_(ids), Feedback.resolved_at >= start, Feedback.resolved_at < end
+            among(session, Feedback.asset_id, ids), Feedback.resolved_at >= start, Feedback.resolved_at < end
         )
     )
     for on_asset, created, done in resolved:
@@ -343,8 +345,7 @@ def tallies(session: Session, asset_ids: Sequence[int], start: datetime, end: da
     if not ids or end <= start:
         return out
     windows = availability_windows(session, ids, [start], end)[start]
-    for chunk in range(0, len(ids), 500):
-        part = ids[chunk : chunk + 500]
+    for part in id_batches(session, ids):
         add_targets(session, out, part)
         add_service(session, out, part, start, end)
         add_feedback(session, out, part, start, end)

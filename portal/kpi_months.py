@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from fleet.db import among, id_batches
 from fleet.models import Asset, AssetMonthTally, Outage
 from portal import kpi
 from portal.kpi import Tally
@@ -151,8 +152,7 @@ def tallies(session: Session, asset_ids: Sequence[int], start: datetime, end: da
     out = {a: Tally(assets=1) for a in ids}
     first, last = months[0], next_month(months[-1])
     edges = [(a, b) for a, b in ((start, first), (last, end)) if b > a]
-    for k in range(0, len(ids), CHUNK):
-        part = ids[k : k + CHUNK]
+    for part in id_batches(session, ids):
         kpi.add_targets(session, out, part)
         kpi.add_feedback(session, out, part, start, end)
         _add_outage_counts(session, out, part, start, end)
@@ -183,7 +183,7 @@ def _add_outage_counts(
     for asset_id, count in session.execute(
         select(Outage.asset_id, func.count())
         .where(
-            Outage.asset_id.in_(ids),
+            among(session, Outage.asset_id, ids),
             Outage.started_at < end,
             or_(Outage.ended_at.is_(None), Outage.ended_at > start),
         )
@@ -201,7 +201,7 @@ def _add_stored(
     wanted = [m.date() for m in months]
     found = session.execute(
         select(row.asset_id, func.count(), *(func.sum(column) for column in VALUES))
-        .where(row.asset_id.in_(ids), row.month >= wanted[0], row.month <= wanted[-1])
+        .where(among(session, row.asset_id, ids), row.month >= wanted[0], row.month <= wanted[-1])
         .group_by(row.asset_id)
     ).all()
     complete = set()
@@ -215,7 +215,7 @@ def _add_stored(
     have = {
         (asset_id, month)
         for asset_id, month in session.execute(
-            select(row.asset_id, row.month).where(row.asset_id.in_(gaps), row.month.in_(wanted))
+            select(row.asset_id, row.month).where(among(session, row.asset_id, gaps), row.month.in_(wanted))
         )
     }
     # an asset with some months stored: add those, read the others from the records
@@ -233,7 +233,7 @@ def _add_stored(
 def _add_rows(session: Session, out: dict[int, Tally], ids: Sequence[int], month: datetime) -> None:
     row = AssetMonthTally
     for asset_id, *values in session.execute(
-        select(row.asset_id, *VALUES).where(row.asset_id.in_(ids), row.month == month.date())
+        select(row.asset_id, *VALUES).where(among(session, row.asset_id, ids), row.month == month.date())
     ):
         _absorb(out[asset_id], values)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -61,6 +62,25 @@ def test_the_page_mix_runs_every_page_of_every_group_without_an_error() -> None:
     assert figures["people"] == "10"  # fm, hoa, tech per tenant, a second hoa and tech, two staff
     assert float(figures["mix_pages_per_s"]) > 0
     assert figures["cache"] == "off"
+
+
+@pytest.mark.postgres
+def test_the_page_profiler_times_every_page_of_the_mix_and_profiles_one(tmp_path: Path) -> None:
+    """``make profile-pages`` on the mix smoke run's two tenants (the large one's people need 10 sites):
+    every page of every person answers 200 and is timed; the page asked for is profiled by
+    pyinstrument (a smoke run, not a measurement)."""
+    out = tmp_path / "profile.txt"
+    figures = _bench("profile_pages", "--tenants", "100,250", "--repeat", "1",
+                     "--profile", "vendor_staff:/satisfaction", "--out", str(out))  # fmt: skip
+    assert float(figures["mean_page_ms"]) > 0
+    assert figures["slowest"].split(":", 1)[0] in {
+        "facility_manager",
+        "hoa_president",
+        "field_technician",
+        "vendor_staff",
+    }
+    assert "build" in out.read_text()  # the dashboard's build, in the profile's call tree
+    assert out.with_suffix(".html").exists()
 
 
 def test_the_export_benchmark_runs_and_reports_every_period() -> None:

@@ -20,6 +20,7 @@ from itertools import accumulate
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from fleet.db import among, id_batches
 from fleet.models import MaintenancePeriod, Outage
 from portal.kpi import merge
 
@@ -82,10 +83,10 @@ class AvailabilityLookup:
         maintenance_periods: dict[int, list[Span]] = defaultdict(list)
         stop = end.timestamp()
         for model, bucket in ((Outage, outages), (MaintenancePeriod, maintenance_periods)):
-            for chunk in range(0, len(ids), 500):
+            for part in id_batches(session, ids):
                 rows = session.execute(
                     select(model.asset_id, model.started_at, model.ended_at).where(
-                        model.asset_id.in_(ids[chunk : chunk + 500]),
+                        among(session, model.asset_id, part),
                         model.started_at < end,
                         or_(model.ended_at.is_(None), model.ended_at > start - LOOKBACK),
                     )

@@ -5,6 +5,7 @@ maintenance, open records included, at random instants."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
@@ -29,6 +30,9 @@ class _Rows:
 
     def __init__(self, rows: dict[bool, list[tuple[int, datetime, datetime | None]]]) -> None:
         self.rows = rows
+
+    def get_bind(self) -> SimpleNamespace:
+        return SimpleNamespace(dialect=SimpleNamespace(name="sqlite"))  # plain IN lists
 
     def execute(self, statement: object) -> list[tuple[int, datetime, datetime | None]]:
         maintenance = "maintenance_periods" in str(statement)

@@ -90,26 +90,37 @@ def availability(
     return Availability(100.0 * (scope - down) / scope, down, maint_total, count)
 
 
-def availability_windows(
-    session: Session, asset_ids: Sequence[int], starts: Sequence[datetime], end: datetime
-) -> dict[datetime, dict[int, Availability]]:
-    """Availability of each asset over several windows ending at ``end`` (two queries on PostgreSQL)."""
-    if not asset_ids or not starts:
-        return {s: {} for s in starts}
-    earliest = min(starts)
-    outs: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
-    maints: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
+Records = dict[int, list[tuple[datetime, datetime | None]]]  # per asset: (start, end or None)
+
+
+def records_between(
+    session: Session, asset_ids: Sequence[int], start: datetime, end: datetime
+) -> tuple[Records, Records]:
+    """Each asset's outages and maintenance periods overlapping ``[start, end)`` (two queries
+    on PostgreSQL)."""
+    outs: Records = defaultdict(list)
+    maints: Records = defaultdict(list)
     for model, bucket in ((Outage, outs), (MaintenancePeriod, maints)):
         for part in id_batches(session, asset_ids):
             rows = session.execute(
                 select(model.asset_id, model.started_at, model.ended_at).where(
                     among(session, model.asset_id, part),
                     model.started_at < end,
-                    or_(model.ended_at.is_(None), model.ended_at > earliest),
+                    or_(model.ended_at.is_(None), model.ended_at > start),
                 )
             )
             for asset_id, s, e in rows:
                 bucket[asset_id].append((s, e))
+    return outs, maints
+
+
+def availability_windows(
+    session: Session, asset_ids: Sequence[int], starts: Sequence[datetime], end: datetime
+) -> dict[datetime, dict[int, Availability]]:
+    """Availability of each asset over several windows ending at ``end`` (two queries on PostgreSQL)."""
+    if not asset_ids or not starts:
+        return {s: {} for s in starts}
+    outs, maints = records_between(session, asset_ids, min(starts), end)
     return {
         start: {aid: availability(outs[aid], maints[aid], start, end) for aid in asset_ids}
         for start in starts

@@ -12,17 +12,13 @@ whatever the number of units. The result is the sum over units of
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from itertools import accumulate
 
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from fleet.db import among, id_batches
-from fleet.models import MaintenancePeriod, Outage
-from portal.kpi import merge
+from portal.kpi import merge, records_between
 
 LOOKBACK = timedelta(days=30)
 Span = tuple[float, float]  # POSIX seconds
@@ -79,26 +75,18 @@ class AvailabilityLookup:
     ) -> None:
         self.site_assets = site_assets
         ids = [a for assets in site_assets.values() for a in assets]
-        outages: dict[int, list[Span]] = defaultdict(list)
-        maintenance_periods: dict[int, list[Span]] = defaultdict(list)
+        outages, maintenance_periods = records_between(session, ids, start - LOOKBACK, end)
         stop = end.timestamp()
-        for model, bucket in ((Outage, outages), (MaintenancePeriod, maintenance_periods)):
-            for part in id_batches(session, ids):
-                rows = session.execute(
-                    select(model.asset_id, model.started_at, model.ended_at).where(
-                        among(session, model.asset_id, part),
-                        model.started_at < end,
-                        or_(model.ended_at.is_(None), model.ended_at > start - LOOKBACK),
-                    )
-                )
-                for asset_id, s, e in rows:
-                    bucket[asset_id].append((s.timestamp(), min(e.timestamp(), stop) if e else stop))
+
+        def spans(records: list[tuple[datetime, datetime | None]]) -> list[Span]:
+            return [(s.timestamp(), min(e.timestamp(), stop) if e else stop) for s, e in records]
+
         self.down: dict[int, list[Span]] = {}
         self.maintenance: dict[int, list[Span]] = {}
         for asset_id in ids:
-            maintenance = merge(maintenance_periods[asset_id])
+            maintenance = merge(spans(maintenance_periods[asset_id]))
             self.maintenance[asset_id] = maintenance
-            self.down[asset_id] = _minus(merge(outages[asset_id]), maintenance)
+            self.down[asset_id] = _minus(merge(spans(outages[asset_id])), maintenance)
         self._masses: dict[tuple[str, int], tuple[int, IntervalMass, IntervalMass]] = {}
 
     def _mass(self, key: tuple[str, int], asset_ids: Sequence[int]) -> tuple[int, IntervalMass, IntervalMass]:

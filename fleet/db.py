@@ -128,9 +128,6 @@ class Database:
         self.engine = make_engine(url, echo=echo)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         self.scoped = scoped_session(self.sessionmaker)
-        from fleet.models.read_model import forget_stale_months  # local: the models import this module
-
-        event.listen(self.sessionmaker, "before_flush", forget_stale_months)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, inspect
+from sqlalchemy import ForeignKey, event, inspect
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from fleet.db import Base
@@ -70,7 +70,7 @@ def forget_stale_months(session: Session, _context: object, _instances: object) 
     """Before a flush: drop the stored months an outage, maintenance period or visit being
     added, changed or deleted may alter (its asset's, from the month it began, old and new
     values both), in the same transaction. The worker writes them again; until then pages
-    read those months from the records. Registered on every session by :class:`fleet.db.Database`."""
+    read those months from the records. Listens on every session (below)."""
     earliest: dict[int, date] = {}
     for obj in (*session.new, *session.dirty, *session.deleted):
         inputs = _TALLY_INPUTS.get(type(obj))
@@ -98,3 +98,8 @@ def _values(state: Any, name: str) -> list[Any]:
     """An attribute's current value and, when it changed, its previous ones."""
     history = state.attrs[name].history
     return [*history.unchanged, *history.added, *history.deleted] or [state.attrs[name].value]
+
+
+# Every session of a process that uses these models keeps the stored months consistent, the
+# ingester's included (a listener, not I/O: nothing runs until a session flushes).
+event.listen(Session, "before_flush", forget_stale_months)

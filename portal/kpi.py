@@ -431,8 +431,9 @@ def kpi_table(
     start: datetime,
     end: datetime,
     read: TallyReader = tallies,
+    units: bool = True,
 ) -> list[KpiRow]:
-    """Customers, their sites and their assets with KPIs, in that order, from
+    """Customers, their sites and (with ``units``) their assets with KPIs, in that order, from
     (asset id, asset name, site id, site name, customer id, customer name) rows in the order
     they are listed; ``read`` reads the tallies."""
     per_asset = read(session, [a[0] for a in assets], start, end)
@@ -463,8 +464,9 @@ def kpi_table(
                     customer_id,
                 )
             )
-            rows.extend(
-                KpiRow("asset", asset_id, name, summarise_tally(per_asset[asset_id], period), site_id)
-                for asset_id, name in site_assets[site_id]
-            )
+            if units:
+                rows.extend(
+                    KpiRow("asset", asset_id, name, summarise_tally(per_asset[asset_id], period), site_id)
+                    for asset_id, name in site_assets[site_id]
+                )
     return rows

@@ -33,7 +33,6 @@ from portal.kpi import Tally
 
 logger = logging.getLogger(__name__)
 KEEP_MONTHS = 25  # the satisfaction dashboard's longest period (24 months) and the one before
-CHUNK = 500
 VALUES = (  # the stored columns, in the order :func:`_absorb` takes them
     AssetMonthTally.scope_s, AssetMonthTally.down_s, AssetMonthTally.repairs, AssetMonthTally.repair_s,
     AssetMonthTally.responses, AssetMonthTally.response_s, AssetMonthTally.visits_due,
@@ -81,10 +80,9 @@ def write_months(
     written = 0
     for start in months:
         end = next_month(start)
-        for k in range(0, len(asset_ids), CHUNK):
-            part = list(asset_ids[k : k + CHUNK])
+        for part in id_batches(session, asset_ids):
             computed = kpi.tallies(session, part, start, end)
-            session.execute(
+            session.execute(  # IN, not ANY: the session can then drop loaded rows it deletes
                 delete(AssetMonthTally).where(
                     AssetMonthTally.asset_id.in_(part), AssetMonthTally.month == start.date()
                 )

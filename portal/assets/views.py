@@ -362,10 +362,10 @@ def kpis() -> ResponseReturnValue:
     units: list[tuple[int, str, int, str, int, str]] = [
         (a, b, c, d, e, f) for a, b, c, d, e, f in session.execute(stmt)
     ]
-    table = kpi_table(session, units, now - KPI_PERIODS[period], now, kpi_months.tallies)
     by_site = site is None and len(units) > KPI_UNIT_ROWS
-    if by_site:
-        table = [row for row in table if row.level != "asset"]
+    table = kpi_table(session, units, now - KPI_PERIODS[period], now, kpi_months.tallies, units=not by_site)
+    if site is not None:  # one site's units: a customer row would show that site's figures as the customer's
+        table = [row for row in table if row.level != "customer"]
     hit = {days: watch.hit_rates(session, scope, now, days) for days in (90, 365)}
     return render_template(
         "assets/kpis.html", table=table, period=period, periods=list(KPI_PERIODS), hit=hit, site=site,

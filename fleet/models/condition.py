@@ -68,6 +68,7 @@ class SignalMonitor(Base):
     pattern: Mapped[dict[str, float] | None] = mapped_column(JSON)
     ewma: Mapped[float] = mapped_column(default=0.0)
     level: Mapped[float | None]
+    trend: Mapped[float] = mapped_column(default=0.0, server_default="0")  # the level's slope per hour
     alarm: Mapped[bool] = mapped_column(default=False)
     elevated_since: Mapped[datetime | None]
     cusum: Mapped[float] = mapped_column(default=0.0)

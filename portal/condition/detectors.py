@@ -18,6 +18,12 @@ Parameters (documented in the README's "Early warning"):
   rate, too noisy hour by hour) of the unclipped residual in the signal's unit, exceeds its
   minimum physical shift (a warning must be worth a technician's visit); it closes
   (hysteresis) after 12 observed hours with ``e < σₑ``.
+- **Trend** (Holt's linear smoothing) for the levelling error and vibration: the level also
+  carries a smoothed slope ``T ← β (L − L₋₁) + (1 − β) T`` (β 0.05) and each hour starts
+  from ``L₋₁ + T``, so it keeps up with a steady ramp instead of trailing it by
+  ``(1 − λ) / λ`` hours. Door re-openings and motor temperature keep a plain level: on the
+  simulator their trend opened warnings on healthy units (hourly rates of few door cycles;
+  temperatures that follow the day's traffic).
   A warning's onset ("since") is where the running CUSUM ``S ← max(0, S + z − 0.5)``
   last left zero.
 - **Door re-openings** are a rate: their centre is the pooled rate over the baseline and
@@ -50,6 +56,13 @@ LEVEL_LAMBDA = {
     Signal.LEVELING: 0.1,
     Signal.MOTOR_TEMPERATURE: 0.1,
     Signal.VIBRATION: 0.1,
+}
+# the level's trend (Holt): 0 leaves a plain EWMA
+TREND_BETA = {
+    Signal.DOOR_REOPENINGS: 0.0,
+    Signal.LEVELING: 0.05,
+    Signal.MOTOR_TEMPERATURE: 0.0,
+    Signal.VIBRATION: 0.05,
 }
 OPEN_LIMIT = 4.0  # in σₑ
 CLOSE_LIMIT = 1.0  # in σₑ
@@ -278,6 +291,7 @@ class DriftState:
     calm_hours: int = 0
     level: float | None = None  # the smoothed level in the signal's unit (at the typical load)
     cusum: float = 0.0
+    trend: float = 0.0  # the level's smoothed slope, in the signal's unit per hour
 
     def shift(self, baseline: Baseline) -> float:
         """How far the smoothed level sits above the baseline, in the signal's unit."""
@@ -302,13 +316,16 @@ def drift_step(
     z = max(-Z_CLIP, min(Z_CLIP, baseline.z(value, load, weight)))
     ewma = LAMBDA * z + (1 - LAMBDA) * state.ewma
     # a faster smoothing in the signal's unit, unclipped: how far it has really moved by now
-    speed = LEVEL_LAMBDA[signal]
-    shift = speed * baseline.residual(value, load) + (1 - speed) * state.shift(baseline)
+    # (Holt: from where the trend says it should be now, so a ramp is followed without lag)
+    speed, beta = LEVEL_LAMBDA[signal], TREND_BETA[signal]
+    previous = state.shift(baseline)
+    shift = speed * baseline.residual(value, load) + (1 - speed) * (previous + state.trend)
+    trend = beta * (shift - previous) + (1 - beta) * state.trend if state.level is not None else 0.0
     level = baseline.center + shift
     # the onset: where the current CUSUM excursion began (the standard change-point estimate)
     cusum = max(0.0, state.cusum + z - CUSUM_K)
     elevated_since = (state.elevated_since or hour) if cusum > 0 else None
-    new = replace(state, ewma=ewma, elevated_since=elevated_since, level=level, cusum=cusum)
+    new = replace(state, ewma=ewma, elevated_since=elevated_since, level=level, cusum=cusum, trend=trend)
     if not state.alarm:
         if ewma > OPEN_LIMIT * SIGMA_E and shift >= MIN_SHIFT[signal]:
             return replace(new, alarm=True, calm_hours=0), Change(opened=True)

@@ -243,16 +243,19 @@ def _refit(
             monitor.fitted_at = start
             periods = warned.get((unit.asset_id, signal), [])
             usable = [v for v in values if not any(a <= v.hour < b for a, b in periods)]
+            # too few usable hours (a warning's period is left out): the last baseline stays,
+            # since the machine's normal is what a drift after a repair must be measured against
             if signal is Signal.TRAFFIC:
                 pattern = d.fit_traffic(usable, unit.zone)
-                monitor.pattern = {str(k): v for k, v in pattern.items()} if pattern else None
+                if pattern:
+                    monitor.pattern = {str(k): v for k, v in pattern.items()}
                 continue
             baseline = d.fit_baseline(signal, usable)
-            monitor.center = baseline.center if baseline else None
-            monitor.scale = baseline.scale if baseline else None
-            monitor.knots = [list(k) for k in baseline.knots] if baseline and baseline.knots else None
-            monitor.hours = baseline.hours if baseline else 0
-            monitor.weight = baseline.weight if baseline else 0.0
+            if baseline is None:
+                continue
+            monitor.center, monitor.scale = baseline.center, baseline.scale
+            monitor.knots = [list(k) for k in baseline.knots] if baseline.knots else None
+            monitor.hours, monitor.weight = baseline.hours, baseline.weight
     return len(stale)
 
 
@@ -328,12 +331,13 @@ def _advance(
             hv = values[unit.asset_id].get(hour)
             if hv is None:
                 continue
+            down = any(a <= hour < b or a < hour + HOUR <= b for a, b in stops.get(unit.asset_id, []))
+            if down:
+                continue  # a stopped unit's hour (its motor cooling, a technician at work) says nothing
             for signal in DRIFT_SIGNALS:
                 _drift_hour(session, unit, signal, hv, open_items, result)
-            down = any(a <= hour < b or a < hour + HOUR <= b for a, b in stops.get(unit.asset_id, []))
-            if not down:
-                peers_quiet = _peers_quiet(unit, by_site[unit.site_id], values, hour)
-                _traffic_hour(session, unit, hv, peers_quiet, open_items, result)
+            peers_quiet = _peers_quiet(unit, by_site[unit.site_id], values, hour)
+            _traffic_hour(session, unit, hv, peers_quiet, open_items, result)
         hour += HOUR
 
 
@@ -358,6 +362,7 @@ def _drift_hour(
         monitor.calm_hours,
         monitor.level,
         monitor.cusum,
+        monitor.trend or 0.0,
     )
     weight = hv.door_cycles if signal is Signal.DOOR_REOPENINGS else None
     new, change = d.drift_step(state, signal, baseline, hv.values.get(signal), hv.load, hv.hour, weight)
@@ -367,7 +372,7 @@ def _drift_hour(
         new.calm_hours,
         new.level,
     )
-    monitor.elevated_since, monitor.cusum = new.elevated_since, new.cusum
+    monitor.elevated_since, monitor.cusum, monitor.trend = new.elevated_since, new.cusum, new.trend
     at = hv.hour + HOUR
     key = (unit.asset_id, signal)
     if change.opened:
@@ -478,7 +483,9 @@ def rearm(session: Session, asset_id: int, signal: Signal | None = None) -> None
     if signal is not None:
         query = query.where(SignalMonitor.signal == signal)
     session.execute(
-        query.values(ewma=0.0, alarm=False, elevated_since=None, calm_hours=0, cusum=0.0, level=None)
+        query.values(
+            ewma=0.0, alarm=False, elevated_since=None, calm_hours=0, cusum=0.0, level=None, trend=0.0
+        )
     )
 
 

@@ -274,3 +274,39 @@ def test_hour_of_week_follows_daylight_saving_time() -> None:
     after = datetime(2026, 3, 30, 7, tzinfo=UTC)  # Monday 09:00 CEST
     assert d.hour_of_week(before, PARIS) == 5 * 24 + 9
     assert d.hour_of_week(after, PARIS) == 9
+
+
+def test_the_trend_lets_the_level_keep_up_with_a_ramp() -> None:
+    """Holt's level (levelling error) follows a steady ramp without lag; the plain level
+    (motor temperature) trails it by (1 − λ) / λ hours' worth of slope."""
+    slope = 0.02  # per hour
+    hours = 300
+    levels = {}
+    for signal in (Signal.LEVELING, Signal.MOTOR_TEMPERATURE):
+        baseline = d.Baseline(center=1.0, scale=10.0)  # a wide scale: the warning stays shut
+        state = d.DriftState()
+        for i in range(hours):
+            state, _ = d.drift_step(state, signal, baseline, 1.0 + slope * i, None, T0 + i * H)
+        levels[signal] = state.shift(baseline)
+        if signal is Signal.LEVELING:
+            assert state.trend == pytest.approx(slope, rel=0.05)
+    truth = slope * (hours - 1)
+    assert levels[Signal.LEVELING] == pytest.approx(truth, abs=0.1 * slope)
+    lag = (1 - d.LEVEL_LAMBDA[Signal.MOTOR_TEMPERATURE]) / d.LEVEL_LAMBDA[Signal.MOTOR_TEMPERATURE]
+    assert levels[Signal.MOTOR_TEMPERATURE] == pytest.approx(truth - lag * slope, abs=0.1 * slope)
+
+
+def test_on_steady_noise_the_trend_stays_near_zero() -> None:
+    rng = random.Random(8)
+    baseline = d.Baseline(center=1.0, scale=0.12)
+    state = d.DriftState()
+    slopes = []
+    for i in range(30 * 24):
+        state, change = d.drift_step(
+            state, Signal.VIBRATION, baseline, rng.gauss(1.0, 0.12), None, T0 + i * H
+        )
+        assert not change.opened
+        slopes.append(abs(state.trend))
+    # noise alone never makes a slope worth half a visit's shift a day, and on average a tenth
+    assert max(slopes) * 24 < 0.5 * d.MIN_SHIFT[Signal.VIBRATION]
+    assert sum(slopes) / len(slopes) * 24 < 0.1 * d.MIN_SHIFT[Signal.VIBRATION]

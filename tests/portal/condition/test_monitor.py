@@ -25,6 +25,7 @@ from fleet.models.condition import (
     Signal,
     SignalMonitor,
     WatchItem,
+    WatchSeverity,
     WatchStatus,
 )
 from ingest.influx import V1Writer
@@ -51,9 +52,11 @@ class RecordingReader(TelemetryReader):
 
 
 def _lines(
-    mqtt_id: str, start: datetime, days: float, seed: int, drift_from: datetime | None = None
-) -> list[str]:
-    """Readings every 20 minutes; the motor heats up by 0.5 °C an hour from ``drift_from``."""
+    mqtt_id: str, start: datetime, days: float, seed: int, drift_from: datetime | None = None,
+    hot: tuple[datetime, datetime] | None = None,
+) -> list[str]:  # fmt: skip
+    """Readings every 20 minutes; the motor heats up by 0.5 °C an hour from ``drift_from``,
+    and runs 15 °C hot over ``hot``."""
     rng = random.Random(seed)
     out = []
     trips = cycles = reopenings = 0
@@ -63,6 +66,7 @@ def _lines(
         heat = (
             max(0.0, (t - drift_from).total_seconds() / 3600 * 0.5) if drift_from and t >= drift_from else 0.0
         )
+        heat += 15.0 if hot and hot[0] <= t < hot[1] else 0.0
         fields = (
             f"trips={trips}i,door_cycles={cycles}i,door_reopenings={reopenings}i,"
             f"motor_temp_c={40 + rng.gauss(0, 0.8) + heat:.2f},load_pct={20 + rng.gauss(0, 3):.1f},"
@@ -263,7 +267,7 @@ def test_an_outage_after_a_warning_closes_it_and_rearms_the_detectors(
     assert closed.closed_at == failed_at
     assert closed.outage_id
     with db.session() as s:
-        assert not any(m.alarm for m in s.scalars(select(SignalMonitor)))
+        assert not any(m.alarm or m.trend for m in s.scalars(select(SignalMonitor)))
 
 
 def test_a_clock_that_jumps_back_repeats_nothing(
@@ -287,3 +291,55 @@ def test_a_clock_that_jumps_back_repeats_nothing(
         monitor = s.get(SignalMonitor, (ids["C-00-0"], Signal.LEVELING))
         assert monitor is not None
         assert monitor.ewma == ewma
+
+
+@pytest.mark.parametrize("recorded", [True, False])
+def test_hours_of_a_recorded_stop_feed_no_detector(
+    db: Database, influx_db: tuple[V1Writer, RecordingReader], recorded: bool
+) -> None:
+    """A motor still hot during an outage (a technician at work, readings unlike service)
+    opens nothing when the outage is recorded; the same hours unexplained do."""
+    writer, reader = influx_db
+    ids = _fleet(db, 1, 1)
+    stop = (T0 + 18 * DAY, T0 + 18 * DAY + timedelta(hours=18))
+    _write(writer, _lines("C-00-0", T0, 20, 9, hot=stop))
+    if recorded:
+        with db.session() as s:
+            s.add(Outage(asset_id=ids["C-00-0"], started_at=stop[0], ended_at=stop[1]))
+    run_pass(db.sessionmaker, reader, T0 + 17 * DAY, "w1", RULES)
+    run_pass(db.sessionmaker, reader, T0 + 20 * DAY, "w1", RULES)
+    signals = {signal for _, signal, _, _ in _items(db)}
+    assert signals == (set() if recorded else {Signal.MOTOR_TEMPERATURE})
+
+
+def test_a_refit_without_enough_usable_hours_keeps_the_last_baseline(
+    db: Database, influx_db: tuple[V1Writer, RecordingReader]
+) -> None:
+    """After a repair the unit's normal is the one it had before the drift: when the weeks
+    to refit from are mostly under a warning (left out), the last baseline stays."""
+    writer, reader = influx_db
+    ids = _fleet(db, 1, 1)
+    asset_id = ids["C-00-0"]
+    _write(writer, _lines("C-00-0", T0, 26, 10))
+    run_pass(db.sessionmaker, reader, T0 + 17 * DAY, "w1", RULES)
+    with db.session() as s:
+        before = s.get(SignalMonitor, (asset_id, Signal.LEVELING))
+        assert before is not None
+        assert before.center is not None
+        center, scale = before.center, before.scale
+        s.add(
+            WatchItem(
+                asset_id=asset_id, signal=Signal.LEVELING, severity=WatchSeverity.LOW,
+                status=WatchStatus.RESOLVED, opened_at=T0 + DAY, since=T0, updated_at=T0 + 20 * DAY,
+                closed_at=T0 + 20 * DAY,
+            )
+        )  # fmt: skip
+    run_pass(db.sessionmaker, reader, T0 + 25 * DAY, "w1", RULES)
+    run_pass(db.sessionmaker, reader, T0 + 25 * DAY + timedelta(hours=1), "w1", RULES)  # refit due
+    with db.session() as s:
+        after = s.get(SignalMonitor, (asset_id, Signal.LEVELING))
+        other = s.get(SignalMonitor, (asset_id, Signal.VIBRATION))
+        assert after is not None
+        assert other is not None
+        assert after.fitted_at == other.fitted_at == T0 + 25 * DAY  # attempted, like the rest
+        assert (after.center, after.scale) == (center, scale)

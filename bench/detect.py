@@ -17,6 +17,11 @@ before them: a failure sooner than that cannot be announced a day ahead by any d
 (warnings opened on a unit while it was drifting), ``false_per_100_unit_months`` (warnings
 on units that were not drifting), ``detect_s_per_1000_units`` (median incremental hourly
 pass without a baseline refit, per 1,000 units), ``units``, ``days``, ``seed``.
+
+``--keep FILE`` also saves the simulated fleet's hourly aggregates and records;
+``--replay FILE`` replays the passes over a kept fleet without simulating or InfluxDB
+(:mod:`bench.detect_replay`: for tuning the detector; its pass timings leave InfluxDB out,
+so ``detect_s_per_1000_units`` is not reported then).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from pathlib import Path
 import urllib3
 from sqlalchemy import select
 
+from bench import detect_replay
 from devstack.servers import Influxd
 from fleet.db import Database
 from fleet.lineprotocol import escape_key
@@ -232,83 +238,113 @@ def score(
     )
 
 
+def replay_and_score(
+    database: Database, reader: TelemetryReader, sim: Simulated, units: int, days: int, pass_hours: int
+) -> tuple[Score, Counter[tuple[str, str]], list[float]]:
+    """Replay the detection passes over the simulated period and score their warnings: the
+    score, the warnings by signal and truth, and the timed incremental passes (seconds)."""
+    seed_sql(database, units, sim)
+    end = START + timedelta(days=days)
+    first = START + timedelta(days=16)  # two weeks of history, then the first baselines
+    incremental: list[float] = []
+    clock = time.perf_counter()
+    at = first
+    while at <= end:  # every pass_hours, then hourly over the last day (timed)
+        hourly = at > end - timedelta(days=1)
+        began = time.perf_counter()
+        result = run_pass(database.sessionmaker, reader, at, "bench", MonitorRules(partitions=4))
+        if result.failed_shares:
+            raise RuntimeError(f"detection pass failed at {at}")
+        if hourly and not result.refitted:
+            incremental.append(time.perf_counter() - began)
+        at += timedelta(hours=1 if hourly else pass_hours)
+    print(f"replayed {days - 16} days of passes in {time.perf_counter() - clock:.0f} s", flush=True)
+    with database.session() as s:
+        rows = s.execute(
+            select(Asset.mqtt_id, WatchItem.opened_at, WatchItem.signal).join(
+                Asset, WatchItem.asset_id == Asset.id
+            )
+        ).all()
+    warnings = [(mqtt_id, opened) for mqtt_id, opened, _ in rows]
+    drift = episodes(sim.truth, end)
+    by_signal = Counter(
+        (signal.value, "drifting" if any(a <= o <= b for a, b in drift[m]) else "healthy")
+        for m, o, signal in rows
+    )
+    return score(sim.truth, warnings, first, end, units), by_signal, incremental
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Simulate, replay the detection passes, score; print the figures."""
+    """Simulate (or load a kept simulation), replay the detection passes, score; print the figures."""
     parser = argparse.ArgumentParser(prog="python -m bench.detect", description=__doc__.split("\n\n")[0])
     parser.add_argument("--units", type=int, default=300)
     parser.add_argument("--days", type=int, default=60)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--sample-s", type=int, default=600, help="seconds between readings (default 600)")
     parser.add_argument("--pass-hours", type=int, default=3, help="hours between replayed passes (default 3)")
+    parser.add_argument(
+        "--keep", type=Path, help="save the simulated fleet (aggregates, records) to this file"
+    )
+    parser.add_argument("--replay", type=Path, help="replay a fleet kept with --keep (same --units, --days)")
     args = parser.parse_args(argv)
     if args.units < PER_SITE or args.days < 35 or args.sample_s < 60 or args.pass_hours < 1:
         parser.error("--units >= 5, --days >= 35, --sample-s >= 60, --pass-hours >= 1")
+    if args.keep and args.replay:
+        parser.error("--keep and --replay do not go together")
     with tempfile.TemporaryDirectory(prefix="bench-detect-") as tmp:
-        influxd = Influxd(Path(tmp) / "influx")
-        influxd.start()
-        try:
-            http = urllib3.PoolManager()
-            http.request(
-                "POST", f"{influxd.url}/query", fields={"q": "CREATE DATABASE bench"}, encode_multipart=False
-            )
-            clock = time.perf_counter()
-            sim = simulate(args.units, args.days, args.seed, args.sample_s, influxd.url, "bench")
-            print(f"simulated {sim.lines:,} readings in {time.perf_counter() - clock:.0f} s", flush=True)
-            url = f"sqlite:///{tmp}/bench.db"
-            upgrade(url)
-            database = Database(url)
-            seed_sql(database, args.units, sim)
-            reader = TelemetryReader(influxd.url, "bench", timeout_s=60)
-            end = START + timedelta(days=args.days)
-            first = START + timedelta(days=16)  # two weeks of history, then the first baselines
-            incremental: list[float] = []
-            clock = time.perf_counter()
-            at = first
-            while at <= end:  # every --pass-hours, then hourly over the last day (timed)
-                hourly = at > end - timedelta(days=1)
-                began = time.perf_counter()
-                result = run_pass(database.sessionmaker, reader, at, "bench", MonitorRules(partitions=4))
-                if result.failed_shares:
-                    raise RuntimeError(f"detection pass failed at {at}")
-                if hourly and not result.refitted:
-                    incremental.append(time.perf_counter() - began)
-                at += timedelta(hours=1 if hourly else args.pass_hours)
-            print(
-                f"replayed {args.days - 16} days of passes in {time.perf_counter() - clock:.0f} s", flush=True
-            )
-            with database.session() as s:
-                rows = s.execute(
-                    select(Asset.mqtt_id, WatchItem.opened_at, WatchItem.signal).join(
-                        Asset, WatchItem.asset_id == Asset.id
-                    )
-                ).all()
-            warnings = [(mqtt_id, opened) for mqtt_id, opened, _ in rows]
-            result_score = score(sim.truth, warnings, first, end, args.units)
-            drift = episodes(sim.truth, end)
-            by_signal = Counter(
-                (signal.value, "drifting" if any(a <= o <= b for a, b in drift[m]) else "healthy")
-                for m, o, signal in rows
-            )
-            print(
-                "warnings by signal:", ", ".join(f"{k[0]} {k[1]} {n}" for k, n in sorted(by_signal.items()))
-            )
-            per_1000 = statistics.median(incremental) * 1000 / args.units if incremental else float("nan")
-            print(
-                f"drift-caused failures {result_score.drift_failures}, warnings {result_score.warnings}",
-                flush=True,
-            )
-            print(
-                f"recall={result_score.recall:.2f} "
-                f"recall_announceable={result_score.recall_announceable:.2f} "
-                f"median_lead_h={result_score.median_lead_h:.0f} "
-                f"precision={result_score.precision:.2f} "
-                f"false_per_100_unit_months={result_score.false_per_100_unit_months:.2f} "
-                f"detect_s_per_1000_units={per_1000:.2f} units={args.units} days={args.days} seed={args.seed}"
-            )
-            reader.close()
-            database.dispose()
-        finally:
-            influxd.stop()
+        url = f"sqlite:///{tmp}/bench.db"
+        upgrade(url)
+        database = Database(url)
+        if args.replay:
+            try:
+                stops, truth, aggregates = detect_replay.load(args.replay)
+            except ValueError as exc:
+                parser.error(str(exc))
+            units = {unit for unit, *_ in stops} | set(aggregates)
+            if len(units) > args.units:
+                parser.error(f"{args.replay} holds {len(units)} units: pass --units and --days as kept")
+            sim = Simulated(stops=stops, truth=truth)
+            reader: TelemetryReader = detect_replay.SavedTelemetry(aggregates)
+            figures = replay_and_score(database, reader, sim, args.units, args.days, args.pass_hours)
+        else:
+            influxd = Influxd(Path(tmp) / "influx")
+            influxd.start()
+            try:
+                http = urllib3.PoolManager()
+                http.request(
+                    "POST",
+                    f"{influxd.url}/query",
+                    fields={"q": "CREATE DATABASE bench"},
+                    encode_multipart=False,
+                )
+                clock = time.perf_counter()
+                sim = simulate(args.units, args.days, args.seed, args.sample_s, influxd.url, "bench")
+                print(f"simulated {sim.lines:,} readings in {time.perf_counter() - clock:.0f} s", flush=True)
+                reader = TelemetryReader(influxd.url, "bench", timeout_s=60)
+                if args.keep:
+                    ids = [f"D-{n:04d}" for n in range(args.units)]
+                    aggregates = detect_replay.read_all(reader, ids, START, START + timedelta(days=args.days))
+                    detect_replay.save(args.keep, sim.stops, sim.truth, aggregates)
+                    print(f"kept the fleet in {args.keep}", flush=True)
+                figures = replay_and_score(database, reader, sim, args.units, args.days, args.pass_hours)
+            finally:
+                influxd.stop()
+        reader.close()
+        database.dispose()
+    result, by_signal, incremental = figures
+    print("warnings by signal:", ", ".join(f"{k[0]} {k[1]} {n}" for k, n in sorted(by_signal.items())))
+    timed = incremental and not args.replay
+    per_1000 = statistics.median(incremental) * 1000 / args.units if timed else float("nan")
+    print(f"drift-caused failures {result.drift_failures}, warnings {result.warnings}", flush=True)
+    print(
+        f"recall={result.recall:.2f} "
+        f"recall_announceable={result.recall_announceable:.2f} "
+        f"median_lead_h={result.median_lead_h:.0f} "
+        f"precision={result.precision:.2f} "
+        f"false_per_100_unit_months={result.false_per_100_unit_months:.2f} "
+        f"detect_s_per_1000_units={per_1000:.2f} units={args.units} days={args.days} seed={args.seed}"
+        + (" replay=1" if args.replay else "")
+    )
 
 
 if __name__ == "__main__":

@@ -92,10 +92,13 @@ def test_the_export_benchmark_runs_and_reports_every_period() -> None:
     assert int(figures["rss_mb_2d"]) > 0
 
 
-def test_the_detection_benchmark_runs_and_scores_against_the_simulator() -> None:
+def test_the_detection_benchmark_runs_and_scores_against_the_simulator(tmp_path: Path) -> None:
     """``make bench-detect`` on 10 units over 36 days (a smoke run, not a measurement): the
-    simulation is written, the passes replay, every figure is printed."""
-    figures = _bench("detect", "--units", "10", "--days", "36", "--pass-hours", "12")
+    simulation is written, the passes replay, every figure is printed; the fleet it kept
+    replays without InfluxDB to the same figures (but the timings)."""
+    kept = tmp_path / "fleet.json.gz"
+    size = ("--units", "10", "--days", "36", "--pass-hours", "12")
+    figures = _bench("detect", *size, "--keep", str(kept))
     assert figures["units"] == "10"
     assert figures["days"] == "36"
     assert float(figures["detect_s_per_1000_units"]) > 0
@@ -106,6 +109,23 @@ def test_the_detection_benchmark_runs_and_scores_against_the_simulator() -> None
         "precision",
         "false_per_100_unit_months",
     } <= set(figures)
+    replayed = _bench("detect", *size, "--replay", str(kept))
+    assert replayed.pop("replay") == "1"
+    assert replayed.pop("detect_s_per_1000_units") == "nan"
+    figures.pop("detect_s_per_1000_units")
+    assert replayed == figures
+
+
+def test_replaying_a_file_that_was_not_kept_is_a_clear_error(tmp_path: Path) -> None:
+    other = tmp_path / "notes.json.gz"
+    other.write_text("not a fleet")
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.detect", "--replay", str(other)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "is not a kept detection benchmark" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_the_detection_score_on_a_hand_computed_truth() -> None:

@@ -297,9 +297,12 @@ def _create(session: Session, rng: random.Random, now: datetime) -> None:
 
 def _relationship(session: Session, now: datetime) -> None:
     """Accounts date from two years ago (but Mont-Royal's president, elected last month); Les
-    Tilleuls' president, after this week's long breakdown, answered 1 where she used to give
-    4, and two residents' complaints wait for an answer: its risk calls for outreach, which
-    the worker opens (here at once, as its daily step would)."""
+    Tilleuls' president answered 1 where she gave 5 a week before, and three residents'
+    complaints have waited three weeks for an answer: that voice alone costs 32 points of
+    health, so the story holds whatever the random history's breakdowns of the month add (with
+    a milder voice the risk moved between 34.7 and 39 with the hour the demo was built, and
+    below 35 no outreach opened); the worker opens the outreach (here at once, as its daily
+    step would)."""
     for user in session.scalars(select(User)):
         user.created_at = now - timedelta(days=700)
     mont_royal = session.scalars(
@@ -317,7 +320,7 @@ def _relationship(session: Session, now: datetime) -> None:
     ).first()
     if tilleuls is None or president is None:
         return
-    for days, score in ((40, 4), (3, 1)):
+    for days, score in ((12, 5), (3, 1)):
         at = now - timedelta(days=days)
         session.add(
             SurveyResponse(
@@ -335,9 +338,13 @@ def _relationship(session: Session, now: datetime) -> None:
             )
         )
     for n, text in enumerate(
-        ("The lift broke down again this week.", "Still waiting for an answer about the doors.")
+        (
+            "The lift broke down again this week.",
+            "Still waiting for an answer about the doors.",
+            "The doors close too fast for my mother's walker.",
+        )
     ):
-        at = now - timedelta(days=9 + n)
+        at = now - timedelta(days=20 + n)
         session.add(
             Feedback(
                 site_id=tilleuls.id,

@@ -1,5 +1,5 @@
 """Relationship health in the portal (demo: Les Tilleuls' president answered 1 after a long
-breakdown and two complaints wait, so the worker opened a meeting at the next visit): staff
+breakdown and three complaints wait, so the worker opened a meeting at the next visit): staff
 only (404 for every other account), the risk list's reasons, the outcome of an outreach,
 the renewal view and its CSV, the equations page."""
 

@@ -22,11 +22,12 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from fleet.db import Database, utcnow
-from fleet.models import Asset, MaintenancePlan, PlanKind, Site, SurveyResponse, User
+from fleet.models import Asset, MaintenancePlan, OutreachTask, PlanKind, Site, SurveyResponse, User
 from fleet.schema import upgrade
 from portal.access import Scope
 from portal.app import create_app
 from portal.demo import load_demo
+from portal.health.relationships import THRESHOLD
 from portal.kpi import kpi_table
 from portal.maintenance import plans
 from portal.notifications.events import NotifierSettings, tell_due
@@ -172,3 +173,17 @@ def test_kpis_and_survey_rules_stay_in_bounds(at_instant: tuple[datetime, Flask]
                 assert again is not None
                 assert again.id == first.id  # one question at a time
                 assert now - first.moment_at <= surveys.Rules().window or first.moment.value == "periodic"
+
+
+def test_the_demo_s_relationship_story_holds(at_instant: tuple[datetime, Flask]) -> None:
+    """Les Tilleuls' president is approached, whatever the hour the demo was built (the
+    month's random breakdowns once decided it)."""
+    _instant, app = at_instant
+    with app.extensions["fleet.db"].sessionmaker() as s:
+        task = s.scalars(select(OutreachTask).order_by(OutreachTask.id)).first()
+        assert task is not None
+        assert task.key.endswith(":hoa_president")
+        site = s.get(Site, task.site_id)
+        assert site is not None
+        assert site.name == "Résidence Les Tilleuls"
+        assert task.risk >= THRESHOLD

@@ -19,9 +19,10 @@ on units that were not drifting), ``detect_s_per_1000_units`` (median incrementa
 pass without a baseline refit, per 1,000 units), ``units``, ``days``, ``seed``.
 
 ``--keep FILE`` also saves the simulated fleet's hourly aggregates and records;
-``--replay FILE`` replays the passes over a kept fleet without simulating or InfluxDB
-(:mod:`bench.detect_replay`: for tuning the detector; its pass timings leave InfluxDB out,
-so ``detect_s_per_1000_units`` is not reported then).
+``--replay FILE`` replays the passes over a kept fleet without simulating or InfluxDB, with
+the units, days and seed it was kept with (:mod:`bench.detect_replay`: for tuning the
+detector; its pass timings leave InfluxDB out, so ``detect_s_per_1000_units`` is not
+reported then).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from fleet.models.condition import WatchItem
 from fleet.schema import upgrade
 from ingest.simulate import AssetSpec, TruthRecord, build_fleet
 from portal.condition.monitor import MonitorRules, run_pass
+from portal.condition.telemetry import hourly_aggregates
 from portal.influxql import TelemetryReader
 
 START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday; the bench's clock, never the wall clock
@@ -285,7 +287,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--keep", type=Path, help="save the simulated fleet (aggregates, records) to this file"
     )
-    parser.add_argument("--replay", type=Path, help="replay a fleet kept with --keep (same --units, --days)")
+    parser.add_argument("--replay", type=Path, help="replay a fleet kept with --keep (its units, days, seed)")
     args = parser.parse_args(argv)
     if args.units < PER_SITE or args.days < 35 or args.sample_s < 60 or args.pass_hours < 1:
         parser.error("--units >= 5, --days >= 35, --sample-s >= 60, --pass-hours >= 1")
@@ -297,14 +299,12 @@ def main(argv: list[str] | None = None) -> None:
         database = Database(url)
         if args.replay:
             try:
-                stops, truth, aggregates = detect_replay.load(args.replay)
+                kept = detect_replay.load(args.replay)
             except ValueError as exc:
                 parser.error(str(exc))
-            units = {unit for unit, *_ in stops} | set(aggregates)
-            if len(units) > args.units:
-                parser.error(f"{args.replay} holds {len(units)} units: pass --units and --days as kept")
-            sim = Simulated(stops=stops, truth=truth)
-            reader: TelemetryReader = detect_replay.SavedTelemetry(aggregates)
+            args.units, args.days, args.seed = kept.units, kept.days, kept.seed
+            sim = Simulated(stops=kept.stops, truth=kept.truth)
+            reader: TelemetryReader = detect_replay.SavedTelemetry(kept.aggregates)
             figures = replay_and_score(database, reader, sim, args.units, args.days, args.pass_hours)
         else:
             influxd = Influxd(Path(tmp) / "influx")
@@ -323,8 +323,11 @@ def main(argv: list[str] | None = None) -> None:
                 reader = TelemetryReader(influxd.url, "bench", timeout_s=60)
                 if args.keep:
                     ids = [f"D-{n:04d}" for n in range(args.units)]
-                    aggregates = detect_replay.read_all(reader, ids, START, START + timedelta(days=args.days))
-                    detect_replay.save(args.keep, sim.stops, sim.truth, aggregates)
+                    aggregates = hourly_aggregates(reader, ids, START, START + timedelta(days=args.days))
+                    kept = detect_replay.Kept(
+                        args.units, args.days, args.seed, sim.stops, sim.truth, aggregates
+                    )
+                    detect_replay.save(args.keep, kept)
                     print(f"kept the fleet in {args.keep}", flush=True)
                 figures = replay_and_score(database, reader, sim, args.units, args.days, args.pass_hours)
             finally:

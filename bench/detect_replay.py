@@ -14,40 +14,43 @@ from __future__ import annotations
 import bisect
 import gzip
 import json
-from collections.abc import Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ingest.simulate import TruthRecord
 from portal.condition.detectors import HourlyAggregate
-from portal.condition.telemetry import hourly_aggregates
+from portal.condition.telemetry import COLUMNS
 from portal.influxql import TelemetryReader
 
-FORMAT = 1
+FORMAT = 2  # 2: with the units, days and seed
 _AGGREGATE_FIELDS = [f.name for f in fields(HourlyAggregate) if f.name != "hour"]
 
 
-def read_all(
-    reader: TelemetryReader, mqtt_ids: Sequence[str], start: datetime, end: datetime
-) -> dict[str, list[HourlyAggregate]]:
-    """Every unit's hourly aggregates over ``[start, end)``, a few units per statement."""
-    out: dict[str, list[HourlyAggregate]] = {}
-    for i in range(0, len(mqtt_ids), 10):
-        out.update(hourly_aggregates(reader, list(mqtt_ids[i : i + 10]), start, end))
-    return out
+Stops = list[tuple[str, str, datetime, datetime | None]]  # (unit, kind, start, end)
 
 
-def save(
-    path: Path,
-    stops: list[tuple[str, str, datetime, datetime | None]],
-    truth: list[TruthRecord],
-    aggregates: dict[str, list[HourlyAggregate]],
-) -> None:
-    """Write the simulator's records and the units' hourly aggregates to ``path``."""
+@dataclass(frozen=True)
+class Kept:
+    """A kept simulation: its size and seed, the simulator's records and the aggregates."""
+
+    units: int
+    days: int
+    seed: int
+    stops: Stops
+    truth: list[TruthRecord]
+    aggregates: dict[str, list[HourlyAggregate]]
+
+
+def save(path: Path, kept: Kept) -> None:
+    """Write a kept simulation to ``path`` (gzipped JSON)."""
+    stops, truth, aggregates = kept.stops, kept.truth, kept.aggregates
     body = {
         "format": FORMAT,
+        "units": kept.units,
+        "days": kept.days,
+        "seed": kept.seed,
         "stops": [[u, kind, a.timestamp(), b.timestamp() if b else None] for u, kind, a, b in stops],
         "truth": [asdict(r) for r in truth],
         "aggregates": {
@@ -59,12 +62,8 @@ def save(
         json.dump(body, out)
 
 
-def load(
-    path: Path,
-) -> tuple[
-    list[tuple[str, str, datetime, datetime | None]], list[TruthRecord], dict[str, list[HourlyAggregate]]
-]:
-    """The stops, ground truth and aggregates :func:`save` wrote; ValueError for another file."""
+def load(path: Path) -> Kept:
+    """The simulation :func:`save` wrote; ValueError for another file."""
     try:
         with gzip.open(path, "rt", encoding="utf-8") as src:
             body = json.load(src)
@@ -72,14 +71,17 @@ def load(
         raise ValueError(f"{path} is not a kept detection benchmark: {exc}") from exc
     if not isinstance(body, dict) or body.get("format") != FORMAT:
         raise ValueError(f"{path} is not a kept detection benchmark (format {FORMAT})")
-    stamp = _instant
-    stops = [(u, kind, stamp(a), stamp(b) if b is not None else None) for u, kind, a, b in body["stops"]]
-    truth = [TruthRecord(**r) for r in body["truth"]]
-    aggregates = {
-        unit: [HourlyAggregate(stamp(row[0]), *row[1:]) for row in rows]
-        for unit, rows in body["aggregates"].items()
-    }
-    return stops, truth, aggregates
+    try:
+        stamp = _instant
+        stops = [(u, kind, stamp(a), stamp(b) if b is not None else None) for u, kind, a, b in body["stops"]]
+        truth = [TruthRecord(**r) for r in body["truth"]]
+        aggregates = {
+            unit: [HourlyAggregate(stamp(row[0]), *row[1:]) for row in rows]
+            for unit, rows in body["aggregates"].items()
+        }
+        return Kept(int(body["units"]), int(body["days"]), int(body["seed"]), stops, truth, aggregates)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path} is not a kept detection benchmark: {exc!r}") from exc
 
 
 def _instant(epoch_s: float) -> datetime:
@@ -109,15 +111,9 @@ class SavedTelemetry(TelemetryReader):
                 bisect.bisect_left(hours, start) : bisect.bisect_left(hours, end)
             ]
             series.append(
-                {"tags": {"asset": unit}, "columns": list(_COLUMNS), "values": [_row(h) for h in rows]}
+                {"tags": {"asset": unit}, "columns": ["time", *COLUMNS], "values": [_row(h) for h in rows]}
             )
         return series, False
-
-
-_COLUMNS = (
-    "time", "trips", "door_cycles", "door_reopenings", "motor_temp_c", "load_pct", "vibration_mm_s",
-    "leveling_mean", "leveling_sd",
-)  # fmt: skip
 
 
 def _row(h: HourlyAggregate) -> list[float | None]:

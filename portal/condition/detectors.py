@@ -18,14 +18,14 @@ Parameters (documented in the README's "Early warning"):
   rate, too noisy hour by hour) of the unclipped residual in the signal's unit, exceeds its
   minimum physical shift (a warning must be worth a technician's visit); it closes
   (hysteresis) after 12 observed hours with ``e < σₑ``.
+  A warning's onset ("since") is where the running CUSUM ``S ← max(0, S + z − 0.5)``
+  last left zero.
 - **Trend** (Holt's linear smoothing) for the levelling error and vibration: the level also
   carries a smoothed slope ``T ← β (L − L₋₁) + (1 − β) T`` (β 0.05) and each hour starts
   from ``L₋₁ + T``, so it keeps up with a steady ramp instead of trailing it by
   ``(1 − λ) / λ`` hours. Door re-openings and motor temperature keep a plain level: on the
   simulator their trend opened warnings on healthy units (hourly rates of few door cycles;
   temperatures that follow the day's traffic).
-  A warning's onset ("since") is where the running CUSUM ``S ← max(0, S + z − 0.5)``
-  last left zero.
 - **Door re-openings** are a rate: their centre is the pooled rate over the baseline and
   an hour's spread is binomial in its door cycles (widened by the overdispersion seen), so
   a quiet hour with few cycles weighs less than a busy one.

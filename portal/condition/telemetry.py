@@ -23,7 +23,7 @@ from portal.influxql import TelemetryReader, TruncatedAnswer
 
 logger = logging.getLogger(__name__)
 
-_COLUMNS = (
+COLUMNS = (  # the hourly statement's fields, as InfluxDB names them in its answer
     "trips", "door_cycles", "door_reopenings", "motor_temp_c", "load_pct", "vibration_mm_s",
     "leveling_mean", "leveling_sd",
 )  # fmt: skip
@@ -87,7 +87,7 @@ def _read(
         mqtt_id = str((serie.get("tags") or {}).get("asset"))
         if mqtt_id not in batch:
             continue
-        index = {name: serie["columns"].index(name) for name in _COLUMNS}
+        index = {name: serie["columns"].index(name) for name in COLUMNS}
         rows = []
         for values in serie.get("values") or []:
             fields = {name: _number(values[i]) for name, i in index.items()}

@@ -23,7 +23,7 @@ class Signal(StrEnum):
     DOOR_REOPENINGS = "door_reopenings"  # per 100 door cycles
     LEVELING = "leveling"  # levelling error, root mean square of the hour, mm
     MOTOR_TEMPERATURE = "motor_temperature"  # °C, against load
-    VIBRATION = "vibration"  # mm/s RMS, against load
+    VIBRATION = "vibration"  # mm/s RMS, against the trips made in the hour
     TRAFFIC = "traffic"  # trips per hour against the unit's weekly pattern
 
 

@@ -6,9 +6,12 @@ Parameters (documented in the README's "Early warning"):
 
 - **Baseline**: over the 28 days before the last two days, at least 14 days apart and 168
   observed hours; centre = median, scale = 1.4826 × MAD (floored per signal). Motor
-  temperature and vibration depend on load: their baseline is a curve of the typical value
-  by load (medians in 8 bins of equal count: a motor does not heat in a straight line with
-  load) and the median / MAD are taken of the residuals from it.
+  temperature and vibration depend on how hard the unit works: their baseline is a curve of
+  the typical value by its **driver** (medians in 8 bins of equal count: a motor does not
+  heat in a straight line with load) and the median / MAD are taken of the residuals from
+  it. Motor temperature's driver is the hour's mean load; vibration's is the trips made in
+  the hour (its duty: a car vibrates while it runs, and the load sensor, read every few
+  minutes, is mostly 0 between trips, so its hourly mean is a noisy measure of running).
 - **EWMA** of the standardised residual ``z`` (clipped to ±4 so one odd hour cannot open a
   warning): ``e ← λ z + (1 − λ) e`` with λ = 0.05 per hour (a memory of about 20 hours:
   hourly values of one unit are noisy, and λ = 0.1–0.2 gave 2 to 60 false warnings per 100
@@ -83,7 +86,7 @@ MIN_SHIFT = {
     Signal.DOOR_REOPENINGS: 1.8,  # re-openings per 100 door cycles
     Signal.LEVELING: 0.75,  # mm
     Signal.MOTOR_TEMPERATURE: 4.5,  # °C above what the load explains
-    Signal.VIBRATION: 0.35,  # mm/s
+    Signal.VIBRATION: 0.25,  # mm/s
 }
 MIN_SCALE = {
     Signal.DOOR_REOPENINGS: 0.3,
@@ -91,7 +94,9 @@ MIN_SCALE = {
     Signal.MOTOR_TEMPERATURE: 0.3,
     Signal.VIBRATION: 0.05,
 }
-LOAD_DEPENDENT = {Signal.MOTOR_TEMPERATURE, Signal.VIBRATION}
+# the signals whose baseline is a curve, and what it is a curve of: the hour's mean load, or
+# its trips (duty)
+DRIVER = {Signal.MOTOR_TEMPERATURE: "load", Signal.VIBRATION: "trips"}
 LOAD_BINS = 8
 
 
@@ -119,6 +124,12 @@ class HourValues:
     load: float | None
     values: dict[Signal, float | None]
     door_cycles: float | None = None
+
+    def driver(self, signal: Signal) -> float | None:
+        """What ``signal``'s baseline curve is read at in this hour (see :data:`DRIVER`)."""
+        if signal not in DRIVER:
+            return None
+        return self.load if DRIVER[signal] == "load" else self.values.get(Signal.TRAFFIC)
 
 
 def counter_increase(previous: float | None, current: float | None) -> float | None:
@@ -170,8 +181,9 @@ def series_values(
 
 @dataclass(frozen=True)
 class Baseline:
-    """A signal's normal level: ``center``, or, for a load-dependent signal, the curve through
-    ``knots`` (load, typical value) interpolated at the hour's load; spread ``scale`` (for a
+    """A signal's normal level: ``center``, or, for a signal with a driver, the curve through
+    ``knots`` (driver, typical value) interpolated at the hour's driver (its ``load`` here);
+    spread ``scale`` (for a
     rate, the spread of an hour with ``weight`` door cycles); fitted on ``hours`` hours."""
 
     center: float
@@ -210,12 +222,12 @@ def _has_history(times: Sequence[datetime]) -> bool:
 
 def fit_baseline(signal: Signal, history: Iterable[HourValues]) -> Baseline | None:
     """The robust baseline of ``signal`` over ``history``; None without two weeks of data."""
-    points = [(h.hour, v, h.load) for h in history if (v := h.values.get(signal)) is not None]
+    points = [(h.hour, v, h.driver(signal)) for h in history if (v := h.values.get(signal)) is not None]
     if not _has_history([t for t, _, _ in points]):
         return None
     if signal is Signal.DOOR_REOPENINGS:
         return _fit_rate(signal, [h for h in history if h.values.get(signal) is not None])
-    knots = _load_curve(points) if signal in LOAD_DEPENDENT else ()
+    knots = _load_curve(points) if signal in DRIVER else ()
     if knots:
         points = [p for p in points if p[2] is not None]
     base = Baseline(0.0, 1.0, knots)

@@ -365,7 +365,9 @@ def _drift_hour(
         monitor.trend or 0.0,
     )
     weight = hv.door_cycles if signal is Signal.DOOR_REOPENINGS else None
-    new, change = d.drift_step(state, signal, baseline, hv.values.get(signal), hv.load, hv.hour, weight)
+    new, change = d.drift_step(
+        state, signal, baseline, hv.values.get(signal), hv.driver(signal), hv.hour, weight
+    )
     monitor.ewma, monitor.alarm, monitor.calm_hours, monitor.level = (
         new.ewma,
         new.alarm,

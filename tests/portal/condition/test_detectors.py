@@ -169,6 +169,33 @@ def test_motor_temperature_is_judged_against_the_load_whatever_the_curve() -> No
     assert baseline.expected(None) == pytest.approx(30 + 25 * 0.5**0.5, abs=1.0)  # at the typical load
 
 
+def test_vibration_is_judged_against_the_trips_made_not_the_sampled_load() -> None:
+    """A car vibrates while it runs: an hour of many trips vibrates more, whatever the load
+    sensor happened to read (sampled every few minutes, mostly 0 between trips). A busy hour's
+    vibration is normal; the same vibration in an hour without trips is not."""
+    rng = random.Random(8)
+    aggregates, trips = [], 0.0
+    for i in range(24 * 20):
+        made = rng.choice([0, 0, 10, 40, 80, 120])
+        trips += made
+        sampled_load = rng.choice([0.0, 0.0, 0.0, rng.uniform(0, 40)])  # unrelated to the trips
+        vibration = 0.8 + 0.015 * made + rng.gauss(0, 0.1)
+        aggregates.append(
+            d.HourlyAggregate(T0 + i * H, trips=trips, load_pct=sampled_load, vibration_mm_s=vibration)
+        )
+    hours = d.series_values(aggregates)
+    baseline = d.fit_baseline(Signal.VIBRATION, hours)
+    assert baseline is not None
+    assert len(baseline.knots) == d.LOAD_BINS
+    busy = next(h for h in hours if h.values[Signal.TRAFFIC] == 120)
+    assert busy.driver(Signal.VIBRATION) == 120
+    assert busy.driver(Signal.MOTOR_TEMPERATURE) == busy.load  # the motor keeps its load
+    assert busy.driver(Signal.LEVELING) is None
+    assert baseline.residual(0.8 + 0.015 * 120, 120) == pytest.approx(0.0, abs=0.15)
+    assert baseline.z(0.8 + 0.015 * 120, 0) > 10  # that much vibration standing still: a problem
+    assert baseline.scale < 0.2  # the trips explain the spread; the sampled load would not
+
+
 def test_a_counter_reset_is_an_unknown_hour_not_a_huge_one() -> None:
     before = d.HourlyAggregate(T0, trips=1_000_000, door_cycles=2_000_000, door_reopenings=60_000)
     after_reboot = d.HourlyAggregate(T0 + H, trips=40, door_cycles=80, door_reopenings=2)

@@ -241,9 +241,9 @@ def fit_baseline(signal: Signal, history: Iterable[HourValues]) -> Baseline | No
 
 
 def _load_curve(points: Sequence[tuple[datetime, float, float | None]]) -> tuple[tuple[float, float], ...]:
-    """The typical value by load: the medians of load and value in 8 bins of equal count, a
-    curve that follows a load effect of any shape (a motor heats with load, but not in a
-    straight line) and shrugs off odd hours. Too few hours with a load: no curve."""
+    """The typical value by driver (load or trips): the medians of driver and value in 8 bins
+    of equal count, a curve that follows an effect of any shape (a motor heats with load, but
+    not in a straight line) and shrugs off odd hours. Too few hours with a driver: no curve."""
     pairs = sorted((load, v) for _, v, load in points if load is not None)
     if len(pairs) < LOAD_BINS * 20:
         return ()

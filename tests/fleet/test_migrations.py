@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 
 from sqlalchemy import inspect, select
 
 from fleet.db import Base, Database, make_engine
-from fleet.models import Asset, AssetKind, Customer, Site, SiteKind
 from fleet.models.condition import Signal, SignalMonitor
 from fleet.schema import downgrade, model_drift, upgrade
+from tests.fleet.conftest import add_assets
 
 
 def test_migrations_match_models_and_round_trip(empty_db_url: str) -> None:
@@ -38,36 +37,15 @@ def test_vibration_curves_by_load_are_dropped_and_refitted(empty_db_url: str) ->
     curve = [[0.0, 0.9], [20.0, 1.4]]
     database = Database(empty_db_url)
     try:
+        ids = add_assets(database, ["U1", "U2"])
         with database.session() as s:
-            site = Site(
-                customer=Customer(name="C"), name="S", kind=SiteKind.RESIDENTIAL, address="1 rue",
-                city="Lyon", postal_code="69003", country="FR", timezone="Europe/Paris",
-            )  # fmt: skip
-            units = [
-                Asset(
-                    site=site,
-                    kind=AssetKind.ELEVATOR,
-                    name=f"U{n}",
-                    manufacturer="Ascenda",
-                    model="A",
-                    serial_number=f"U{n}",
-                    mqtt_id=f"U{n}",
-                    install_date=date(2010, 1, 1),
-                    rated_load_kg=630,
-                    floors_served=8,
-                    availability_target=Decimal("99.5"),
-                )
-                for n in (1, 2)
-            ]
-            s.add_all(units)
-            s.flush()
-            for unit, alarm in zip(units, (False, True), strict=True):
+            for unit, alarm in zip(ids.values(), (False, True), strict=True):
                 for signal in (Signal.VIBRATION, Signal.MOTOR_TEMPERATURE):
-                    monitor = SignalMonitor(asset_id=unit.id, signal=signal, fitted_at=fitted, alarm=alarm)
+                    monitor = SignalMonitor(asset_id=unit, signal=signal, fitted_at=fitted, alarm=alarm)
                     monitor.center, monitor.scale, monitor.knots = 1.2, 0.1, curve
                     s.add(monitor)
             s.commit()
-            alarmed_unit = units[1].id
+        alarmed_unit = ids["U2"]
         upgrade(empty_db_url)
         with database.session() as s:
             rows = {(m.asset_id == alarmed_unit, m.signal): m for m in s.scalars(select(SignalMonitor))}

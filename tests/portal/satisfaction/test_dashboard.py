@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from fleet.db import Database
 from fleet.models import (
     Asset,
+    AssetKind,
     Audience,
     Customer,
     DetectedBy,
@@ -115,6 +116,27 @@ def test_a_facility_manager_sees_only_their_customers_answers(world: tuple[Sessi
     # a resident link sees no aggregate at all
     resident = dashboard.build(session, Scope.for_resident(w.asset_a), Filters(months=3), NOW)
     assert resident.total == 0
+
+
+def test_a_kind_filter_keeps_the_answers_about_units_of_that_kind(world: tuple[Session, World]) -> None:
+    """Answers about an elevator count under "elevator"; under "escalator" nothing does, and
+    site-wide answers (no unit) count under no kind, as in the responses' export."""
+    session, w = world
+    _respond(session, w, Audience.FACILITY_MANAGER, SurveyKind.CSAT, [5, 4, 1])
+    _respond(session, w, Audience.HOA_PRESIDENT, SurveyKind.NPS, [9, 2], asset=False)
+    everything = Scope(everything=True)
+    elevators = dashboard.build(session, everything, Filters(months=3, asset_kind=AssetKind.ELEVATOR), NOW)
+    assert elevators.total == 3
+    assert elevators.groups[0].csat.responses == 3
+    assert dashboard.build(session, everything, Filters(months=3), NOW).total == 5
+    escalators = dashboard.build(session, everything, Filters(months=3, asset_kind=AssetKind.ESCALATOR), NOW)
+    assert escalators.total == 0
+    exported = session.execute(
+        dashboard.responses_query(
+            everything, Filters(months=3, asset_kind=AssetKind.ELEVATOR), NOW - timedelta(days=90), NOW
+        )
+    ).all()
+    assert len(exported) == 3
 
 
 def test_drivers_relate_answers_to_availability(world: tuple[Session, World]) -> None:

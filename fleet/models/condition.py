@@ -57,12 +57,12 @@ class SignalMonitor(Base):
 
     asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True)
     signal: Mapped[Signal] = mapped_column(enum_type(Signal, 24), primary_key=True)
-    fitted_at: Mapped[datetime | None]  # the hour the baseline was fitted up to; null: no baseline yet
+    fitted_at: Mapped[datetime | None]  # the hour the baseline was fitted up to; null: fit at the next pass
     center: Mapped[float | None]
     scale: Mapped[float | None]
     knots: Mapped[list[list[float]] | None] = mapped_column(
         JSON
-    )  # (load, typical value): load-dependent signals
+    )  # (driver, typical value): signals with a driver (detectors.DRIVER: load or trips)
     hours: Mapped[int] = mapped_column(default=0)
     weight: Mapped[float] = mapped_column(default=0.0)  # door cycles of a typical hour (rates)
     pattern: Mapped[dict[str, float] | None] = mapped_column(JSON)

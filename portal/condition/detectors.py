@@ -183,8 +183,8 @@ def series_values(
 class Baseline:
     """A signal's normal level: ``center``, or, for a signal with a driver, the curve through
     ``knots`` (driver, typical value) interpolated at the hour's driver (its ``load`` here);
-    spread ``scale`` (for a
-    rate, the spread of an hour with ``weight`` door cycles); fitted on ``hours`` hours."""
+    spread ``scale`` (for a rate, the spread of an hour with ``weight`` door cycles); fitted on
+    ``hours`` hours."""
 
     center: float
     scale: float
@@ -227,7 +227,7 @@ def fit_baseline(signal: Signal, history: Iterable[HourValues]) -> Baseline | No
         return None
     if signal is Signal.DOOR_REOPENINGS:
         return _fit_rate(signal, [h for h in history if h.values.get(signal) is not None])
-    knots = _load_curve(points) if signal in DRIVER else ()
+    knots = _driver_curve(points) if signal in DRIVER else ()
     if knots:
         points = [p for p in points if p[2] is not None]
     base = Baseline(0.0, 1.0, knots)
@@ -240,7 +240,7 @@ def fit_baseline(signal: Signal, history: Iterable[HourValues]) -> Baseline | No
     return Baseline(center, max(1.4826 * mad, MIN_SCALE[signal]), knots, len(points))
 
 
-def _load_curve(points: Sequence[tuple[datetime, float, float | None]]) -> tuple[tuple[float, float], ...]:
+def _driver_curve(points: Sequence[tuple[datetime, float, float | None]]) -> tuple[tuple[float, float], ...]:
     """The typical value by driver (load or trips): the medians of driver and value in 8 bins
     of equal count, a curve that follows an effect of any shape (a motor heats with load, but
     not in a straight line) and shrugs off odd hours. Too few hours with a driver: no curve."""

@@ -45,6 +45,7 @@ from portal.notifications.events import NotifierSettings, tell_due
 from portal.notifications.outbox import SmtpSettings, send_due
 from portal.reports.monthly import issue_due
 from portal.reports.render import ReportRenderer
+from portal.satisfaction import answer_availability
 from portal.webhooks.service import DeliveryRules, deliver_due, http_sender
 
 logger = logging.getLogger(__name__)
@@ -158,6 +159,7 @@ class Worker:
             self._step("month_tallies", self._month_tallies)
             self.next_plans = time.monotonic() + self.settings.plan_interval_s
         self._step("availability", self._availability)
+        self._step("answers_availability", self._answers_availability)
         self._step("condition", self._condition)
         self._step("notifier", self._notify)
         self._step("outbox", lambda: send_due(self.db.sessionmaker, self.smtp, utcnow()))
@@ -220,6 +222,12 @@ class Worker:
         """The stored monthly tallies' missing rows (a month just ended, rows a change dropped)."""
         with self.db.session() as session:
             kpi_months.refresh(session, utcnow())
+
+    def _answers_availability(self) -> None:
+        """The stored availability before each survey answer, for answers without one (new
+        answers, rows a change to their records dropped)."""
+        with self.db.session() as session:
+            answer_availability.refresh(session, utcnow())
 
     def _condition(self) -> None:
         """The sensors' detection pass over every share no other worker holds (a no-op until

@@ -71,7 +71,7 @@ from fleet.models.people import (
     normalise_email,
     user_sites,
 )
-from fleet.models.read_model import AssetAvailability, AssetMonthTally
+from fleet.models.read_model import AnswerAvailability, AssetAvailability, AssetMonthTally
 from fleet.models.reports import DataExport, ExportState, MonthlyReport
 from fleet.models.satisfaction import (
     FollowUp,
@@ -89,6 +89,7 @@ __all__ = [
     "MQTT_ID_RE",
     "AccountLink",
     "Age",
+    "AnswerAvailability",
     "ApiToken",
     "Asset",
     "AssetAvailability",

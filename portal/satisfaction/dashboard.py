@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from fleet.db import parse_id
 from fleet.models import (
+    AnswerAvailability,
     Asset,
     AssetKind,
     Audience,
@@ -30,7 +31,7 @@ from fleet.models import (
 from portal import kpi_months
 from portal.access import Scope
 from portal.kpi import Levers, combined_levers
-from portal.satisfaction.lookup import AvailabilityLookup
+from portal.satisfaction.answer_availability import Subject, compute
 from portal.satisfaction.scores import SMALL_SAMPLE, Score, ces, csat, nps
 
 GROUPS = (Audience.FACILITY_MANAGER, Audience.HOA_PRESIDENT, Audience.FIELD_TECHNICIAN, Audience.RESIDENT)
@@ -115,7 +116,7 @@ def response_scope(scope: Scope) -> ColumnElement[bool]:
     return or_(*clauses)
 
 
-Answer = Row[Audience, SurveyKind, int, datetime, int | None, int, int | None]
+Answer = Row[Audience, SurveyKind, int, datetime, int | None, int, int | None, int, int | None, float | None]
 _Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
 
 
@@ -135,11 +136,15 @@ def responses_query(
 
 def answers_query(
     scope: Scope, filters: Filters, start: datetime, end: datetime
-) -> Select[Audience, SurveyKind, int, datetime, int | None, int, int | None]:
+) -> Select[Audience, SurveyKind, int, datetime, int | None, int, int | None, int, int | None, float | None]:
     """What the scores and drivers read of each response in scope and filters, as plain
-    columns in no particular order (they are only counted and grouped)."""
-    r = SurveyResponse
-    stmt = select(r.group, r.kind, r.score, r.created_at, r.site_id, r.customer_id, r.asset_id)
+    columns in no particular order (they are only counted and grouped), with its stored
+    availability (``stored_id`` is null when there is no row)."""
+    r, row = SurveyResponse, AnswerAvailability
+    stmt = select(
+        r.group, r.kind, r.score, r.created_at, r.site_id, r.customer_id, r.asset_id, r.id,
+        row.response_id.label("stored_id"), row.percent,
+    ).outerjoin(row, row.response_id == r.id)  # fmt: skip
     if filters.asset_kind:
         stmt = stmt.outerjoin(Asset, r.asset_id == Asset.id)
     return _filtered(stmt, scope, filters, start, end)
@@ -318,12 +323,16 @@ def build(session: Session, scope: Scope, filters: Filters, now: datetime) -> Da
 
     site_assets = _site_assets(session, scope, filters)
     customer_sites = _customer_sites(session, site_assets)
-    answered = {r.site_id for r in rows if r.site_id is not None} | {
-        site for r in rows if r.site_id is None for site in customer_sites.get(r.customer_id, [])
-    }  # the records of sites nobody answered about are not read
-    lookup = AvailabilityLookup(
-        session, {s: site_assets[s] for s in answered if s in site_assets}, start, end
-    )
+    # the stored value counts every unit of a site or customer: with a kind filter, compute
+    stored = filters.asset_kind is None and not scope.asset_ids
+    computed = compute(
+        session,
+        [Subject(r.id, r.asset_id, r.site_id, r.customer_id, r.created_at)
+         for r in rows if not (stored and r.stored_id is not None)],
+        site_assets,
+        customer_sites,
+        end,
+    )  # fmt: skip
     all_assets = [a for ids in site_assets.values() for a in ids]
     per_asset = kpi_months.tallies(session, all_assets, start, end)  # read once; each group sums its share
     drivers = []
@@ -337,7 +346,7 @@ def build(session: Session, scope: Scope, filters: Filters, now: datetime) -> Da
         band_answers: dict[str, list[int]] = defaultdict(list)
         pairs: dict[SurveyKind, list[tuple[float, float]]] = defaultdict(list)
         for r in answers:
-            avail = lookup.before(r.asset_id, r.site_id, customer_sites.get(r.customer_id, []), r.created_at)
+            avail = r.percent if stored and r.stored_id is not None else computed[r.id]
             if avail is None:
                 continue
             pairs[r.kind].append((avail, float(r.score)))

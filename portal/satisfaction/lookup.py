@@ -13,14 +13,15 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import accumulate
 
 from sqlalchemy.orm import Session
 
+from fleet.models.read_model import ANSWER_LOOKBACK
 from portal.kpi import merge, records_between
 
-LOOKBACK = timedelta(days=30)
+LOOKBACK = ANSWER_LOOKBACK
 Span = tuple[float, float]  # POSIX seconds
 
 
@@ -68,13 +69,19 @@ class AvailabilityLookup:
     """Availability over the 30 days before a moment, of an asset or of a site's assets.
 
     ``site_assets`` holds only the sites someone answered about (the records of the others
-    are never read); open records run to ``end``."""
+    are never read), ``units`` the units answered about (read wherever they are now: one
+    may have moved to another site since); open records run to ``end``."""
 
     def __init__(
-        self, session: Session, site_assets: dict[int, list[int]], start: datetime, end: datetime
+        self,
+        session: Session,
+        site_assets: dict[int, list[int]],
+        start: datetime,
+        end: datetime,
+        units: Iterable[int] = (),
     ) -> None:
         self.site_assets = site_assets
-        ids = [a for assets in site_assets.values() for a in assets]
+        ids = list(dict.fromkeys([*(a for assets in site_assets.values() for a in assets), *units]))
         outages, maintenance_periods = records_between(session, ids, start - LOOKBACK, end)
         stop = end.timestamp()
 

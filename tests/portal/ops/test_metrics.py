@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from devstack.servers import free_port
 from fleet.db import Database, utcnow
-from fleet.models import Asset, AssetMonthTally, OutboxEmail
+from fleet.models import AnswerAvailability, Asset, AssetMonthTally, OutboxEmail, SurveyResponse
 from portal.app import create_app
 from portal.influxql import TelemetryReader
 from portal.kpi_months import KEEP_MONTHS
@@ -100,6 +100,14 @@ def test_the_worker_counts_its_steps_and_the_outbox(sqlite_demo_url: str) -> Non
     with db.sessionmaker() as s:  # the stored monthly tallies were written for every unit
         stored = s.scalar(select(func.count()).select_from(AssetMonthTally))
         assert stored == s.scalar(select(func.count(Asset.id))) * KEEP_MONTHS
+    assert (
+        samples[("worker_step_runs_total", frozenset({("step", "answers_availability"), ("outcome", "ok")}))]
+        == 1
+    )
+    with db.sessionmaker() as s:  # and the availability before every survey answer of the demo
+        answers = s.scalar(select(func.count(SurveyResponse.id)))
+        assert answers
+        assert s.scalar(select(func.count()).select_from(AnswerAvailability)) == answers
     assert samples[("worker_step_runs_total", frozenset({("step", "outbox"), ("outcome", "ok")}))] == 1
     assert samples[("worker_outbox_backlog", frozenset())] == waiting
     assert samples[("worker_step_runs_total", frozenset({("step", "webhooks"), ("outcome", "ok")}))] == 1

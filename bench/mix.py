@@ -3,7 +3,9 @@
 1. PostgreSQL (the machine's, 127.0.0.1:5432) with three tenants of 500 units and one of
    5,000 (90 days of outages and maintenance, visits, a year of survey answers), statistics
    gathered (``ANALYZE``) and the stored availability, monthly tallies and answers'
-   availability written once, as the worker keeps them.
+   availability written once, as the worker keeps them. ``--keep`` keeps that database and
+   ``--url`` reuses one (this script's or ``make profile-pages``'s), migrated and its stored
+   values brought up to date first: seeding takes minutes, a run 30 seconds.
 2. The portal under gunicorn as deployed (2 workers, gthread), page cache **off**
    (``PAGE_CACHE_S=0``).
 3. 16 closed-loop clients in one process, one per person: a facility manager, an HOA
@@ -144,15 +146,42 @@ def seed(
             people.append((email, "vendor_staff", every))
         s.flush()
         add_answers(s, rng, now)
-        refresh_availability(s, datetime.now(UTC))
-        kpi_months.refresh(s, datetime.now(UTC))
-        while answer_availability.refresh(s, datetime.now(UTC)):
-            pass
+        refresh_read_models(s)
     with db.engine.connect() as conn:  # the statistics autovacuum would gather in production
         conn.execute(text("ANALYZE"))
         conn.commit()
     db.dispose()
     return people
+
+
+def people_of(url: str) -> list[tuple[str, str, list[int]]]:
+    """The mix's people already in the database at ``url``: (e-mail, group, unit ids)."""
+    db = Database(url)
+    out = []
+    with db.session() as s:
+        every = list(s.scalars(select(Asset.id).order_by(Asset.id)))
+        for user in s.scalars(select(User).where(User.email.like("%@bench.example")).order_by(User.id)):
+            if user.customer_id:
+                units = list(
+                    s.scalars(select(Asset.id).join(Site).where(Site.customer_id == user.customer_id))
+                )
+            elif user.group is StakeholderGroup.VENDOR_STAFF:
+                units = every
+            else:
+                units = list(s.scalars(select(Asset.id).where(Asset.site_id.in_([x.id for x in user.sites]))))
+            if not units:
+                raise SystemExit(f"{user.email} has no unit: seed more sites (--tenants)")
+            out.append((user.email, user.group.value, units))
+    db.dispose()
+    return out
+
+
+def refresh_read_models(session: Any) -> None:
+    """What the worker keeps stored: availability, monthly tallies, answers' availability."""
+    refresh_availability(session, datetime.now(UTC))
+    kpi_months.refresh(session, datetime.now(UTC))
+    while answer_availability.refresh(session, datetime.now(UTC)):
+        pass
 
 
 def add_answers(session: Any, rng: random.Random, now: datetime) -> int:
@@ -254,15 +283,28 @@ def main() -> None:
         default=",".join(map(str, TENANTS)),
         help="units per tenant, multiples of 25, the large one last (default %(default)s)",
     )
+    parser.add_argument("--url", help="reuse this database (seeded by an earlier --keep run)")
+    parser.add_argument("--keep", action="store_true", help="keep the seeded database; print its URL")
     args = parser.parse_args()
     tenants = tuple(int(n) for n in args.tenants.split(","))
     tmp = Path(tempfile.mkdtemp(prefix="bench-mix-"))
-    url, backend = _database(tmp)
+    url, backend = (args.url, "postgresql") if args.url else _database(tmp)
     assert backend == "postgresql", "the mix runs on PostgreSQL (127.0.0.1:5432)"
     portal: subprocess.Popen[bytes] | None = None
     try:
         started = time.monotonic()
-        people = seed(url, tenants)
+        if args.url:  # migrated and its stored values brought up to date, as a worker would
+            upgrade(url)
+            reused = Database(url)
+            with reused.session() as s:
+                refresh_read_models(s)
+            reused.dispose()
+            people = people_of(url)
+            tenants = (len({a for _e, _g, units in people for a in units}),)
+        else:
+            people = seed(url, tenants)
+            if args.keep:
+                print(f"database: {url}", file=sys.stderr)
         seeded_s = time.monotonic() - started
         port = free_port()
         base = f"http://127.0.0.1:{port}"
@@ -319,7 +361,8 @@ def main() -> None:
         if portal is not None and portal.poll() is None:
             os.killpg(portal.pid, signal.SIGTERM)
             portal.wait(15)
-        _drop(url)
+        if not (args.url or args.keep):
+            _drop(url)
 
 
 if __name__ == "__main__":

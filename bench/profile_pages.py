@@ -27,7 +27,7 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from bench.mix import MIX, PASSWORD, TENANTS, seed
+from bench.mix import MIX, PASSWORD, TENANTS, people_of, seed
 from bench.portal import _database, _drop
 from config import Settings
 from portal.app import create_app
@@ -57,33 +57,6 @@ def sign_in(app: Flask, email: str) -> FlaskClient:
     resp = client.post("/auth/login", data={"email": email, "password": PASSWORD})
     assert resp.status_code == 302, f"login of {email}: {resp.status_code}"
     return client
-
-
-def people_of(url: str) -> list[tuple[str, str, list[int]]]:
-    """The mix's people already in the database at ``url``: (e-mail, group, unit ids)."""
-    from sqlalchemy import select
-
-    from fleet.db import Database
-    from fleet.models import Asset, Site, StakeholderGroup, User
-
-    db = Database(url)
-    out = []
-    with db.session() as s:
-        every = list(s.scalars(select(Asset.id).order_by(Asset.id)))
-        for user in s.scalars(select(User).where(User.email.like("%@bench.example")).order_by(User.id)):
-            if user.customer_id:
-                units = list(
-                    s.scalars(select(Asset.id).join(Site).where(Site.customer_id == user.customer_id))
-                )
-            elif user.group is StakeholderGroup.VENDOR_STAFF:
-                units = every
-            else:
-                units = list(s.scalars(select(Asset.id).where(Asset.site_id.in_([x.id for x in user.sites]))))
-            if not units:
-                raise SystemExit(f"{user.email} has no unit: seed more sites (--tenants)")
-            out.append((user.email, user.group.value, units))
-    db.dispose()
-    return out
 
 
 def label_of(email: str, group: str, page: str) -> str:

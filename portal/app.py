@@ -23,6 +23,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import LazyString, force_locale, lazy_gettext
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
@@ -169,7 +170,9 @@ def _load_user(login_id: str) -> User | None:
     user_id, _, token = login_id.partition(":")
     if not user_id.isdigit() or not token:
         return None
-    user = db_session().scalar(select(User).where(User.id == int(user_id)))
+    # the site list comes with the account (the scope reads it on every page): one round trip
+    stmt = select(User).options(joinedload(User.sites)).where(User.id == int(user_id))
+    user = db_session().execute(stmt).unique().scalar_one_or_none()
     if user is None or not user.is_active or user.session_token != token:
         return None
     return user

@@ -12,6 +12,7 @@ import logging
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date, format_datetime, format_time
 from babel.numbers import format_decimal
 from flask import Blueprint, Flask, current_app, redirect, request, session
@@ -65,18 +66,24 @@ def switch_language() -> ResponseReturnValue:
 
 
 # --- formatting (used as Jinja filters and by views) -------------------------------------
+def _locale() -> Locale | str:
+    """The request's locale as Flask-Babel parsed it once (a code string would be parsed
+    again for every value formatted: a page of dates formats hundreds)."""
+    return get_locale() or "en"
+
+
 def fmt_datetime(value: datetime | None, tz: str) -> str:
     """A timestamp in the site's time zone, localised (``23 Nov 2026, 14:05``)."""
     if value is None:
         return ""
-    return format_datetime(value.astimezone(ZoneInfo(tz)), "d MMM y, HH:mm", locale=locale_code())
+    return format_datetime(value.astimezone(ZoneInfo(tz)), "d MMM y, HH:mm", locale=_locale())
 
 
 def fmt_time(value: datetime | None, tz: str) -> str:
     """Hours and minutes in the site's time zone (``14:05``)."""
     if value is None:
         return ""
-    return format_time(value.astimezone(ZoneInfo(tz)), "HH:mm", locale=locale_code())
+    return format_time(value.astimezone(ZoneInfo(tz)), "HH:mm", locale=_locale())
 
 
 def fmt_date(value: date | datetime | None, tz: str | None = None, style: str = "long") -> str:
@@ -85,19 +92,19 @@ def fmt_date(value: date | datetime | None, tz: str | None = None, style: str = 
         return ""
     if isinstance(value, datetime) and tz:
         value = value.astimezone(ZoneInfo(tz))
-    return format_date(value, style, locale=locale_code())
+    return format_date(value, style, locale=_locale())
 
 
 def fmt_weekday_date(value: datetime | None, tz: str) -> str:
     """``Tuesday 24 November`` / ``mardi 24 novembre`` in the site's time zone."""
     if value is None:
         return ""
-    return format_date(value.astimezone(ZoneInfo(tz)), "EEEE d MMMM", locale=locale_code())
+    return format_date(value.astimezone(ZoneInfo(tz)), "EEEE d MMMM", locale=_locale())
 
 
 def fmt_month(value: date) -> str:
     """``November 2026`` / ``novembre 2026``."""
-    return format_date(value, "LLLL yyyy", locale=locale_code())
+    return format_date(value, "LLLL yyyy", locale=_locale())
 
 
 def fmt_number(value: float | int | None, digits: int = 0) -> str:
@@ -105,7 +112,7 @@ def fmt_number(value: float | int | None, digits: int = 0) -> str:
     if value is None:
         return ""
     fmt = "#,##0" + ("." + "0" * digits if digits else "")
-    return format_decimal(value, format=fmt, locale=locale_code())
+    return format_decimal(value, format=fmt, locale=_locale())
 
 
 def init_app(app: Flask) -> None:

@@ -121,10 +121,16 @@ def availability_windows(
     if not asset_ids or not starts:
         return {s: {} for s in starts}
     outs, maints = records_between(session, asset_ids, min(starts), end)
-    return {
-        start: {aid: availability(outs[aid], maints[aid], start, end) for aid in asset_ids}
-        for start in starts
-    }
+    out: dict[datetime, dict[int, Availability]] = {}
+    for start in starts:
+        untouched = availability((), (), start, end)  # most assets have no record in a window
+        out[start] = {
+            aid: availability(outs[aid], maints[aid], start, end)
+            if aid in outs or aid in maints
+            else untouched
+            for aid in asset_ids
+        }
+    return out
 
 
 def combined_availability(items: Iterable[Availability], period: timedelta) -> float | None:

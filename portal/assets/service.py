@@ -6,7 +6,7 @@ Plain functions over a SQLAlchemy session, shared by the HTML views and the JSON
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
+from fleet.db import among
 from fleet.models import (
     Age,
     Asset,
@@ -225,13 +226,23 @@ def sites_with_counts(
     return [(site, count) for site, count in session.execute(stmt)]
 
 
+TIERS = ("down", "attention", "due")
+
+
 @dataclass(frozen=True)
 class WorkList:
-    """A technician's list: what is down, what is degraded or silent, what is due."""
+    """A technician's list: what is down, what is degraded or silent, what is due.
+
+    ``counts`` holds each tier's full length when the lists hold only its first rows."""
 
     down: list[AssetSummary]
     attention: list[AssetSummary]
     due: list[AssetSummary]
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def count(self, tier: str) -> int:
+        """How many assets the tier holds (shown or not)."""
+        return self.counts.get(tier, len(getattr(self, tier)))
 
 
 def work_candidates(
@@ -260,15 +271,70 @@ def work_list(
     now: datetime,
     due_within: timedelta = timedelta(days=7),
     availability: AvailabilitySource | None = None,
+    shown: int | None = None,
 ) -> WorkList:
     """Assets out of service first (entrapments on top, then longest down), then degraded
     or offline ones, then those with a visit due within ``due_within``.
 
     Only the candidates (:func:`work_candidates`) are summarised, not the whole portfolio:
-    a staff account's list over thousands of units reads the few that need work."""
-    rows = portfolio(session, scope, now, asset_ids=work_candidates(session, scope, now, due_within),
-                     availability=availability)  # fmt: skip
-    return work_groups(rows, now, due_within)
+    a staff account's list over thousands of units reads the few that need work. With
+    ``shown``, each tier holds only its first ``shown`` rows (ordered on a few columns of
+    every candidate, then only those summarised) and ``counts`` says how many it has."""
+    candidates = work_candidates(session, scope, now, due_within)
+    if shown is None or len(candidates) <= shown:
+        rows = portfolio(session, scope, now, asset_ids=candidates, availability=availability)
+        return work_groups(rows, now, due_within)
+    order = _work_order(session, candidates, now, due_within)
+    keep = sorted({a for tier in TIERS for a in order[tier][:shown]})
+    rows_by_id = {
+        r.asset.id: r for r in portfolio(session, scope, now, asset_ids=keep, availability=availability)
+    }
+    down, attention, due = ([rows_by_id[a] for a in order[tier][:shown]] for tier in TIERS)
+    return WorkList(down, attention, due, counts={tier: len(order[tier]) for tier in TIERS})
+
+
+def _work_order(
+    session: Session, candidates: Sequence[int], now: datetime, due_within: timedelta
+) -> dict[str, list[int]]:
+    """Each tier's asset ids in :func:`work_groups`'s order, from the columns it sorts on
+    (and the names of the portfolio's order, which breaks ties)."""
+    wanted = select(Asset.id).where(among(session, Asset.id, list(candidates)))
+    names = {
+        a: (customer, site, name)
+        for a, customer, site, name in session.execute(
+            select(Asset.id, Customer.name, Site.name, Asset.name)
+            .join(Site, Asset.site_id == Site.id)
+            .join(Customer, Site.customer_id == Customer.id)
+            .where(Asset.id.in_(wanted), Site.archived_at.is_(None))  # as the portfolio's sites
+        )
+    }
+    base = sorted(names, key=names.__getitem__)
+    outages = _open_outages(session, wanted)
+    states = {
+        a: since
+        for a, since in session.execute(
+            select(AssetStatus.asset_id, AssetStatus.since).where(
+                AssetStatus.asset_id.in_(wanted),
+                AssetStatus.state.in_([OperatingState.DEGRADED, OperatingState.OFFLINE]),
+            )
+        )
+    }
+    next_start = {  # each asset's earliest visit not yet over, as its summary's next visit
+        a: start
+        for a, start in session.execute(
+            select(Visit.asset_id, func.min(Visit.scheduled_start))
+            .where(
+                Visit.asset_id.in_(wanted), Visit.status == VisitStatus.SCHEDULED, Visit.scheduled_end >= now
+            )
+            .group_by(Visit.asset_id)
+        )
+    }
+    down = sorted((a for a in base if a in outages),
+                  key=lambda a: (outages[a].fault_code != "entrapment", outages[a].started_at))  # fmt: skip
+    attention = sorted((a for a in base if a not in outages and a in states), key=lambda a: states[a] or now)
+    due = sorted((a for a in base if a in next_start and next_start[a] <= now + due_within),
+                 key=next_start.__getitem__)  # fmt: skip
+    return {"down": down, "attention": attention, "due": due}
 
 
 def work_groups(rows: Sequence[AssetSummary], now: datetime, due_within: timedelta) -> WorkList:

@@ -267,8 +267,10 @@ WORK_SHOWN = 50
 def work() -> ResponseReturnValue:
     """The technician's work list (any account sees it for its own scope)."""
     now = utcnow()
-    items = service.work_list(db_session(), current_scope(), now, availability=get_availability())
-    shown = [r for group in (items.down, items.attention, items.due) for r in group[:WORK_SHOWN]]
+    items = service.work_list(
+        db_session(), current_scope(), now, availability=get_availability(), shown=WORK_SHOWN
+    )
+    shown = [r for group in (items.down, items.attention, items.due) for r in group]
     ids = {r.asset.id for r in shown}
     sites = {r.site.id for r in shown}
     warnings = (

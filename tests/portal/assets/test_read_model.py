@@ -205,8 +205,11 @@ def test_the_fast_page_equals_the_reference_page(
     _same(fast, reference_page(session, scope, now, q, page, page_size))
     work = work_list(session, scope, now)  # the work list reads only its candidates
     every = work_groups(portfolio(session, scope, now), now, timedelta(days=7))
+    cut = work_list(session, scope, now, shown=2)  # each tier's first two, ordered without summaries
     for group in ("down", "attention", "due"):
         assert [r.asset.id for r in getattr(work, group)] == [r.asset.id for r in getattr(every, group)]
+        assert [r.asset.id for r in getattr(cut, group)] == [r.asset.id for r in getattr(every, group)][:2]
+        assert cut.count(group) == len(getattr(every, group))
     ids = list(session.scalars(select(Asset.id)))  # the HOA home reads every timeline's outage at once
     one_by_one = {a: o.id for a in ids if (o := current_outage(session, a, now)) is not None}
     assert {a: o.id for a, o in current_outages(session, ids, now).items()} == one_by_one

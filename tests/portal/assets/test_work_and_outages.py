@@ -46,6 +46,12 @@ def test_work_list_puts_entrapments_then_longest_outages_first(db: Database) -> 
         assert [o.asset.mqtt_id for o in open_] == ["B", "A", "C"]
         assert closed == []
         assert work_list(s, Scope(), NOW).down == []  # no scope, nothing
+        for shown in (1, 2):  # a long list shows each tier's first rows, in the same order
+            cut = work_list(s, Scope(everything=True), NOW, shown=shown)
+            assert [r.asset.mqtt_id for r in cut.down] == ["C", "B", "A"][:shown]
+            assert [r.asset.mqtt_id for r in cut.attention] == ["D"]
+            assert [r.asset.mqtt_id for r in cut.due] == ["E"]
+            assert (cut.count("down"), cut.count("attention"), cut.count("due")) == (3, 1, 1)
 
 
 def test_outage_board_and_work_list_pages_are_scoped(login: Callable[[str], FlaskClient], app: Flask) -> None:

@@ -378,21 +378,72 @@ def asset_items(session: Session, asset_id: int, since: datetime) -> list[WatchI
 def hit_rates(
     session: Session, scope: Scope, now: datetime, days: int
 ) -> tuple[HitRate, list[tuple[int, str, HitRate]]]:
-    """The hit rate over the last ``days`` for the whole scope and per customer in it."""
+    """The hit rate over the last ``days`` for the whole scope and per customer in it, as
+    :func:`hit_rate` gives each (the reference), counted per customer in a few grouped queries
+    instead of reading the period's outages once for the scope and again for each customer."""
     from fleet.models import Customer
 
     since = now - timedelta(days=days)
-    overall = hit_rate(session, scope.asset_filter(), since, now)
     customers = session.execute(
         select(Customer.id, Customer.name).where(scope.customer_filter()).order_by(Customer.name)
     ).all()
-    rows = []
-    for customer_id, name in customers:
-        of_customer = and_(
-            scope.asset_filter(), Asset.site_id.in_(select(Site.id).where(Site.customer_id == customer_id))
-        )
-        rows.append((customer_id, name, hit_rate(session, of_customer, since, now)))
-    return overall, rows
+    in_scope = select(Asset.id).where(scope.asset_filter())
+    started = and_(Outage.asset_id.in_(in_scope), Outage.started_at >= since, Outage.started_at < now)
+    opened = and_(WatchItem.asset_id.in_(in_scope), WatchItem.opened_at >= since, WatchItem.opened_at < now)
+
+    outages: dict[int, int] = defaultdict(int)
+    for customer_id, count in session.execute(
+        select(Site.customer_id, func.count(Outage.id))
+        .join(Asset, Outage.asset_id == Asset.id).join(Site, Asset.site_id == Site.id)
+        .where(started).group_by(Site.customer_id)
+    ):  # fmt: skip
+        outages[customer_id] = count
+    # each outage with the warnings open when it started (few): the earliest within the window announced it
+    earliest: dict[int, tuple[int, datetime, datetime]] = {}
+    for outage_id, customer_id, began, warned in session.execute(
+        select(Outage.id, Site.customer_id, Outage.started_at, WatchItem.opened_at)
+        .join(Asset, Outage.asset_id == Asset.id).join(Site, Asset.site_id == Site.id)
+        .join(WatchItem, WatchItem.asset_id == Outage.asset_id)
+        .where(started, WatchItem.opened_at < Outage.started_at,
+               or_(WatchItem.closed_at.is_(None), WatchItem.closed_at >= Outage.started_at))
+    ):  # fmt: skip
+        if began - ANNOUNCE_WINDOW <= warned and (
+            outage_id not in earliest or warned < earliest[outage_id][2]
+        ):
+            earliest[outage_id] = (customer_id, began, warned)
+    leads: dict[int, list[float]] = defaultdict(list)
+    for customer_id, began, warned in earliest.values():
+        leads[customer_id].append((began - warned).total_seconds() / 3600)
+    statuses: dict[int, dict[WatchStatus, int]] = defaultdict(dict)
+    for customer_id, status, count in session.execute(
+        select(Site.customer_id, WatchItem.status, func.count(WatchItem.id))
+        .join(Asset, WatchItem.asset_id == Asset.id).join(Site, Asset.site_id == Site.id)
+        .where(opened).group_by(Site.customer_id, WatchItem.status)
+    ):  # fmt: skip
+        statuses[customer_id][status] = count
+    units: dict[int, int] = defaultdict(int)
+    for customer_id, count in session.execute(
+        select(Site.customer_id, func.count(Asset.id)).join(Site, Asset.site_id == Site.id)
+        .where(scope.asset_filter(), Asset.archived_at.is_(None)).group_by(Site.customer_id)
+    ):  # fmt: skip
+        units[customer_id] = count
+
+    def rate(ids: Sequence[int]) -> HitRate:
+        counts: dict[WatchStatus, int] = defaultdict(int)
+        for c in ids:
+            for status, n in statuses[c].items():
+                counts[status] += n
+        real = counts[WatchStatus.CONFIRMED] + counts[WatchStatus.FOLLOWED_BY_OUTAGE]
+        lead_h = [h for c in ids for h in leads[c]]
+        return HitRate(
+            outages=sum(outages[c] for c in ids), announced=len(lead_h),
+            median_lead_h=statistics.median(lead_h) if lead_h else None, warnings=sum(counts.values()),
+            settled=real + counts[WatchStatus.DISMISSED], confirmed=real, units=sum(units[c] for c in ids),
+            days=max(1, round((now - since).total_seconds() / 86400)),
+        )  # fmt: skip
+
+    every = set(outages) | set(leads) | set(statuses) | set(units)
+    return rate(sorted(every)), [(cid, name, rate([cid])) for cid, name in customers]
 
 
 def open_on_asset(session: Session, asset_id: int) -> list[WatchItem]:

@@ -9,11 +9,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import and_, select
 
 from fleet.db import Database
-from fleet.models import Asset, Outage
+from fleet.models import Asset, Outage, Site
 from fleet.models.condition import Signal, WatchItem, WatchSeverity, WatchStatus
-from portal.condition.watch import chart_overlays, hit_rate
+from portal.access import Scope
+from portal.condition.watch import chart_overlays, hit_rate, hit_rates
 from tests.portal.world import build_world
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -48,6 +52,9 @@ def test_hit_rate_on_a_hand_computed_fixture(db: Database) -> None:
         ])  # fmt: skip
     with db.session() as s:
         rate = hit_rate(s, Asset.id.in_([a, b]), T0, T0 + 90 * D)
+        grouped, per_customer = hit_rates(s, Scope(everything=True), T0 + 90 * D, 90)
+    assert grouped == rate  # the two units are the world's only ones
+    assert [r.outages for _c, _n, r in per_customer] == [3, 2]
     assert (rate.outages, rate.announced) == (5, 3)
     assert rate.announced_share == pytest.approx(60.0)
     assert rate.median_lead_h == pytest.approx(48.0)  # of 168, 48 and 12
@@ -59,6 +66,45 @@ def test_hit_rate_on_a_hand_computed_fixture(db: Database) -> None:
     with db.session() as s:
         only_b = hit_rate(s, Asset.id == b, T0, T0 + 90 * D)
     assert (only_b.outages, only_b.announced, only_b.median_lead_h) == (2, 1, 12.0)
+
+
+outage_or_warning = st.tuples(
+    st.booleans(),  # unit of customer A or B
+    st.booleans(),  # an outage (else a warning)
+    st.floats(-40, 400),  # days after T0
+    st.none() | st.floats(0.1, 24 * 40),  # hours until it closed (a warning may stay open)
+    st.sampled_from(list(WatchStatus)),
+)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(events=st.lists(outage_or_warning, max_size=25), days=st.sampled_from([90, 365]))
+def test_hit_rates_per_customer_equal_the_reference(
+    db: Database, events: list[tuple[bool, bool, float, float | None, WatchStatus]], days: int
+) -> None:
+    """The grouped counts of :func:`hit_rates` give what :func:`hit_rate` gives for the whole
+    scope and for each customer, for staff and for one customer's facility manager."""
+    with db.sessionmaker() as s:
+        w = build_world(s)
+        for n, (on_a, outage, day, hours, status) in enumerate(events):
+            unit = w.asset_a if on_a else w.asset_b
+            at = T0 + timedelta(days=day, microseconds=n)
+            closed = None if hours is None else at + timedelta(hours=hours)
+            if outage:
+                s.add(Outage(asset_id=unit, started_at=at, ended_at=closed or at + timedelta(hours=1)))
+            else:
+                s.add(_item(unit, at, status, closed))
+        s.flush()
+        now = T0 + timedelta(days=400)
+        since = now - timedelta(days=days)
+        for scope in (Scope(everything=True), Scope(customer_ids=frozenset({w.customer_a}))):
+            overall, rows = hit_rates(s, scope, now, days)
+            assert overall == hit_rate(s, scope.asset_filter(), since, now)
+            for customer_id, _name, rate in rows:
+                of_customer = Asset.site_id.in_(select(Site.id).where(Site.customer_id == customer_id))
+                assert rate == hit_rate(s, and_(scope.asset_filter(), of_customer), since, now)
+        s.rollback()
 
 
 def test_no_outage_no_warning_gives_no_rates_rather_than_zeros(db: Database) -> None:

@@ -30,7 +30,7 @@ from fleet.models import AnswerAvailability, Asset, Site, SurveyResponse
 from portal.satisfaction.lookup import AvailabilityLookup
 
 logger = logging.getLogger(__name__)
-BATCH = 5000  # answers computed per refresh at most (whole customers: one may go beyond)
+BATCH = 5000  # answers computed per refresh at most (the next round does the rest)
 
 
 class Subject(NamedTuple):
@@ -89,28 +89,32 @@ def units_of(
     return dict(site_assets), dict(customer_sites)
 
 
-def missing(session: Session, now: datetime) -> list[Subject]:
-    """Answers given by ``now`` without a stored row, customer by customer."""
+def missing(session: Session, now: datetime, limit: int | None = None) -> list[Subject]:
+    """Answers given by ``now`` without a stored row, customer by customer (the first
+    ``limit`` of them)."""
     r = SurveyResponse
     rows = session.execute(
         select(r.id, r.asset_id, r.site_id, r.customer_id, r.created_at)
         .outerjoin(AnswerAvailability, AnswerAvailability.response_id == r.id)
         .where(AnswerAvailability.response_id.is_(None), r.created_at <= now)
         .order_by(r.customer_id, r.id)
+        .limit(limit)
     )
     return [Subject(*row) for row in rows]
 
 
 def refresh(session: Session, now: datetime, batch: int = BATCH) -> int:
-    """Compute and store the answers without a row, whole customers at a time, until about
-    ``batch`` are done (the next round does the rest). Returns how many were written."""
+    """Compute and store up to ``batch`` answers without a row, a customer at a time (the
+    next round does the rest). Returns how many were written.
+
+    A record changed by another transaction while this one computes is not seen here, and
+    that change found no row to delete: such a row stays stale until the next change to its
+    records (the stored monthly tallies share this limit)."""
     by_customer: dict[int, list[Subject]] = defaultdict(list)
-    for subject in missing(session, now):
+    for subject in missing(session, now, batch):
         by_customer[subject.customer_id].append(subject)
     written = 0
     for customer_id, subjects in by_customer.items():
-        if written >= batch:
-            break
         site_assets, customer_sites = units_of(session, [customer_id])
         values = compute(session, subjects, site_assets, customer_sites, now)
         session.add_all(

@@ -309,3 +309,12 @@ def test_an_answer_about_a_unit_moved_since_keeps_its_units_availability(session
     session.flush()
     assert list(session.scalars(select(AnswerAvailability.percent))) == [before]
     assert list(_reference(session, NOW).values()) == [pytest.approx(90.0)]
+
+
+def test_a_refresh_computes_at_most_its_batch_and_the_next_one_the_rest(session: Session) -> None:
+    world = _world(session)
+    _add_answers(session, world, [("unit", n, 3 + n, 4) for n in range(5)])
+    assert answer_availability.refresh(session, NOW, batch=2) == 2
+    assert answer_availability.refresh(session, NOW, batch=2) == 2
+    assert answer_availability.refresh(session, NOW, batch=2) == 1
+    assert answer_availability.refresh(session, NOW, batch=2) == 0

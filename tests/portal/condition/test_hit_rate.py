@@ -12,13 +12,14 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
 
 from fleet.db import Database
-from fleet.models import Asset, Outage, Site
+from fleet.models import Asset, Customer, Outage, Site
 from fleet.models.condition import Signal, WatchItem, WatchSeverity, WatchStatus
 from portal.access import Scope
 from portal.condition.watch import chart_overlays, hit_rate, hit_rates
-from tests.portal.world import build_world
+from tests.portal.world import _asset, _site, build_world
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 D = timedelta(days=1)
@@ -68,6 +69,18 @@ def test_hit_rate_on_a_hand_computed_fixture(db: Database) -> None:
     assert (only_b.outages, only_b.announced, only_b.median_lead_h) == (2, 1, 12.0)
 
 
+def _two_customers(session: Session) -> tuple[int, int, int]:
+    """Two customers with a site and a unit each, no accounts: (customer A, unit A, unit B)."""
+    units = []
+    for name in ("A", "B"):
+        site = _site(Customer(name=f"Customer {name}"), f"Site {name}")
+        unit = _asset(site, f"ELV-900{name}")
+        session.add_all([site, unit])
+        units.append(unit)
+    session.flush()
+    return units[0].site.customer_id, units[0].id, units[1].id
+
+
 outage_or_warning = st.tuples(
     st.booleans(),  # unit of customer A or B
     st.booleans(),  # an outage (else a warning)
@@ -86,9 +99,9 @@ def test_hit_rates_per_customer_equal_the_reference(
     """The grouped counts of :func:`hit_rates` give what :func:`hit_rate` gives for the whole
     scope and for each customer, for staff and for one customer's facility manager."""
     with db.sessionmaker() as s:
-        w = build_world(s)
+        customer_a, asset_a, asset_b = _two_customers(s)
         for n, (on_a, outage, day, hours, status) in enumerate(events):
-            unit = w.asset_a if on_a else w.asset_b
+            unit = asset_a if on_a else asset_b
             at = T0 + timedelta(days=day, microseconds=n)
             closed = None if hours is None else at + timedelta(hours=hours)
             if outage:
@@ -98,7 +111,7 @@ def test_hit_rates_per_customer_equal_the_reference(
         s.flush()
         now = T0 + timedelta(days=400)
         since = now - timedelta(days=days)
-        for scope in (Scope(everything=True), Scope(customer_ids=frozenset({w.customer_a}))):
+        for scope in (Scope(everything=True), Scope(customer_ids=frozenset({customer_a}))):
             overall, rows = hit_rates(s, scope, now, days)
             assert overall == hit_rate(s, scope.asset_filter(), since, now)
             for customer_id, _name, rate in rows:

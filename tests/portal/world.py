@@ -33,14 +33,16 @@ class World:
     staff: int
 
 
-def _site(customer: Customer, name: str) -> Site:
+def new_site(customer: Customer, name: str) -> Site:
+    """A residential site of ``customer`` (not added to a session)."""
     return Site(
         customer=customer, name=name, kind=SiteKind.RESIDENTIAL, address="1 rue", city="Lyon",
         postal_code="69001", country="FR", timezone="Europe/Paris",
     )  # fmt: skip
 
 
-def _asset(site: Site, mqtt_id: str) -> Asset:
+def new_elevator(site: Site, mqtt_id: str) -> Asset:
+    """An elevator on ``site`` (not added to a session)."""
     return Asset(
         site=site, kind=AssetKind.ELEVATOR, name=f"Elevator {mqtt_id[-1]}", manufacturer="Acme",
         model="M1", serial_number=mqtt_id, mqtt_id=mqtt_id, install_date=date(2000, 1, 1),
@@ -51,8 +53,8 @@ def _asset(site: Site, mqtt_id: str) -> Asset:
 def build_world(session: Session) -> World:
     """Create the world and return its ids."""
     a, b = Customer(name="Customer A"), Customer(name="Customer B")
-    site_a, site_b = _site(a, "Site A"), _site(b, "Site B")
-    asset_a, asset_b = _asset(site_a, "ELV-9001"), _asset(site_b, "ELV-9002")
+    site_a, site_b = new_site(a, "Site A"), new_site(b, "Site B")
+    asset_a, asset_b = new_elevator(site_a, "ELV-9001"), new_elevator(site_b, "ELV-9002")
     session.add_all([a, b, site_a, site_b, asset_a, asset_b])
     session.flush()
 

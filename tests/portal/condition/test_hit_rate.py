@@ -19,7 +19,7 @@ from fleet.models import Asset, Customer, Outage, Site
 from fleet.models.condition import Signal, WatchItem, WatchSeverity, WatchStatus
 from portal.access import Scope
 from portal.condition.watch import chart_overlays, hit_rate, hit_rates
-from tests.portal.world import _asset, _site, build_world
+from tests.portal.world import build_world, new_elevator, new_site
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 D = timedelta(days=1)
@@ -73,8 +73,8 @@ def _two_customers(session: Session) -> tuple[int, int, int]:
     """Two customers with a site and a unit each, no accounts: (customer A, unit A, unit B)."""
     units = []
     for name in ("A", "B"):
-        site = _site(Customer(name=f"Customer {name}"), f"Site {name}")
-        unit = _asset(site, f"ELV-900{name}")
+        site = new_site(Customer(name=f"Customer {name}"), f"Site {name}")
+        unit = new_elevator(site, f"ELV-900{name}")
         session.add_all([site, unit])
         units.append(unit)
     session.flush()

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
-from fleet.models import Asset, Outage, Site, User, Visit, VisitKind, VisitStatus
+from fleet.models import Asset, Customer, Outage, Site, User, Visit, VisitKind, VisitStatus
 from fleet.models.condition import Signal, WatchItem, WatchSeverity, WatchStatus
 from portal import labels
 from portal.access import NotVisible, Scope
@@ -175,7 +175,10 @@ class HitRate:
 def hit_rate(session: Session, asset_filter: object, since: datetime, until: datetime) -> HitRate:
     """The hit rate over ``[since, until)`` for the assets ``asset_filter`` selects (a WHERE
     clause on :class:`Asset`): an outage is *announced* when a warning on its unit opened in
-    the 30 days before it started and was still open then (or closed by it)."""
+    the 30 days before it started and was still open then (or closed by it).
+
+    The reference: pages and the API use :func:`hit_rates`, which counts the same per customer
+    in grouped queries, and a property test checks the two agree."""
     in_scope = select(Asset.id).where(asset_filter)  # type: ignore[arg-type]
     outages = session.execute(
         select(Outage.id, Outage.asset_id, Outage.started_at).where(
@@ -381,8 +384,6 @@ def hit_rates(
     """The hit rate over the last ``days`` for the whole scope and per customer in it, as
     :func:`hit_rate` gives each (the reference), counted per customer in a few grouped queries
     instead of reading the period's outages once for the scope and again for each customer."""
-    from fleet.models import Customer
-
     since = now - timedelta(days=days)
     customers = session.execute(
         select(Customer.id, Customer.name).where(scope.customer_filter()).order_by(Customer.name)
